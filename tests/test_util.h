@@ -1,0 +1,50 @@
+/* Minimal test harness: CHECK() records a failure and carries on; every test
+ * program ends with nd_test_finish(), which prints "N passed, N failed" and
+ * returns the exit status. */
+#ifndef ND_TEST_UTIL_H
+#define ND_TEST_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+
+extern int nd_test_passed, nd_test_failed;
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (cond) {                                                                      \
+            nd_test_passed++;                                                            \
+        } else {                                                                         \
+            nd_test_failed++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);      \
+        }                                                                                \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                               \
+    do {                                                                                 \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                            \
+        if (va_ == vb_) {                                                                \
+            nd_test_passed++;                                                            \
+        } else {                                                                         \
+            nd_test_failed++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK_EQ_INT failed: %s = %lld, %s = %lld\n", __FILE__, \
+                    __LINE__, #a, va_, #b, vb_);                                         \
+        }                                                                                \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                            \
+    do {                                                                                 \
+        double va_ = (double)(a), vb_ = (double)(b);                                     \
+        if (fabs(va_ - vb_) <= (tol)) {                                                  \
+            nd_test_passed++;                                                            \
+        } else {                                                                         \
+            nd_test_failed++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.12g, %s = %.12g (tol %g)\n", \
+                    __FILE__, __LINE__, #a, va_, #b, vb_, (double)(tol));                \
+        }                                                                                \
+    } while (0)
+
+/* A fresh directory under $NORDIC_TEST_TMP (or /tmp); returns a static path. */
+const char *nd_test_tmpdir(const char *tag);
+int nd_test_finish(const char *name);
+
+#endif
