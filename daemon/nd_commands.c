@@ -1,0 +1,316 @@
+/* Operator commands: tare, two-point calibration, trial start/stop, marks,
+ * status. They run on the control thread (or main, for --record) and talk to
+ * the consumer threads through the bus and the daemon lock. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "nd_daemon_internal.h"
+#include "nd_log.h"
+#include "nd_trial_file.h"
+
+/* Waits on d->cond until *flag or the deadline; caller holds d->lock. */
+static int wait_flag(nd_daemon *d, const bool *flag, double seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    double whole = floor(seconds);
+    deadline.tv_sec += (time_t)whole;
+    deadline.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    while (!*flag) {
+        if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT)
+            return *flag ? 0 : -1;
+    }
+    return 0;
+}
+
+static int run_window(nd_daemon *d, nd_msg *m, double window_s, char *detail, size_t detaillen,
+                      char *err, size_t errlen)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->state == ND_TRIAL_RECORDING) {
+        pthread_mutex_unlock(&d->lock);
+        snprintf(err, errlen,
+                 "refused while a trial is recording: stop the trial first, so "
+                 "the trial's calibration stays fixed");
+        return -1;
+    }
+    if (!d->info_valid) {
+        pthread_mutex_unlock(&d->lock);
+        snprintf(err, errlen, "the device has not reported yet (rate and channels unknown)");
+        return -1;
+    }
+    if (d->op.active) {
+        pthread_mutex_unlock(&d->lock);
+        snprintf(err, errlen, "a tare or calibration is already running");
+        return -1;
+    }
+    double window = window_s > 0 ? window_s : d->settings.tare_window_s;
+    m->u.cal.window_s = window;
+    d->op = (nd_pending_op){.active = true};
+    snprintf(d->op_kind, sizeof d->op_kind, "%s",
+             m->kind == ND_MSG_TARE ? "taring" : "calibrating");
+    pthread_mutex_unlock(&d->lock);
+
+    nd_bus_post_at_head(&d->bus, m, NULL);
+
+    pthread_mutex_lock(&d->lock);
+    /* The window needs `window` seconds of data; allow for a slow device. */
+    int rc = wait_flag(d, &d->op.done, window + 5.0);
+    if (rc) {
+        snprintf(err, errlen, "no data from the device for %.1f s; tare/calibration abandoned",
+                 window + 5.0);
+    } else if (d->op.rc) {
+        snprintf(err, errlen, "%s", d->op.msg);
+        rc = -1;
+    } else if (detail) {
+        snprintf(detail, detaillen, "%s", d->op.msg);
+    }
+    /* An abandoned window stays active in the metrics thread until it ends;
+     * a late completion is harmless because op is reset on the next request. */
+    d->op.active = false;
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+static int check_window(double window_s, char *err, size_t errlen)
+{
+    if (window_s != 0 && !(window_s >= 0.05 && window_s <= 60))
+        return snprintf(err, errlen, "window must be 0.05 to 60 s, got %g", window_s), -1;
+    return 0;
+}
+
+int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *detail,
+                   size_t detaillen, char *err, size_t errlen)
+{
+    if (!left && !right) return snprintf(err, errlen, "nothing to tare: no hook chosen"), -1;
+    if (check_window(window_s, err, errlen)) return -1;
+    nd_msg m = {.kind = ND_MSG_TARE};
+    m.u.cal.left = left;
+    m.u.cal.right = right;
+    return run_window(d, &m, window_s, detail, detaillen, err, errlen);
+}
+
+int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s, char *detail,
+                        size_t detaillen, char *err, size_t errlen)
+{
+    if (side != ND_LEFT && side != ND_RIGHT)
+        return snprintf(err, errlen, "side must be left or right"), -1;
+    if (!(mass_kg > 0) || mass_kg > 500)
+        return snprintf(err, errlen, "known mass must be in (0, 500] kg, got %g", mass_kg), -1;
+    if (check_window(window_s, err, errlen)) return -1;
+    nd_msg m = {.kind = ND_MSG_CALIBRATE};
+    m.u.cal.side = side;
+    m.u.cal.mass_kg = mass_kg;
+    return run_window(d, &m, window_s, detail, detaillen, err, errlen);
+}
+
+int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_slot *out, char *err,
+                          size_t errlen)
+{
+    if (nd_trial_athlete_id_check(req->athlete_id, err, errlen)) return -1;
+    if (nd_subject_validate(&req->subject, err, errlen)) return -1;
+
+    pthread_mutex_lock(&d->lock);
+    if (d->state == ND_TRIAL_RECORDING) {
+        snprintf(err, errlen, "trial %s is already recording; stop it first", d->trial.trial_id);
+        goto refuse;
+    }
+    if (!d->info_valid) {
+        snprintf(err, errlen, "the device has not reported yet (rate and channels unknown)");
+        goto refuse;
+    }
+    if (d->op.active) {
+        snprintf(err, errlen, "a tare or calibration is running; start the trial after it");
+        goto refuse;
+    }
+    if (nd_metric_settings_validate(&d->settings, d->info.rate_hz, err, errlen)) goto refuse;
+
+    nd_trial_slot *t = &d->trial;
+    memset(t, 0, sizeof *t);
+    t->trial_no = d->next_trial_no++;
+    nd_trial_id_generate(t->trial_id, sizeof t->trial_id);
+    time_t now = time(NULL);
+    t->created_unix = (int64_t)now;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(t->created_utc, sizeof t->created_utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    t->req = *req;
+    t->device = d->info;
+    t->calibration = d->cal;
+    t->settings = d->settings;
+    t->fs = d->info.rate_hz;
+
+    /* The writer creates the file (HDF5 is used from that thread only); the
+     * trial begins only once the file exists, so a bad data directory is an
+     * error in this reply rather than a trial without a file. */
+    d->writer.create_requested = true;
+    d->writer.create_done = false;
+    pthread_mutex_unlock(&d->lock);
+    nd_ring_wake_all(d->ring);
+    pthread_mutex_lock(&d->lock);
+    if (wait_flag(d, &d->writer.create_done, 15.0)) {
+        d->writer.create_requested = false;
+        snprintf(err, errlen, "the file writer did not answer within 15 s (disk stalled?)");
+        goto refuse;
+    }
+    if (d->writer.create_rc) {
+        snprintf(err, errlen, "%s", d->writer.create_err);
+        goto refuse;
+    }
+    d->state = ND_TRIAL_RECORDING;
+    nd_msg m = {.kind = ND_MSG_TRIAL_START, .trial_no = t->trial_no};
+    pthread_mutex_unlock(&d->lock);
+
+    uint64_t pos;
+    nd_bus_post_at_head(&d->bus, &m, &pos);
+    pthread_mutex_lock(&d->lock);
+    d->trial.start_pos = pos;
+    if (out) *out = d->trial;
+    nd_notice("trial %s started for athlete %s: %s", d->trial.trial_id, req->athlete_id,
+              d->trial.path);
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+
+refuse:
+    pthread_mutex_unlock(&d->lock);
+    return -1;
+}
+
+int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary, char *err,
+                         size_t errlen)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->state != ND_TRIAL_RECORDING) {
+        pthread_mutex_unlock(&d->lock);
+        snprintf(err, errlen, "no trial is recording");
+        return -1;
+    }
+    uint32_t no = d->trial.trial_no;
+    d->state = ND_TRIAL_IDLE;
+    pthread_mutex_unlock(&d->lock);
+
+    nd_msg m = {.kind = ND_MSG_TRIAL_STOP, .trial_no = no};
+    nd_bus_post_at_head(&d->bus, &m, NULL);
+    nd_ring_wake_all(d->ring);
+
+    /* The writer closes the file once the metrics thread's summary arrives;
+     * a deep backlog (slow disk) may take a while to drain. */
+    pthread_mutex_lock(&d->lock);
+    bool closed = false;
+    for (int waited = 0; waited < 120 && !closed; waited++) {
+        closed = d->writer.closed_trial_no == no;
+        if (!closed) {
+            bool flag = false;
+            wait_flag(d, &flag, 0.5);
+            closed = d->writer.closed_trial_no == no;
+        }
+    }
+    int rc = 0;
+    if (!closed) {
+        snprintf(err, errlen, "the trial file was not closed within 60 s (disk stalled?)");
+        rc = -1;
+    } else {
+        if (slot) *slot = d->trial;
+        if (summary) *summary = d->writer.closed_summary;
+        if (d->writer.closed_err[0]) {
+            snprintf(err, errlen, "%s", d->writer.closed_err);
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int nd_daemon_mark(nd_daemon *d, const char *kind, const char *detail, int pain, char *err,
+                   size_t errlen)
+{
+    if (pain < -1 || pain > 10) return snprintf(err, errlen, "pain must be 0 to 10"), -1;
+    if (!kind || !*kind || strlen(kind) >= 32)
+        return snprintf(err, errlen, "mark kind must be 1 to 31 characters"), -1;
+    pthread_mutex_lock(&d->lock);
+    bool recording = d->state == ND_TRIAL_RECORDING;
+    uint32_t no = d->trial.trial_no;
+    pthread_mutex_unlock(&d->lock);
+    if (!recording) return snprintf(err, errlen, "no trial is recording"), -1;
+    nd_msg m = {.kind = ND_MSG_MARK, .trial_no = no};
+    snprintf(m.u.mark.kind, sizeof m.u.mark.kind, "%s", kind);
+    snprintf(m.u.mark.detail, sizeof m.u.mark.detail, "%s", detail ? detail : "");
+    m.u.mark.pain = pain;
+    return nd_bus_post_at_head(&d->bus, &m, NULL) ? (snprintf(err, errlen, "message bus full"), -1)
+                                                  : 0;
+}
+
+int nd_daemon_set_metric_settings(nd_daemon *d, const nd_metric_settings *s, char *err,
+                                  size_t errlen)
+{
+    pthread_mutex_lock(&d->lock);
+    int rc = -1;
+    if (d->state == ND_TRIAL_RECORDING)
+        snprintf(err, errlen, "settings cannot change while a trial is recording");
+    else if (nd_metric_settings_validate(s, d->info_valid ? d->info.rate_hz : 1000.0, err,
+                                         errlen) == 0) {
+        d->settings = *s;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    const nd_counters *c = &d->dev->counters;
+    out->samples = atomic_load(&c->sets);
+    out->gaps = atomic_load(&c->gaps);
+    out->gap_sets = atomic_load(&c->gap_sets);
+    out->bad_frames = atomic_load(&c->frames_bad_cobs) + atomic_load(&c->frames_bad_crc) +
+                      atomic_load(&c->frames_bad_version) + atomic_load(&c->frames_bad_length);
+    out->unknown_frames = atomic_load(&c->frames_unknown_type);
+    out->bad_lines = atomic_load(&c->lines_bad);
+    out->restarts = atomic_load(&c->restarts);
+    out->device_overflows = atomic_load(&c->device_overflows);
+    out->disconnects = atomic_load(&c->disconnects);
+    out->reconnects = atomic_load(&c->reconnects);
+    out->device_connected = atomic_load(&d->dev->connected);
+    nd_ring_stats rs;
+    nd_ring_get_stats(d->ring, &rs);
+    out->ring_overruns = rs.overrun_sets;
+    out->live_skipped = rs.skipped[d->ring_pub];
+    snprintf(out->device_uri, sizeof out->device_uri, "%s", d->cfg.device);
+
+    pthread_mutex_lock(&d->lock);
+    bool recording = d->state == ND_TRIAL_RECORDING;
+    snprintf(out->state, sizeof out->state, "%s", recording ? "recording" : "idle");
+    if (d->op.active) snprintf(out->activity, sizeof out->activity, "%s", d->op_kind);
+    out->have_device_info = d->info_valid;
+    out->device = d->info;
+    out->left_channel = d->cal.left_channel;
+    out->right_channel = d->cal.right_channel;
+    out->calib_offset[0] = d->cal.offset[d->cal.left_channel];
+    out->calib_offset[1] = d->cal.offset[d->cal.right_channel];
+    out->calib_gain[0] = d->cal.gain[d->cal.left_channel];
+    out->calib_gain[1] = d->cal.gain[d->cal.right_channel];
+    snprintf(out->last_error, sizeof out->last_error, "%s", d->last_error);
+    if (recording) {
+        snprintf(out->trial_id, sizeof out->trial_id, "%s", d->trial.trial_id);
+        snprintf(out->athlete_id, sizeof out->athlete_id, "%s", d->trial.req.athlete_id);
+        snprintf(out->file, sizeof out->file, "%s", d->trial.path);
+        out->trial_t_s = d->live.t_s;
+        out->trial_samples = d->live.samples;
+        out->trial_reps = d->live.reps;
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+void nd_daemon_live(nd_daemon *d, nd_live_msg *out, char *trial_id, size_t idlen)
+{
+    pthread_mutex_lock(&d->lock);
+    out->state = d->live;
+    out->host_ns = d->live_host_ns;
+    snprintf(trial_id, idlen, "%s", d->state == ND_TRIAL_RECORDING ? d->trial.trial_id : "");
+    pthread_mutex_unlock(&d->lock);
+}

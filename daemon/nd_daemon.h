@@ -1,0 +1,84 @@
+/* The running daemon: one acquisition thread (driver -> ring) and three ring
+ * consumers (metrics: lossless, file writer: lossless, live publisher: lossy),
+ * tied together by the message bus (nd_bus.h). Commands (from the ZeroMQ
+ * control socket or the command line) are the nd_daemon_* functions below;
+ * they are safe to call from any one thread at a time. */
+#ifndef ND_DAEMON_H
+#define ND_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nd_bus.h"
+#include "nd_calibration.h"
+#include "nd_config.h"
+#include "nd_device.h"
+#include "nd_messages.h"
+#include "nd_metrics.h"
+#include "nd_ring.h"
+
+typedef enum nd_trial_state {
+    ND_TRIAL_IDLE,
+    ND_TRIAL_RECORDING,
+} nd_trial_state;
+
+/* What the operator gives when starting a trial. */
+typedef struct nd_trial_request {
+    char athlete_id[65];
+    nd_subject subject;
+    char notes[1025];
+    char protocol[16]; /* e.g. "3x6"; empty if none */
+} nd_trial_request;
+
+/* The running (or last) trial, fixed from start to stop. */
+typedef struct nd_trial_slot {
+    uint32_t trial_no;
+    char trial_id[65];
+    char created_utc[32];
+    int64_t created_unix;
+    nd_trial_request req;
+    nd_device_info device;
+    nd_calibration calibration;
+    nd_metric_settings settings;
+    double fs;
+    uint64_t start_pos; /* ring position of the trial's first sample set */
+    char path[1024];    /* HDF5 file */
+} nd_trial_slot;
+
+typedef struct nd_daemon nd_daemon;
+
+/* Opens the device and starts every thread. Returns NULL with a clear error. */
+nd_daemon *nd_daemon_start(const nd_config *cfg, char *err, size_t errlen);
+/* Request shutdown (signal-safe: only sets a flag). */
+void nd_daemon_request_stop(nd_daemon *d);
+bool nd_daemon_stop_requested(const nd_daemon *d);
+/* True once the device's stream ended (file replay, finite simulation). */
+bool nd_daemon_source_ended(const nd_daemon *d);
+/* Stops acquisition, closes an open trial cleanly, joins threads, frees. */
+void nd_daemon_shutdown(nd_daemon *d);
+
+/* Commands. Each returns 0, or -1 with a clear message in err. */
+/* Tare the chosen hooks over window_s seconds (0 = the configured window). */
+int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *detail,
+                   size_t detaillen, char *err, size_t errlen);
+/* Two-point calibration of one hook (ND_LEFT/ND_RIGHT) with a known mass. */
+int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s, char *detail,
+                        size_t detaillen, char *err, size_t errlen);
+int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_slot *out, char *err,
+                          size_t errlen);
+int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary, char *err,
+                         size_t errlen);
+/* kind: free text ("note", "pain", ...); pain 0..10 or -1. */
+int nd_daemon_mark(nd_daemon *d, const char *kind, const char *detail, int pain, char *err,
+                   size_t errlen);
+void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out);
+/* Live values for the `live` topic. */
+void nd_daemon_live(nd_daemon *d, nd_live_msg *out, char *trial_id, size_t idlen);
+const nd_config *nd_daemon_config(const nd_daemon *d);
+/* Metric settings for the next trial (refused while recording). */
+int nd_daemon_set_metric_settings(nd_daemon *d, const nd_metric_settings *s, char *err,
+                                  size_t errlen);
+
+#endif
