@@ -42,14 +42,14 @@ typedef enum nd_cmd {
 
 const char *nd_cmd_name(nd_cmd c);
 
-/* tare: {"cmd":"tare"[, "side":"left"|"right"|"both"][, "window_s": (0, 60]]} */
+/* tare: {"cmd":"tare"[, "side":"left"|"right"|"both"][, "window_s": [0.05, 60]]} */
 typedef struct nd_tare_request {
     bool left, right; /* which hooks to tare (default both) */
     double window_s;  /* 0 = daemon default (tare_window_s) */
 } nd_tare_request;
 
 /* calibrate: {"cmd":"calibrate","side":"left"|"right","mass_kg":(0, 500]
- *             [, "window_s": (0, 60]]} */
+ *             [, "window_s": [0.05, 60]]} */
 typedef struct nd_calibrate_request {
     int side;        /* ND_LEFT or ND_RIGHT */
     double mass_kg;  /* known mass hung on that hook */
@@ -86,8 +86,8 @@ typedef enum nd_config_key {
     ND_CFG_WEAK_THRESHOLD_N,
     ND_CFG_IMBALANCE_PCT,
     ND_CFG_TARE_WINDOW_S,
-    ND_CFG_LIVE_HZ,         /* (0, 1000] */
-    ND_CFG_WAVE_DECIMATION, /* integer 1..10000 */
+    ND_CFG_LIVE_HZ,         /* [1, 200] */
+    ND_CFG_WAVE_DECIMATION, /* integer 1..100000 */
     ND_CFG_COUNT
 } nd_config_key;
 
