@@ -65,6 +65,9 @@ typedef struct nd_counters {
     _Atomic uint64_t device_overflows; /* as reported by the device */
     _Atomic uint64_t disconnects;
     _Atomic uint64_t reconnects;
+    /* Well framed (COBS, CRC, version fine) but the content is invalid, e.g.
+     * an INFO frame whose JSON is malformed or lacks a required field. */
+    _Atomic uint64_t frames_bad_payload;
 } nd_counters;
 
 /* Where a device delivers. Called on the acquisition thread only. */

@@ -1,0 +1,126 @@
+/* Device lifecycle (nd_device.h) and the helpers every driver shares. */
+#include "nd_device.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nd_log.h"
+
+uint64_t nd_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Field by field: memcmp would also compare padding. */
+static bool info_equal(const nd_device_info *a, const nd_device_info *b)
+{
+    if (strcmp(a->model, b->model) || strcmp(a->serial, b->serial) || strcmp(a->fw, b->fw) ||
+        a->rate_hz != b->rate_hz || a->nch != b->nch)
+        return false;
+    for (int i = 0; i < ND_MAX_CHANNELS; i++) {
+        if (strcmp(a->channel_names[i], b->channel_names[i]) ||
+            a->counts_per_newton[i] != b->counts_per_newton[i])
+            return false;
+    }
+    return true;
+}
+
+void nd_device_set_info(nd_device *dev, const nd_device_info *info)
+{
+    if (atomic_load(&dev->info_valid) && info_equal(&dev->info, info)) return;
+    dev->info = *info;
+    atomic_store(&dev->info_valid, true);
+    nd_info("device %s: %s serial %s fw %s, %g Hz, %d channels", dev->uri_text, info->model,
+            info->serial, info->fw[0] ? info->fw : "?", info->rate_hz, info->nch);
+    if (dev->sink.info) dev->sink.info(dev->sink.ctx, &dev->info);
+}
+
+void nd_device_emit_event(nd_device *dev, nd_device_event_kind kind, uint64_t seq, uint64_t count,
+                          const char *detail_fmt, ...)
+{
+    nd_device_event ev = {.kind = kind, .host_ns = nd_monotonic_ns(), .seq = seq, .count = count};
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(ev.detail, sizeof ev.detail, detail_fmt, ap);
+    va_end(ap);
+    /* Gaps and overflows can be frequent on a bad link: the daemon records
+     * them; the log only gets the rare state changes. */
+    switch (kind) {
+    case ND_EV_DEVICE_LOST:
+    case ND_EV_RESTART:
+        nd_warn("device %s: %s", dev->uri_text, ev.detail);
+        break;
+    case ND_EV_DEVICE_BACK:
+        nd_notice("device %s: %s", dev->uri_text, ev.detail);
+        break;
+    case ND_EV_ERROR:
+        nd_err("device %s: %s", dev->uri_text, ev.detail);
+        break;
+    default:
+        nd_debug("device %s: %s", dev->uri_text, ev.detail);
+        break;
+    }
+    if (dev->sink.event) dev->sink.event(dev->sink.ctx, &ev);
+}
+
+static void list_schemes(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; nd_drivers[i] && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s:", i ? ", " : "", nd_drivers[i]->scheme);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+int nd_device_open(const char *uri_text, const nd_sink *sink, nd_device **out, char *err,
+                   size_t errlen)
+{
+    *out = NULL;
+    nd_uri uri;
+    if (nd_uri_parse(uri_text, &uri, err, errlen) < 0) return -1;
+    const nd_driver *drv = nd_driver_find(uri.scheme);
+    if (!drv) {
+        char known[256];
+        list_schemes(known, sizeof known);
+        snprintf(err, errlen, "unknown device type '%s:' (known: %s)", uri.scheme, known);
+        nd_uri_free(&uri);
+        return -1;
+    }
+    nd_device *dev = calloc(1, sizeof *dev);
+    if (!dev) {
+        snprintf(err, errlen, "out of memory");
+        nd_uri_free(&uri);
+        return -1;
+    }
+    dev->driver = drv;
+    snprintf(dev->uri_text, sizeof dev->uri_text, "%s", uri_text);
+    if (sink) dev->sink = *sink;
+    /* The URI lives only during open: drivers copy what they keep. */
+    int rc = drv->open(dev, &uri, err, errlen);
+    nd_uri_free(&uri);
+    if (rc < 0) {
+        free(dev);
+        return -1;
+    }
+    *out = dev;
+    return 0;
+}
+
+int nd_device_run(nd_device *dev, const atomic_bool *stop)
+{
+    return dev->driver->run(dev, stop);
+}
+
+void nd_device_close(nd_device *dev)
+{
+    if (!dev) return;
+    if (dev->driver->close) dev->driver->close(dev);
+    free(dev);
+}

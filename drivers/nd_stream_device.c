@@ -1,0 +1,230 @@
+/* Generic stream driver (nd_stream_device.h).
+ *
+ * The device's sink is wrapped so that this one place counts delivered sample
+ * sets (counters.sets; decoders must not) and marks the first set after a
+ * reconnection with ND_SAMPLE_AFTER_RECONNECT, whatever the decoder. The
+ * stream device also counts bytes read (counters.bytes). */
+#include "nd_stream_device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nd_decoder.h"
+#include "nd_log.h"
+
+#define STREAM_READ_BUF 16384
+#define STREAM_MAX_KEYS 64
+
+typedef struct stream_priv {
+    nd_transport tr;
+    const nd_decoder_ops *dec;
+    void *dec_state;
+    nd_sink user_sink;
+    nd_device *dev;
+    bool mark_reconnect; /* flag the next delivered set */
+    uint8_t buf[STREAM_READ_BUF];
+} stream_priv;
+
+static void wrap_samples(void *ctx, const nd_sample *sets, size_t n)
+{
+    stream_priv *p = ctx;
+    atomic_fetch_add(&p->dev->counters.sets, n);
+    if (!p->user_sink.samples || n == 0) return;
+    if (p->mark_reconnect) {
+        p->mark_reconnect = false;
+        nd_sample first = sets[0];
+        first.flags |= ND_SAMPLE_AFTER_RECONNECT;
+        p->user_sink.samples(p->user_sink.ctx, &first, 1);
+        if (n > 1) p->user_sink.samples(p->user_sink.ctx, sets + 1, n - 1);
+        return;
+    }
+    p->user_sink.samples(p->user_sink.ctx, sets, n);
+}
+
+static void wrap_event(void *ctx, const nd_device_event *ev)
+{
+    stream_priv *p = ctx;
+    if (p->user_sink.event) p->user_sink.event(p->user_sink.ctx, ev);
+}
+
+static void wrap_info(void *ctx, const nd_device_info *info)
+{
+    stream_priv *p = ctx;
+    if (p->user_sink.info) p->user_sink.info(p->user_sink.ctx, info);
+}
+
+static size_t append_keys(const char **all, size_t n, const char *const *keys)
+{
+    for (size_t i = 0; keys && keys[i] && n + 1 < STREAM_MAX_KEYS; i++) all[n++] = keys[i];
+    all[n] = NULL;
+    return n;
+}
+
+static void list_decoders(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; nd_decoders[i] && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", nd_decoders[i]->name);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
+{
+    const nd_transport_ops *tops = nd_transport_find(dev->driver->scheme);
+    if (!tops) {
+        snprintf(err, errlen, "no transport for scheme '%s'", dev->driver->scheme);
+        return -1;
+    }
+    const char *proto = nd_uri_get(uri, "proto");
+    if (!proto) proto = tops->default_proto ? tops->default_proto : "nfp";
+    const nd_decoder_ops *dec = nd_decoder_find(proto);
+    if (!dec) {
+        char known[128];
+        list_decoders(known, sizeof known);
+        snprintf(err, errlen, "%s: unknown proto '%s' (known: %s)", tops->scheme, proto, known);
+        return -1;
+    }
+    const char *allowed[STREAM_MAX_KEYS] = {"proto", NULL};
+    size_t nkeys = append_keys(allowed, 1, tops->keys);
+    append_keys(allowed, nkeys, dec->keys);
+    if (nd_uri_check_keys(uri, allowed, err, errlen) < 0) return -1;
+
+    stream_priv *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->dev = dev;
+    p->dec = dec;
+    p->tr.ops = tops;
+    p->tr.dev = dev;
+    p->user_sink = dev->sink;
+    dev->sink =
+        (nd_sink){.ctx = p, .samples = wrap_samples, .event = wrap_event, .info = wrap_info};
+    dev->priv = p;
+    if (tops->open(&p->tr, uri, err, errlen) < 0) goto fail_restore;
+    if (dec->create(&p->dec_state, dev, uri, err, errlen) < 0) {
+        tops->close(&p->tr);
+        goto fail_restore;
+    }
+    atomic_store(&dev->connected, true);
+    return 0;
+fail_restore:
+    dev->sink = p->user_sink;
+    dev->priv = NULL;
+    free(p);
+    return -1;
+}
+
+/* Sleep up to ms, waking early when *stop is set. Returns true if stopped. */
+static bool sleep_unless_stopped(const atomic_bool *stop, int ms)
+{
+    uint64_t end = nd_monotonic_ns() + (uint64_t)ms * 1000000u;
+    while (!atomic_load(stop)) {
+        uint64_t now = nd_monotonic_ns();
+        if (now >= end) return false;
+        uint64_t left = end - now;
+        if (left > 20000000u) left = 20000000u; /* re-check stop every 20 ms */
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+/* The transport reported the device gone: record it, then try to get it
+ * back with exponential back-off. Returns 0 when back, 1 when stopped, -1 if
+ * the transport cannot reconnect at all. */
+static int reconnect(stream_priv *p, const atomic_bool *stop)
+{
+    nd_device *dev = p->dev;
+    atomic_store(&dev->connected, false);
+    atomic_fetch_add(&dev->counters.disconnects, 1);
+    nd_device_emit_event(dev, ND_EV_DEVICE_LOST, 0, 0, "device lost (%s)", p->tr.ops->scheme);
+    p->dec->reset(p->dec_state);
+    if (!p->tr.ops->reopen) {
+        nd_device_emit_event(dev, ND_EV_ERROR, 0, 0, "%s transport cannot reconnect",
+                             p->tr.ops->scheme);
+        return -1;
+    }
+    int wait_ms = ND_STREAM_BACKOFF_MIN_MS;
+    uint64_t attempts = 0;
+    for (;;) {
+        if (sleep_unless_stopped(stop, wait_ms)) return 1;
+        attempts++;
+        if (p->tr.ops->reopen(&p->tr) == 0) break;
+        wait_ms = wait_ms * 2 > ND_STREAM_BACKOFF_MAX_MS ? ND_STREAM_BACKOFF_MAX_MS : wait_ms * 2;
+    }
+    atomic_fetch_add(&dev->counters.reconnects, 1);
+    atomic_store(&dev->connected, true);
+    p->mark_reconnect = true;
+    nd_device_emit_event(dev, ND_EV_DEVICE_BACK, 0, attempts, "device back after %llu attempt%s",
+                         (unsigned long long)attempts, attempts == 1 ? "" : "s");
+    return 0;
+}
+
+int nd_stream_run(nd_device *dev, const atomic_bool *stop)
+{
+    stream_priv *p = dev->priv;
+    while (!atomic_load(stop)) {
+        ssize_t n = p->tr.ops->read(&p->tr, p->buf, sizeof p->buf, ND_STREAM_READ_TIMEOUT_MS);
+        if (n > 0) {
+            atomic_fetch_add(&dev->counters.bytes, (uint64_t)n);
+            p->dec->feed(p->dec_state, p->buf, (size_t)n, nd_monotonic_ns());
+        } else if (n == 0) {
+            continue;
+        } else if (n == ND_TR_EOF) {
+            return ND_RUN_EOF;
+        } else if (n == ND_TR_LOST) {
+            int rc = reconnect(p, stop);
+            if (rc < 0) return -1;
+            if (rc > 0) return 0;
+        } else {
+            nd_err("device %s: %s transport failed", dev->uri_text, p->tr.ops->scheme);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void nd_stream_close(nd_device *dev)
+{
+    stream_priv *p = dev->priv;
+    if (!p) return;
+    p->dec->destroy(p->dec_state);
+    p->tr.ops->close(&p->tr);
+    dev->sink = p->user_sink;
+    dev->priv = NULL;
+    free(p);
+}
+
+int nd_stream_command(nd_device *dev, const char *cmd, char *err, size_t errlen)
+{
+    stream_priv *p = dev->priv;
+    if (!p->tr.ops->write) {
+        snprintf(err, errlen, "%s devices do not accept commands", p->tr.ops->scheme);
+        return -1;
+    }
+    /* Device commands are text lines (e.g. "t" = tare on DIY HX711 firmware). */
+    size_t len = strlen(cmd);
+    char *line = malloc(len + 2);
+    if (!line) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(line, cmd, len);
+    line[len] = '\n';
+    int rc = p->tr.ops->write(&p->tr, (const uint8_t *)line, len + 1);
+    free(line);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: could not send command '%s' to the device", p->tr.ops->scheme,
+                 cmd);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,227 @@
+/* TCP client transport: tcp:HOST:PORT?connect_timeout_ms=N
+ * HOST is a name, an IPv4 address or an IPv6 address (preferably in brackets:
+ * tcp:[::1]:7000). Every address getaddrinfo() returns is tried in turn with
+ * a non-blocking connect bounded by connect_timeout_ms. The peer closing the
+ * connection or a socket error is ND_TR_LOST; reopen() resolves and connects
+ * again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nd_log.h"
+#include "nd_transport.h"
+
+typedef struct tcp_priv {
+    _Atomic int fd; /* atomic: write() may run on a control thread */
+    char host[256];
+    char port[8];
+    int connect_timeout_ms;
+} tcp_priv;
+
+/* Split "host:port" / "[v6]:port" into parts; -1 with a message if malformed. */
+static int split_host_port(const char *path, tcp_priv *p, char *err, size_t errlen)
+{
+    const char *host = path, *host_end, *port;
+    if (path[0] == '[') {
+        host = path + 1;
+        host_end = strchr(host, ']');
+        if (!host_end || host_end[1] != ':') {
+            snprintf(err, errlen, "tcp: '%s' is not [IPV6]:PORT", path);
+            return -1;
+        }
+        port = host_end + 2;
+    } else {
+        host_end = strrchr(path, ':');
+        if (!host_end) {
+            snprintf(err, errlen, "tcp: '%s' has no port (expected tcp:HOST:PORT)", path);
+            return -1;
+        }
+        port = host_end + 1;
+    }
+    size_t hlen = (size_t)(host_end - host);
+    if (hlen == 0 || hlen >= sizeof p->host) {
+        snprintf(err, errlen, "tcp: host in '%s' is empty or too long (expected tcp:HOST:PORT)",
+                 path);
+        return -1;
+    }
+    char *end = NULL;
+    long port_no = strtol(port, &end, 10);
+    if (!*port || *end || port_no < 1 || port_no > 65535) {
+        snprintf(err, errlen, "tcp: port '%s' is not a number 1..65535", port);
+        return -1;
+    }
+    memcpy(p->host, host, hlen);
+    p->host[hlen] = '\0';
+    snprintf(p->port, sizeof p->port, "%ld", port_no);
+    return 0;
+}
+
+/* One non-blocking connect attempt with a timeout. Returns the fd or -1 and
+ * sets *why. */
+static int connect_one(const struct addrinfo *ai, int timeout_ms, int *why)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        *why = errno;
+        return -1;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return fd;
+    if (errno != EINPROGRESS) {
+        *why = errno;
+        close(fd);
+        return -1;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int rc;
+    do rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        *why = ETIMEDOUT;
+        close(fd);
+        return -1;
+    }
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0) {
+        *why = rc < 0 ? errno : soerr ? soerr : EIO;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int tcp_connect(tcp_priv *p, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(p->host, p->port, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "tcp: cannot resolve '%s': %s", p->host, gai_strerror(gai));
+        return -1;
+    }
+    int why = 0;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        p->fd = connect_one(ai, p->connect_timeout_ms, &why);
+        if (p->fd >= 0) break;
+    }
+    freeaddrinfo(res);
+    if (p->fd < 0) {
+        snprintf(err, errlen, "tcp: cannot connect to %s port %s: %s", p->host, p->port,
+                 strerror(why));
+        return -1;
+    }
+    return 0;
+}
+
+static int tcp_open(nd_transport *t, const nd_uri *uri, char *err, size_t errlen)
+{
+    tcp_priv *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->fd = -1;
+    long timeout;
+    if (split_host_port(uri->path, p, err, errlen) < 0 ||
+        nd_uri_get_long(uri, "connect_timeout_ms", 1000, 1, 60000, &timeout, err, errlen) < 0) {
+        free(p);
+        return -1;
+    }
+    p->connect_timeout_ms = (int)timeout;
+    if (tcp_connect(p, err, errlen) < 0) {
+        free(p);
+        return -1;
+    }
+    t->priv = p;
+    return 0;
+}
+
+static ssize_t tcp_read(nd_transport *t, uint8_t *buf, size_t len, int timeout_ms)
+{
+    tcp_priv *p = t->priv;
+    if (p->fd < 0) return ND_TR_LOST;
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    int rc = poll(&pfd, 1, timeout_ms);
+    if (rc < 0) return errno == EINTR ? 0 : ND_TR_ERR;
+    if (rc == 0) return 0;
+    /* On POLLHUP/POLLERR, recv still returns buffered data first, then 0 or
+     * the error, so nothing the peer sent before leaving is lost. */
+    ssize_t n = recv(p->fd, buf, len, 0);
+    if (n > 0) return n;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    if (n == 0)
+        nd_info("tcp: %s port %s closed the connection", p->host, p->port);
+    else
+        nd_warn("tcp: connection to %s port %s failed: %s", p->host, p->port, strerror(errno));
+    close(p->fd);
+    p->fd = -1;
+    return ND_TR_LOST;
+}
+
+static int tcp_write(nd_transport *t, const uint8_t *buf, size_t len)
+{
+    tcp_priv *p = t->priv;
+    size_t done = 0;
+    while (done < len) {
+        int fd = p->fd;
+        if (fd < 0) return -1;
+        ssize_t n = send(fd, buf + done, len - done, MSG_NOSIGNAL);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, 1000) <= 0) return -1;
+            continue;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static int tcp_reopen(nd_transport *t)
+{
+    tcp_priv *p = t->priv;
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+    char err[256];
+    if (tcp_connect(p, err, sizeof err) < 0) {
+        nd_debug("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void tcp_close(nd_transport *t)
+{
+    tcp_priv *p = t->priv;
+    if (!p) return;
+    if (p->fd >= 0) close(p->fd);
+    free(p);
+    t->priv = NULL;
+}
+
+static const char *const tcp_keys[] = {"connect_timeout_ms", NULL};
+
+const nd_transport_ops nd_transport_tcp = {
+    .scheme = "tcp",
+    .description = "TCP client (a network bridge or a simulator streaming NFP/1)",
+    .usage = "tcp:HOST:PORT[?proto=nfp&connect_timeout_ms=1000] (IPv6: tcp:[ADDR]:PORT)",
+    .keys = tcp_keys,
+    .default_proto = "nfp",
+    .open = tcp_open,
+    .read = tcp_read,
+    .write = tcp_write,
+    .reopen = tcp_reopen,
+    .close = tcp_close,
+};
