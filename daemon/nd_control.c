@@ -28,7 +28,7 @@ struct nd_control {
     nd_control_handler handle;
     void *ctx;
     size_t max_request;
-    char endpoint[512];
+    char endpoint[512]; /* as bound, wildcards resolved */
     _Atomic unsigned long long requests, errors;
 };
 
@@ -252,6 +252,8 @@ nd_control *nd_control_start(void *zctx, const nd_control_options *opt, char *er
         snprintf(err, errlen, "control: cannot set mode 0660 on %s: %s", ipc_path, strerror(errno));
         goto fail;
     }
+    size_t eplen = sizeof c->endpoint;
+    zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &eplen);
     if (pthread_create(&c->thread, NULL, control_thread, c) != 0) {
         snprintf(err, errlen, "control: cannot start thread");
         goto fail;
@@ -262,6 +264,11 @@ fail:
     zmq_close(c->sock);
     free(c);
     return NULL;
+}
+
+const char *nd_control_endpoint(const nd_control *c)
+{
+    return c->endpoint;
 }
 
 void nd_control_stop(nd_control *c)

@@ -145,6 +145,9 @@ typedef struct nd_control nd_control;
  * file left by a dead daemon is replaced, a live one is refused. Returns NULL
  * with a message on failure. */
 nd_control *nd_control_start(void *zctx, const nd_control_options *opt, char *err, size_t errlen);
+/* The bound endpoint with wildcards resolved (e.g. tcp://127.0.0.1:* ->
+ * the actual port). */
+const char *nd_control_endpoint(const nd_control *c);
 /* Stops the thread and closes the socket (removes the ipc file). */
 void nd_control_stop(nd_control *c);
 /* Requests answered so far, and how many of those were refusals. */

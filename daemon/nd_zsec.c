@@ -149,7 +149,10 @@ static int for_each_key(const char *path, key_fn fn, void *arg, char *err, size_
     if (!buf) return snprintf(err, errlen, "out of memory"), -1;
     if (slurp(path, buf, KEY_FILE_LIMIT * 16, err, errlen)) return free(buf), -1;
     int line = 0, rc = 0;
-    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    /* Split by hand: strtok would skip blank lines and miscount them. */
+    for (char *l = buf, *nl; l && *l; l = nl) {
+        nl = strchr(l, '\n');
+        if (nl) *nl++ = '\0';
         line++;
         while (*l == ' ' || *l == '\t') l++;
         size_t n = strlen(l);
