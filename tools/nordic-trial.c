@@ -1,0 +1,382 @@
+/* nordic-trial: inspect, export and recover nordicd trial files.
+ *
+ *   nordic-trial summary FILE
+ *   nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv] [--events OUT.csv]
+ *                            [--out-dir DIR]
+ *   nordic-trial recover DIR
+ *
+ * CSV: comma-separated, header row, numbers printed so they read back
+ * exactly (shortest round-trip form), NaN as "NaN", text fields quoted. Output files appear
+ * only when complete (written as OUT.tmp, then renamed). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nd_trial_reader.h"
+#include "nd_trial_recover.h"
+
+#define SLICE_ROWS 65536
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: nordic-trial summary FILE\n"
+                 "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
+                 "                               [--events OUT.csv] [--out-dir DIR]\n"
+                 "       nordic-trial recover DIR\n"
+                 "\n"
+                 "summary  print the trial's metadata, status and summary metrics\n"
+                 "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
+                 "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
+                 "recover  repair trials in DIR left open by a crash and mark them\n"
+                 "         interrupted (safe while nordicd records: files in use are skipped)\n"
+                 "\n"
+                 "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
+}
+
+static void put_num(FILE *f, double v)
+{
+    if (isnan(v)) {
+        fputs("NaN", f);
+        return;
+    }
+    /* Shortest text that reads back to the same double. */
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, f);
+}
+
+static void put_text(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static const char *side(nd_side s)
+{
+    return s == ND_SIDE_LEFT ? "left" : s == ND_SIDE_RIGHT ? "right" : "none";
+}
+
+static int cmd_summary(const char *path)
+{
+    char err[4400];
+    nd_trial_reader *r = nd_trial_reader_open(path, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    const nd_trial_info *in = nd_trial_reader_info(r);
+    const nd_trial_meta *m = &in->meta;
+    printf("file:            %s\n", path);
+    printf("schema:          %s v%d\n", ND_TRIAL_SCHEMA, in->schema_version);
+    printf("status:          %s%s\n", in->status,
+           in->swmr ? " (still open for writing or not yet recovered)" : "");
+    printf("trial id:        %s\n", m->trial_id);
+    printf("athlete id:      %s\n", m->athlete_id);
+    printf("created (UTC):   %s\n", in->created_utc);
+    if (in->closed_utc[0]) printf("closed (UTC):    %s\n", in->closed_utc);
+    if (in->recovered_utc[0]) printf("recovered (UTC): %s\n", in->recovered_utc);
+    printf("software:        %s\n", m->software_version);
+    printf("device:          %s serial %s fw %s\n", m->device.model, m->device.serial,
+           m->device.fw);
+    printf("sample rate:     %g Hz, %d channels:", m->sample_rate_hz, m->nch);
+    for (int ch = 0; ch < m->nch; ch++) printf(" %s", m->channel_names[ch]);
+    printf(" (left = ch %d, right = ch %d)\n", m->calibration.left_channel,
+           m->calibration.right_channel);
+    printf("sample sets:     %llu (%.3f s)\n", (unsigned long long)in->samples,
+           m->sample_rate_hz > 0 ? (double)in->samples / m->sample_rate_hz : 0.0);
+    printf("subject:         body mass %g kg, lever %g m, injured side %s\n",
+           m->subject.body_mass_kg, m->subject.lever_m, side(m->subject.injured_side));
+    if (m->protocol[0]) printf("protocol:        %s\n", m->protocol);
+    if (m->notes[0]) printf("notes:           %s\n", m->notes);
+    printf("reps stored:     %llu, events: %llu\n", (unsigned long long)in->reps,
+           (unsigned long long)in->events);
+    if (in->has_summary) {
+        const nd_trial_summary *s = &in->summary;
+        printf("summary:\n");
+        printf("  reps %u (discarded %u)\n", s->reps, s->discarded_reps);
+        printf("  max   left %.1f N  right %.1f N\n", s->max_N[ND_LEFT], s->max_N[ND_RIGHT]);
+        printf("  mean  left %.1f N  right %.1f N\n", s->mean_N[ND_LEFT], s->mean_N[ND_RIGHT]);
+        printf("  asymmetry %.1f %% (weaker: %s), LSI %.1f %%\n", s->asymmetry_pct,
+               side(s->weaker_side), s->lsi_pct);
+        printf("  torque max left %.1f N·m right %.1f N·m\n", s->torque_max_Nm[ND_LEFT],
+               s->torque_max_Nm[ND_RIGHT]);
+        printf("  flags:%s%s%s%s%s\n", s->weak_left ? " weak_left" : "",
+               s->weak_right ? " weak_right" : "", s->imbalance ? " imbalance" : "",
+               s->pain ? " pain" : "",
+               !(s->weak_left || s->weak_right || s->imbalance || s->pain) ? " none" : "");
+        if (s->pain_rating >= 0) printf("  pain rating %d/10\n", s->pain_rating);
+    } else {
+        printf("summary:         none (trial did not close normally)\n");
+    }
+    nd_trial_reader_close(r);
+    return 0;
+}
+
+/* Opens OUT.tmp; finish() renames it into place or removes it. */
+static FILE *begin(const char *out, char *tmp, size_t tmplen)
+{
+    if (snprintf(tmp, tmplen, "%s.tmp", out) >= (int)tmplen) {
+        fprintf(stderr, "nordic-trial: output path too long: %s\n", out);
+        return NULL;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) fprintf(stderr, "nordic-trial: cannot write %s: %s\n", out, strerror(errno));
+    return f;
+}
+
+static int finish(FILE *f, const char *tmp, const char *out, int rc)
+{
+    if (ferror(f)) rc = -1;
+    if (fclose(f) != 0) rc = -1;
+    if (rc == 0 && rename(tmp, out) != 0) rc = -1;
+    if (rc != 0) {
+        fprintf(stderr, "nordic-trial: writing %s failed: %s\n", out, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int export_samples(nd_trial_reader *r, const char *out)
+{
+    const nd_trial_info *in = nd_trial_reader_info(r);
+    const int nch = in->meta.nch;
+    char tmp[PATH_MAX + 8], err[512];
+    FILE *f = begin(out, tmp, sizeof tmp);
+    if (!f) return -1;
+    fputs("index,t_s,seq", f);
+    for (int ch = 0; ch < nch; ch++) fprintf(f, ",raw_%s", in->meta.channel_names[ch]);
+    for (int ch = 0; ch < nch; ch++) fprintf(f, ",force_%s_N", in->meta.channel_names[ch]);
+    fputc('\n', f);
+    int32_t *raw = malloc(SLICE_ROWS * (size_t)nch * sizeof *raw);
+    double *force = malloc(SLICE_ROWS * (size_t)nch * sizeof *force);
+    uint64_t *seq = malloc(SLICE_ROWS * sizeof *seq);
+    int rc = raw && force && seq ? 0 : -1;
+    for (uint64_t first = 0; rc == 0 && first < in->samples; first += SLICE_ROWS) {
+        size_t n = in->samples - first < SLICE_ROWS ? (size_t)(in->samples - first) : SLICE_ROWS;
+        if (nd_trial_reader_read_samples(r, first, n, raw, force, seq, err, sizeof err) < 0) {
+            fprintf(stderr, "nordic-trial: %s\n", err);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            fprintf(f, "%llu,", (unsigned long long)(first + i));
+            put_num(f, (double)(first + i) / in->meta.sample_rate_hz);
+            fprintf(f, ",%llu", (unsigned long long)seq[i]);
+            for (int ch = 0; ch < nch; ch++) fprintf(f, ",%d", raw[i * (size_t)nch + (size_t)ch]);
+            for (int ch = 0; ch < nch; ch++) {
+                fputc(',', f);
+                put_num(f, force[i * (size_t)nch + (size_t)ch]);
+            }
+            fputc('\n', f);
+        }
+    }
+    free(raw);
+    free(force);
+    free(seq);
+    return finish(f, tmp, out, rc);
+}
+
+static int export_reps(nd_trial_reader *r, const char *out)
+{
+    const nd_trial_info *in = nd_trial_reader_info(r);
+    char tmp[PATH_MAX + 8], err[512];
+    size_t n = (size_t)in->reps;
+    nd_rep_result *reps = calloc(n ? n : 1, sizeof *reps);
+    if (!reps) return -1;
+    long got = nd_trial_reader_read_reps(r, reps, n, err, sizeof err);
+    if (got < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        free(reps);
+        return -1;
+    }
+    FILE *f = begin(out, tmp, sizeof tmp);
+    if (!f) {
+        free(reps);
+        return -1;
+    }
+    fputs("index,i_open,i_end,t_open_s,t_end_s,peak_left_N,peak_right_N,i_peak_left,"
+          "i_peak_right,t_peak_left_s,t_peak_right_s,asymmetry_pct,abs_asymmetry_pct,"
+          "weaker_side,lsi_pct,torque_left_Nm,torque_right_Nm,rel_force_left_N_per_kg,"
+          "rel_force_right_N_per_kg,time_to_peak_left_s,time_to_peak_right_s,"
+          "rfd_left_N_per_s,rfd_right_N_per_s,impulse_left_Ns,impulse_right_Ns\n",
+          f);
+    for (long i = 0; i < got; i++) {
+        const nd_rep_result *p = &reps[i];
+        fprintf(f, "%u,%llu,%llu", p->index, (unsigned long long)p->i_open,
+                (unsigned long long)p->i_end);
+        const double a[] = {p->t_open_s, p->t_end_s, p->peak_N[0], p->peak_N[1]};
+        for (size_t k = 0; k < 4; k++) {
+            fputc(',', f);
+            put_num(f, a[k]);
+        }
+        fprintf(f, ",%llu,%llu", (unsigned long long)p->i_peak[0],
+                (unsigned long long)p->i_peak[1]);
+        const double b[] = {p->t_peak_s[0], p->t_peak_s[1], p->asymmetry_pct, p->abs_asymmetry_pct};
+        for (size_t k = 0; k < 4; k++) {
+            fputc(',', f);
+            put_num(f, b[k]);
+        }
+        fprintf(f, ",%s", side(p->weaker_side));
+        const double c[] = {p->lsi_pct,
+                            p->torque_Nm[0],
+                            p->torque_Nm[1],
+                            p->rel_force_N_per_kg[0],
+                            p->rel_force_N_per_kg[1],
+                            p->time_to_peak_s[0],
+                            p->time_to_peak_s[1],
+                            p->rfd_N_per_s[0],
+                            p->rfd_N_per_s[1],
+                            p->impulse_Ns[0],
+                            p->impulse_Ns[1]};
+        for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+            fputc(',', f);
+            put_num(f, c[k]);
+        }
+        fputc('\n', f);
+    }
+    free(reps);
+    return finish(f, tmp, out, 0);
+}
+
+static int export_events(nd_trial_reader *r, const char *out)
+{
+    const nd_trial_info *in = nd_trial_reader_info(r);
+    char tmp[PATH_MAX + 8], err[512];
+    size_t n = (size_t)in->events;
+    nd_trial_event *ev = calloc(n ? n : 1, sizeof *ev);
+    if (!ev) return -1;
+    long got = nd_trial_reader_read_events(r, ev, n, err, sizeof err);
+    if (got < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        free(ev);
+        return -1;
+    }
+    FILE *f = begin(out, tmp, sizeof tmp);
+    if (!f) {
+        free(ev);
+        return -1;
+    }
+    fputs("t_s,kind,detail\n", f);
+    for (long i = 0; i < got; i++) {
+        put_num(f, ev[i].t_s);
+        fputc(',', f);
+        put_text(f, ev[i].kind);
+        fputc(',', f);
+        put_text(f, ev[i].detail);
+        fputc('\n', f);
+    }
+    free(ev);
+    return finish(f, tmp, out, 0);
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    const char *file = NULL, *samples = NULL, *reps = NULL, *events = NULL, *out_dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char **slot = NULL;
+        if (strcmp(argv[i], "--samples") == 0)
+            slot = &samples;
+        else if (strcmp(argv[i], "--reps") == 0)
+            slot = &reps;
+        else if (strcmp(argv[i], "--events") == 0)
+            slot = &events;
+        else if (strcmp(argv[i], "--out-dir") == 0)
+            slot = &out_dir;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "nordic-trial: %s needs a path\n", argv[i]);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "nordic-trial: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            fprintf(stderr, "nordic-trial: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "nordic-trial: export needs a trial FILE\n");
+        return 2;
+    }
+    if (!samples && !reps && !events && !out_dir) {
+        fprintf(stderr, "nordic-trial: export needs at least one of --samples, --reps, --events, "
+                        "--out-dir\n");
+        return 2;
+    }
+    char ps[PATH_MAX], pr[PATH_MAX], pe[PATH_MAX];
+    if (out_dir) {
+        const char *base = strrchr(file, '/');
+        base = base ? base + 1 : file;
+        size_t stem = strlen(base);
+        if (stem > 3 && strcmp(base + stem - 3, ".h5") == 0) stem -= 3;
+        snprintf(ps, sizeof ps, "%s/%.*s_samples.csv", out_dir, (int)stem, base);
+        snprintf(pr, sizeof pr, "%s/%.*s_reps.csv", out_dir, (int)stem, base);
+        snprintf(pe, sizeof pe, "%s/%.*s_events.csv", out_dir, (int)stem, base);
+        samples = samples ? samples : ps;
+        reps = reps ? reps : pr;
+        events = events ? events : pe;
+    }
+    char err[4400];
+    nd_trial_reader *r = nd_trial_reader_open(file, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    if (samples && export_samples(r, samples) < 0) rc = 1;
+    if (rc == 0 && reps && export_reps(r, reps) < 0) rc = 1;
+    if (rc == 0 && events && export_events(r, events) < 0) rc = 1;
+    nd_trial_reader_close(r);
+    return rc;
+}
+
+static int cmd_recover(const char *dir)
+{
+    nd_recover_report rep;
+    char err[4400];
+    if (nd_trial_recover_dir(dir, &rep, err, sizeof err) < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < rep.n_items; i++)
+        printf("%-16s %s: %s\n", nd_recover_outcome_name(rep.items[i].outcome), rep.items[i].name,
+               rep.items[i].message);
+    printf("%zu files scanned: %zu recovered, %zu in use, %zu partial removed, %zu failed\n",
+           rep.scanned, rep.recovered, rep.in_use, rep.partial_removed, rep.failed);
+    int rc = rep.failed ? 1 : 0;
+    nd_trial_recover_report_free(&rep);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "summary") == 0) return cmd_summary(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "export") == 0) return cmd_export(argc - 2, argv + 2);
+    if (argc == 3 && strcmp(argv[1], "recover") == 0) return cmd_recover(argv[2]);
+    if (argc >= 2) fprintf(stderr, "nordic-trial: unknown or incomplete command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
