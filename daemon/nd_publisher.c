@@ -54,7 +54,11 @@ nd_publisher *nd_publisher_open(void *zctx, const nd_publisher_options *opt, cha
         snprintf(err, errlen, "publisher: cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
         goto fail;
     }
-    nd_info("live: publishing on %s", ep);
+    char bound[256];
+    size_t blen = sizeof bound;
+    if (zmq_getsockopt(p->sock, ZMQ_LAST_ENDPOINT, bound, &blen))
+        snprintf(bound, sizeof bound, "%s", ep);
+    nd_info("live: publishing on %s", bound);
     return p;
 fail:
     zmq_close(p->sock);
