@@ -208,9 +208,11 @@ int nd_metrics_push(nd_metrics *m, double left_N, double right_N, nd_rep_result 
     case ND_REP_DIP:
         span_add(&m->dip, i, f, threshold);
         return 0;
-    case ND_REP_CLOSED:
-        fill_result(m, rep);
+    case ND_REP_CLOSED: {
+        nd_rep_result unused; /* the summary still counts it when rep is NULL */
+        fill_result(m, rep ? rep : &unused);
         return 1;
+    }
     case ND_REP_DISCARDED:
         return 0;
     }
@@ -223,7 +225,8 @@ int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep)
      * last sample); merge before the detector forgets it. */
     if (m->det.open && m->det.dip_len > 0) span_merge(&m->rep, &m->dip);
     if (nd_rep_detector_finish(&m->det, m->n) != ND_REP_CLOSED) return 0;
-    fill_result(m, rep);
+    nd_rep_result unused;
+    fill_result(m, rep ? rep : &unused);
     return 1;
 }
 

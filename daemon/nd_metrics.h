@@ -122,13 +122,20 @@ nd_metrics *nd_metrics_create_checked(const nd_metric_settings *s, double fs,
                                       const nd_subject *subj, char *err, size_t errlen);
 void nd_metrics_destroy(nd_metrics *m);
 /* One sample set of calibrated (unfiltered) force. Returns 1 and fills *rep
- * when a rep closed at this sample, else 0. Non-finite input is skipped and
- * counted (the filter holds its state). */
+ * (may be NULL) when a rep closed at this sample, else 0. A rep is known to
+ * have ended only when its closing run below off_N reaches the hold time, so
+ * it is reported round(hold_s*fs) - 1 samples after its i_end. A set with a
+ * non-finite value on either leg is skipped and counted (the filter holds
+ * its state, the detector ignores it) but still takes its sample index, so
+ * times stay aligned with the file. One engine per trial. */
 int nd_metrics_push(nd_metrics *m, double left_N, double right_N, nd_rep_result *rep);
-/* At trial stop: closes a rep still open after the last sample (returns 1). */
+/* At trial stop: closes a rep still open after the last sample (returns 1,
+ * *rep may be NULL); a rep shorter than min_rep_s is discarded (returns 0).
+ * Call once, after the last push. */
 int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep);
+/* rep_open is the daemon's tare rule: refuse a tare while it is true. */
 void nd_metrics_live(const nd_metrics *m, nd_live_state *out);
-/* pain_rating: -1 if none entered. */
+/* pain_rating: 0..10, or -1 if none entered (other values count as -1). */
 void nd_metrics_summary(const nd_metrics *m, int pain_rating, nd_trial_summary *out);
 
 /* Offline: recompute from stored calibrated force (n sets, left/right

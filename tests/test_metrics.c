@@ -633,6 +633,16 @@ static void test_live_state(void)
     CHECK_EQ_INT(closed, 0); /* 3 samples < min 0.5 s: discarded */
     nd_metrics_live(m, &live);
     CHECK(!live.rep_open && live.reps == 0 && live.running_peak_N[0] == 0);
+    /* A caller that does not want the rep may pass NULL; it is still counted. */
+    for (int i = 0; i < 60; i++) nd_metrics_push(m, 200, 200, NULL);
+    for (int i = 0; i < 30; i++) closed += nd_metrics_push(m, 0, 0, NULL);
+    CHECK_EQ_INT(closed, 1);
+    for (int i = 0; i < 60; i++) nd_metrics_push(m, 200, 200, NULL);
+    CHECK_EQ_INT(nd_metrics_finish(m, NULL), 1);
+    nd_trial_summary sum;
+    nd_metrics_summary(m, -1, &sum);
+    CHECK_EQ_INT(sum.reps, 2);
+    CHECK_NEAR(sum.max_N[0], 200, 0);
     nd_metrics_destroy(m);
 }
 
