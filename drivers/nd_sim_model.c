@@ -82,6 +82,7 @@ void nd_sim_settings_default(nd_sim_settings *s)
     s->nch = 2;
     s->reps = 3;
     s->rest_s = 4.0;
+    s->unloaded_s = 1.0;
     s->lead_s = 2.0;
     s->peak_n[ND_SIM_LEFT] = 330.0;
     s->peak_n[ND_SIM_RIGHT] = 300.0;
@@ -115,6 +116,7 @@ int nd_sim_model_init(nd_sim_model *m, const nd_sim_settings *s, char *err, size
     CHECK_RANGE("reps", (double)s->reps, 0, 1e9);
     CHECK_RANGE("rest", s->rest_s, 0, 600);
     CHECK_RANGE("lead", s->lead_s, 0, 600);
+    CHECK_RANGE("unloaded", s->unloaded_s, 0, 600);
     CHECK_RANGE("peak_left", s->peak_n[0], 20, 3000);
     CHECK_RANGE("peak_right", s->peak_n[1], 20, 3000);
     CHECK_RANGE("rise", s->rise_s, 0.5, 10);
@@ -143,6 +145,7 @@ int nd_sim_model_init(nd_sim_model *m, const nd_sim_settings *s, char *err, size
     m->inv_rate = 1.0 / (double)s->rate_hz;
     m->slot_s = JITTER_MAX + LEG_DELAY_MAX + s->rise_s * (1.0 + RISE_VAR) + HOLD_MIN + HOLD_SPAN +
                 DROP_MIN + DROP_SPAN + s->rest_s;
+    m->first_slot_s = s->unloaded_s + (s->unloaded_s > 0 ? ND_SIM_STEP_IN_S : 0.0) + s->lead_s;
     m->noise_scale = s->noise_pp_n / 6.0;
     m->key_noise = mix64(s->seed + STREAM_NOISE * GOLDEN);
     m->key_spike = mix64(s->seed + STREAM_SPIKE * GOLDEN);
@@ -214,7 +217,7 @@ int nd_sim_model_rep(const nd_sim_model *m, long k, nd_sim_rep *r)
     memset(r, 0, sizeof *r);
     r->index = k;
     double jitter = JITTER_MAX * unit_uniform(stream_at(m->key_rep, base_ctr + 0));
-    r->course_s = s->lead_s + (double)k * m->slot_s + jitter;
+    r->course_s = m->first_slot_s + (double)k * m->slot_s + jitter;
     r->rise_s = s->rise_s *
                 (1.0 + RISE_VAR * (2.0 * unit_uniform(stream_at(m->key_rep, base_ctr + 1)) - 1.0));
     r->ease_in_s = r->rise_s * 0.2 < EASE_IN_MAX ? r->rise_s * 0.2 : EASE_IN_MAX;
@@ -257,12 +260,12 @@ double nd_sim_model_last_rep_end_s(const nd_sim_model *m)
     return r.end_s;
 }
 
-/* The rep whose slot contains time t, or NULL when t is in the lead-in or
- * after the last rep. */
+/* The rep whose slot contains time t, or NULL when t is before the first
+ * slot or after the last rep. */
 static const nd_sim_rep *rep_at(nd_sim_model *m, double t)
 {
-    if (t < m->s.lead_s) return NULL;
-    long k = (long)((t - m->s.lead_s) / m->slot_s);
+    if (t < m->first_slot_s) return NULL;
+    long k = (long)((t - m->first_slot_s) / m->slot_s);
     if (m->s.reps > 0 && k >= m->s.reps) return NULL;
     if (k != m->cached_rep) {
         if (nd_sim_model_rep(m, k, &m->cache) != 0) return NULL;
@@ -271,11 +274,20 @@ static const nd_sim_rep *rep_at(nd_sim_model *m, double t)
     return &m->cache;
 }
 
+/* Force on a hook outside reps: empty, stepping in, or baseline. */
+static double rest_force(const nd_sim_model *m, double t)
+{
+    if (m->s.unloaded_s <= 0.0 || t >= m->s.unloaded_s + ND_SIM_STEP_IN_S) return m->s.baseline_n;
+    if (t < m->s.unloaded_s) return 0.0;
+    double v = (t - m->s.unloaded_s) / ND_SIM_STEP_IN_S;
+    return m->s.baseline_n * v * v * (3.0 - 2.0 * v);
+}
+
 double nd_sim_model_clean_force(nd_sim_model *m, uint64_t i, int leg)
 {
     double t = (double)i * m->inv_rate;
     const nd_sim_rep *r = rep_at(m, t);
-    if (!r) return m->s.baseline_n;
+    if (!r) return rest_force(m, t);
     return leg_force(r, m->s.baseline_n, leg, t - r->course_s - r->leg_delay_s[leg]);
 }
 
@@ -294,7 +306,7 @@ void nd_sim_model_sample(nd_sim_model *m, uint64_t i, int32_t *raw, double *forc
         double f = 0.0;
         if (ch < 2) {
             f = r ? leg_force(r, s->baseline_n, ch, t - r->course_s - r->leg_delay_s[ch])
-                  : s->baseline_n;
+                  : rest_force(m, t);
         }
         uint64_t ctr = i * ND_MAX_CHANNELS + (uint64_t)ch;
         f += m->noise_scale * unit_normal(stream_at(m->key_noise, ctr));

@@ -6,7 +6,9 @@
  * uses only IEEE-exact operations (no libm), so results are bit-identical
  * across platforms. See SIMULATOR.md for the shape and its sources.
  *
- * Time line: `lead_s` of baseline, then one slot per rep. A slot holds the
+ * Time line: `unloaded_s` with empty hooks (so a tare at the start finds the
+ * true offsets), a 0.5 s step-in to baseline, `lead_s` of baseline, then one
+ * slot per rep. A slot holds the
  * rep (start jitter, rise, rounded peak, drop) followed by at least `rest_s`
  * of baseline. Channel 0 = left hook, 1 = right hook, further channels carry
  * only noise. */
@@ -25,6 +27,7 @@ typedef struct nd_sim_settings {
     int nch;                  /* 1..ND_MAX_CHANNELS */
     long reps;                /* 0 = forever */
     double rest_s;            /* minimum baseline between reps */
+    double unloaded_s;        /* empty hooks at the start (0 = start at baseline) */
     double lead_s;            /* baseline before the first rep */
     double peak_n[2];         /* intended peak per leg (left, right) */
     double rise_s;            /* nominal rise time (rep varies it by +-10 %) */
@@ -62,7 +65,8 @@ typedef struct nd_sim_model {
     nd_sim_settings s;
     double inv_rate;
     double slot_s;
-    double noise_scale; /* converts a centred Irwin-Hall sum to newtons */
+    double first_slot_s; /* where rep 0's slot starts */
+    double noise_scale;  /* converts a centred Irwin-Hall sum to newtons */
     int32_t offset[ND_MAX_CHANNELS];
     uint64_t key_noise, key_spike, key_rep; /* per-purpose hash streams */
     /* One-entry cache of the current rep: sets are mostly asked in order. */
@@ -77,6 +81,9 @@ int nd_sim_model_init(nd_sim_model *m, const nd_sim_settings *s, char *err, size
 
 /* Ground truth of rep k; -1 if k is beyond the configured reps. */
 int nd_sim_model_rep(const nd_sim_model *m, long k, nd_sim_rep *out);
+
+/* Step-in from empty hooks to baseline after unloaded_s. */
+#define ND_SIM_STEP_IN_S 0.5
 
 /* Time (s) at which the last rep is back at baseline; 0 when reps = 0. */
 double nd_sim_model_last_rep_end_s(const nd_sim_model *m);

@@ -25,13 +25,14 @@
     (NFP_MAX_FRAME(NFP_MAX_INFO_BODY) + NFP_MAX_FRAME(2 + NFP_STATUS_PAYLOAD + 2) +                \
      NFP_MAX_FRAME(NFP_MAX_BODY))
 
-static const char *const sim_keys[] = {"rate",           "nch",           "reps",       "rest",
-                                       "lead",           "peak_left",     "peak_right", "peak",
-                                       "asym",           "rise",          "var",        "baseline",
-                                       "seed",           "noise",         "spike_prob", "spike_amp",
-                                       "hum_hz",         "hum_amp",       "cpn",        "pace",
-                                       "sets_per_frame", "duration",      "serial",     "model",
-                                       "drop_every",     "corrupt_every", NULL};
+/* Every option sim_open() reads; the stream device rejects any other key. */
+// clang-format off
+static const char *const sim_keys[] = {
+    "rate", "nch", "reps", "rest", "unloaded", "lead", "peak_left", "peak_right", "peak", "asym",
+    "rise", "var", "baseline", "seed", "noise", "spike_prob", "spike_amp", "hum_hz", "hum_amp",
+    "cpn", "pace", "sets_per_frame", "duration", "serial", "model", "drop_every", "corrupt_every",
+    NULL};
+// clang-format on
 
 typedef struct sim_tr {
     nd_sim_model model;
@@ -120,6 +121,7 @@ static int parse_options(sim_tr *st, const nd_uri *uri, char *err, size_t errlen
         nd_uri_get_long(uri, "reps", 3, 0, 100000, &reps, err, errlen) < 0 ||
         nd_uri_get_double(uri, "rest", s.rest_s, 0, 600, &s.rest_s, err, errlen) < 0 ||
         nd_uri_get_double(uri, "lead", s.lead_s, 0, 600, &s.lead_s, err, errlen) < 0 ||
+        nd_uri_get_double(uri, "unloaded", s.unloaded_s, 0, 600, &s.unloaded_s, err, errlen) < 0 ||
         parse_peaks(uri, &s, err, errlen) < 0 ||
         nd_uri_get_double(uri, "rise", s.rise_s, 0.5, 10, &s.rise_s, err, errlen) < 0 ||
         nd_uri_get_double(uri, "var", s.rep_cv_pct, 0, 20, &s.rep_cv_pct, err, errlen) < 0 ||
@@ -361,12 +363,14 @@ static void sim_close(nd_transport *t)
 const nd_transport_ops nd_transport_sim = {
     .scheme = "sim",
     .description = "built-in simulated Nordic board (NFP/1 frames from a force model)",
-    .usage = "sim:?rate=HZ&nch=N&reps=N&rest=S&lead=S&peak_left=N&peak_right=N|peak=N&asym=PCT"
-             "&rise=S&var=PCT&baseline=N&seed=N&noise=N_PP&spike_prob=P&spike_amp=N"
-             "&hum_hz=0|50|60&hum_amp=N&cpn=COUNTS_PER_N&pace=1|0&sets_per_frame=1..64"
-             "&duration=S&serial=TEXT&model=TEXT&drop_every=N&corrupt_every=N"
-             " (defaults: rate=1000 nch=2 reps=3 rest=4 lead=2 peak_left=330 peak_right=300"
-             " rise=2.5 var=5 baseline=10 seed=1 noise=0.4 cpn=1000 pace=1; see SIMULATOR.md)",
+    .usage =
+        "sim:?rate=HZ&nch=N&reps=N&rest=S&unloaded=S&lead=S&peak_left=N&peak_right=N|peak=N&asym="
+        "PCT"
+        "&rise=S&var=PCT&baseline=N&seed=N&noise=N_PP&spike_prob=P&spike_amp=N"
+        "&hum_hz=0|50|60&hum_amp=N&cpn=COUNTS_PER_N&pace=1|0&sets_per_frame=1..64"
+        "&duration=S&serial=TEXT&model=TEXT&drop_every=N&corrupt_every=N"
+        " (defaults: rate=1000 nch=2 reps=3 rest=4 unloaded=1 lead=2 peak_left=330 peak_right=300"
+        " rise=2.5 var=5 baseline=10 seed=1 noise=0.4 cpn=1000 pace=1; see SIMULATOR.md)",
     .keys = sim_keys,
     .default_proto = "nfp",
     .open = sim_open,

@@ -312,6 +312,32 @@ static void test_bad_options(void)
     }
 }
 
+/* Every documented option is accepted (left: peak_left/peak_right form). */
+static void test_all_options_accepted(void)
+{
+    static const char *const uris[] = {
+        "sim:?rate=500&nch=3&reps=2&rest=1&unloaded=0.5&lead=1&peak_left=300&peak_right=280"
+        "&rise=2&var=4&baseline=5&seed=12&noise=0.3&spike_prob=0.001&spike_amp=30&hum_hz=60"
+        "&hum_amp=0.2&cpn=420.5&pace=0&sets_per_frame=5&duration=2&serial=AB-12&model=demo"
+        "&drop_every=50&corrupt_every=70&proto=nfp",
+        "sim:?peak=300&asym=12.5&pace=false&duration=1",
+    };
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        collected c;
+        nd_device *dev = run_to_eof(uris[i], &c);
+        CHECK(dev != NULL);
+        if (!dev) continue;
+        CHECK(c.n > 0);
+        if (i == 0) {
+            CHECK(strcmp(dev->info.serial, "AB-12") == 0 && strcmp(dev->info.model, "demo") == 0);
+            CHECK_NEAR(dev->info.counts_per_newton[2], 420.5, 1e-9);
+            CHECK_NEAR(dev->info.rate_hz, 500, 0);
+        }
+        nd_device_close(dev);
+        free(c.sets);
+    }
+}
+
 /* peak + asym: peak is the stronger leg, negative asym = right stronger. */
 static void test_peak_asym(void)
 {
@@ -345,5 +371,6 @@ int main(void)
     test_read_slicing();
     test_bad_options();
     test_peak_asym();
+    test_all_options_accepted();
     return nd_test_finish("test_sim");
 }
