@@ -420,7 +420,8 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(dir, &st) < 0) {
-        snprintf(err, errlen, "data directory '%s': %s", dir, strerror(errno));
+        snprintf(err, errlen, "data directory '%s' %s: %s", dir,
+                 errno == ENOENT ? "does not exist" : "is not accessible", strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
