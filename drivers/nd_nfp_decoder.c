@@ -80,10 +80,11 @@ static seq_kind unwrap_seq(const nfp_state *st, uint32_t seq, uint64_t *seq64, u
     }
     uint32_t back = expected - seq;
     if (back > 0x80000000u) {
-        /* The u32 wrapped: seq is in the next epoch. */
+        /* The u32 wrapped and sets were lost across it (a frame that just
+         * continues across the wrap has seq == expected). */
         *seq64 = epoch + ((uint64_t)1 << 32) + seq;
         *gap = *seq64 - st->next_seq;
-        return *gap ? SEQ_GAP : SEQ_IN_ORDER;
+        return SEQ_GAP;
     }
     *seq64 = seq;
     return SEQ_RESTART;
