@@ -2,7 +2,8 @@
  * transport read (any split, any size) and emits complete sample sets, info
  * and events through the device (nd_device.h). Framing is kept apart from
  * payload parsing (e.g. nd_cobs.c + nd_nfp.c). Malformed input is counted in
- * dev->counters and skipped, never fatal. */
+ * dev->counters and skipped, never fatal. The stream device (nd_stream_device.c)
+ * counts counters.bytes and counters.sets itself: decoders must not. */
 #ifndef ND_DECODER_H
 #define ND_DECODER_H
 
