@@ -1,0 +1,387 @@
+/* NFP/1 over USB bulk, end to end: a fake 1209:0001 board on umockdev, the
+ * real libusb, the usb: transport with several transfers in flight, the nfp
+ * decoder and the stream device. Faults: stall, short packets, bad CRC, seq
+ * jump, unplug with transfers in flight, replug. Run under umockdev-wrapper. */
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nd_device.h"
+#include "nd_log.h"
+#include "nd_nfp.h"
+#include "nd_usb_async.h"
+#include "test_util.h"
+#include "usb_fake.h"
+
+#define EP_IN      0x81
+#define EP_OUT     0x01
+#define NCH        2
+#define MAX_SETS   20000
+#define MAX_EVENTS 256
+
+typedef struct capture {
+    pthread_mutex_t lock;
+    nd_sample sets[MAX_SETS];
+    size_t nsets;
+    nd_device_event events[MAX_EVENTS];
+    size_t nevents;
+    nd_device_info info;
+    int ninfo;
+} capture;
+
+static capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_samples(void *ctx, const nd_sample *s, size_t n)
+{
+    (void)ctx;
+    pthread_mutex_lock(&cap.lock);
+    for (size_t i = 0; i < n && cap.nsets < MAX_SETS; i++) cap.sets[cap.nsets++] = s[i];
+    pthread_mutex_unlock(&cap.lock);
+}
+
+static void on_event(void *ctx, const nd_device_event *ev)
+{
+    (void)ctx;
+    pthread_mutex_lock(&cap.lock);
+    if (cap.nevents < MAX_EVENTS) cap.events[cap.nevents++] = *ev;
+    pthread_mutex_unlock(&cap.lock);
+}
+
+static void on_info(void *ctx, const nd_device_info *info)
+{
+    (void)ctx;
+    pthread_mutex_lock(&cap.lock);
+    cap.info = *info;
+    cap.ninfo++;
+    pthread_mutex_unlock(&cap.lock);
+}
+
+static size_t nsets(void)
+{
+    pthread_mutex_lock(&cap.lock);
+    size_t n = cap.nsets;
+    pthread_mutex_unlock(&cap.lock);
+    return n;
+}
+
+static size_t count_events(nd_device_event_kind kind)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&cap.lock);
+    for (size_t i = 0; i < cap.nevents; i++) n += cap.events[i].kind == kind;
+    pthread_mutex_unlock(&cap.lock);
+    return n;
+}
+
+static bool wait_for(bool (*cond)(void *), void *arg, int timeout_ms)
+{
+    for (int i = 0; i < timeout_ms; i++) {
+        if (cond(arg)) return true;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return cond(arg);
+}
+
+static bool have_sets(void *arg)
+{
+    return nsets() >= *(size_t *)arg;
+}
+
+static bool have_event(void *arg)
+{
+    return count_events(*(nd_device_event_kind *)arg) > 0;
+}
+
+/* Deterministic raw value of set s, channel c. */
+static int32_t raw_of(uint32_t s, int c)
+{
+    return (int32_t)(s * 7u + (uint32_t)c * 100000u) - 5000;
+}
+
+static size_t frame_samples(uint8_t *out, size_t cap_bytes, uint32_t seq, uint8_t n)
+{
+    int32_t raw[NFP_MAX_NSETS * NCH];
+    for (uint8_t i = 0; i < n; i++)
+        for (int c = 0; c < NCH; c++) raw[i * NCH + c] = raw_of(seq + i, c);
+    return nfp_encode_samples(out, cap_bytes, seq, (seq * 1000u), NCH, n, raw);
+}
+
+static void push_frames(nd_fake_usb *f, uint32_t seq, int frames, uint8_t per_frame)
+{
+    static uint8_t buf[1 << 20];
+    size_t used = 0;
+    for (int i = 0; i < frames; i++) {
+        used += frame_samples(buf + used, sizeof buf - used, seq, per_frame);
+        seq += per_frame;
+    }
+    nd_fake_usb_push(f, EP_IN, buf, used);
+}
+
+/* Every captured set in [from, to) has the expected seq and values. */
+static int check_range(size_t from, size_t to, uint64_t first_seq)
+{
+    int bad = 0;
+    pthread_mutex_lock(&cap.lock);
+    for (size_t i = from; i < to && i < cap.nsets; i++) {
+        const nd_sample *s = &cap.sets[i];
+        uint64_t seq = first_seq + (i - from);
+        if (s->seq != seq || s->nch != NCH || s->raw[0] != raw_of((uint32_t)seq, 0) ||
+            s->raw[1] != raw_of((uint32_t)seq, 1)) {
+            if (bad++ < 3)
+                fprintf(stderr, "set %zu: seq %llu (want %llu) raw %d %d\n", i,
+                        (unsigned long long)s->seq, (unsigned long long)seq, s->raw[0], s->raw[1]);
+        }
+    }
+    pthread_mutex_unlock(&cap.lock);
+    return bad;
+}
+
+typedef struct runner {
+    nd_device *dev;
+    atomic_bool stop;
+    int rc;
+} runner;
+
+static void *run_thread(void *arg)
+{
+    runner *r = arg;
+    r->rc = nd_device_run(r->dev, &r->stop);
+    return NULL;
+}
+
+static bool inflight_is(nd_fake_usb *f, void *arg)
+{
+    return nd_fake_usb_inflight(f, EP_IN) == *(int *)arg;
+}
+
+static void test_bad_uris(void)
+{
+    const nd_sink sink = {0};
+    nd_device *dev = NULL;
+    char err[512];
+    CHECK(nd_device_open("usb:zz:0001", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "VID:PID") != NULL);
+    CHECK(nd_device_open("usb:1209", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "VID:PID") != NULL);
+    CHECK(nd_device_open("usb:1209:0001?transfers=0", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "transfers") != NULL);
+    CHECK(nd_device_open("usb:1209:0001?ep=0x01", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "IN endpoint") != NULL);
+    CHECK(nd_device_open("usb:1209:0001?transfer=4", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "transfer") != NULL);
+    CHECK(nd_device_open("usb:1209:0002", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "1209:0002") != NULL && strstr(err, "not found") != NULL);
+    CHECK(nd_device_open("usb:1209:0001:NOPE", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "NOPE") != NULL);
+    CHECK(nd_device_open("usb:1209:0001?ep=0x85", &sink, &dev, err, sizeof err) < 0);
+    CHECK(strstr(err, "no bulk IN endpoint") != NULL);
+    CHECK(dev == NULL);
+}
+
+static int open_up(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)type;
+    (void)ftw;
+    mode_t add = S_ISDIR(st->st_mode) ? 0777 : S_ISSOCK(st->st_mode) ? 0666 : 0444;
+    chmod(path, (st->st_mode & 07777) | add);
+    return 0;
+}
+
+/* Permission denied must name the udev rule. We are root in CI, so a child
+ * drops to nobody and the device node is made root-only. */
+static void test_permission_denied(nd_fake_usb *f)
+{
+    const char *node = nd_fake_usb_devnode(f);
+    const char *root = getenv("UMOCKDEV_DIR");
+    if (geteuid() != 0 || !root) {
+        fprintf(stderr, "permission test needs root and UMOCKDEV_DIR; checking the message only\n");
+        CHECK(strstr(ND_USB_PERMISSION_HINT, "60-nordic.rules") != NULL);
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s%s", root, node);
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    /* The testbed is private to root; open it to nobody (umockdev's fake
+     * udev monitor binds a socket in it), all but the device node. */
+    nftw(root, open_up, 16, FTW_PHYS);
+    chmod(path, 0600);
+    int pipefd[2];
+    CHECK(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        nd_usb_async_config cfg;
+        nd_usb_async_config_default(&cfg);
+        cfg.id.vid = 0x1209;
+        cfg.id.pid = 0x0001;
+        nd_usb_async *u = NULL;
+        char err[512] = "";
+        int rc = nd_usb_async_open(&cfg, &u, err, sizeof err);
+        if (rc == 0) nd_usb_async_close(u);
+        (void)!write(pipefd[1], err, strlen(err));
+        _exit(rc == 0 ? 1 : 0);
+    }
+    close(pipefd[1]);
+    char msg[512] = "";
+    ssize_t n = read(pipefd[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    chmod(path, st.st_mode & 07777);
+    fprintf(stderr, "permission-denied message: %s\n", msg);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(strstr(msg, "permission denied") != NULL);
+    CHECK(strstr(msg, "60-nordic.rules") != NULL);
+}
+
+int main(void)
+{
+    nd_log_set_level(ND_LOG_NOTICE);
+    const nd_fake_usb_desc desc = {.vid = 0x1209,
+                                   .pid = 0x0001,
+                                   .manufacturer = "Open Lab",
+                                   .product = "Nordic NFP board",
+                                   .serial = "NFP-0001",
+                                   .max_packet = 512,
+                                   .ep_in = {EP_IN},
+                                   .ep_out = EP_OUT};
+    nd_fake_usb *f = nd_fake_usb_new(&desc, NULL, NULL);
+    if (!f) {
+        CHECK(f != NULL);
+        return nd_test_finish("usbtest_nfp");
+    }
+    CHECK(nd_fake_usb_plug(f) == 0);
+
+    test_bad_uris();
+    test_permission_denied(f);
+
+    const nd_sink sink = {.samples = on_samples, .event = on_event, .info = on_info};
+    nd_device *dev = NULL;
+    char err[512] = "";
+    int rc = nd_device_open("usb:1209:0001:NFP-0001?transfers=4&size=2048&rescan_ms=50", &sink,
+                            &dev, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "open: %s\n", err);
+    CHECK(rc == 0);
+    if (rc != 0) {
+        nd_fake_usb_free(f);
+        return nd_test_finish("usbtest_nfp");
+    }
+    runner r = {.dev = dev};
+    pthread_t th;
+    pthread_create(&th, NULL, run_thread, &r);
+
+    /* 1. Four transfers stay pending while the device is idle. */
+    int four = 4;
+    CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
+
+    /* 2. INFO, then 100 frames of 10 sets: every set exactly, in order. */
+    uint8_t frame[NFP_MAX_FRAME(NFP_MAX_INFO_BODY)];
+    size_t n = nfp_encode_info(frame, sizeof frame,
+                               "{\"model\":\"NFP board\",\"serial\":\"NFP-0001\",\"rate_hz\":1000,"
+                               "\"nch\":2}");
+    nd_fake_usb_push(f, EP_IN, frame, n);
+    push_frames(f, 0, 100, 10);
+    size_t want = 1000;
+    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK_EQ_INT(nsets(), 1000);
+    CHECK_EQ_INT(check_range(0, 1000, 0), 0);
+    CHECK(cap.ninfo >= 1 && strcmp(cap.info.serial, "NFP-0001") == 0);
+    CHECK(nd_fake_usb_submits(f, EP_IN) > 4); /* transfers were resubmitted */
+
+    /* 3. Frames cut into short USB packets of 7 bytes. */
+    {
+        static uint8_t buf[8192];
+        size_t used = 0;
+        for (int i = 0; i < 20; i++)
+            used += frame_samples(buf + used, sizeof buf - used, 1000 + 5 * (uint32_t)i, 5);
+        for (size_t off = 0; off < used; off += 7)
+            nd_fake_usb_push_packet(f, EP_IN, buf + off, used - off < 7 ? used - off : 7);
+    }
+    want = 1100;
+    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK_EQ_INT(check_range(1000, 1100, 1000), 0);
+
+    /* 4. A stall on the stream endpoint: cleared, resubmitted, nothing lost. */
+    unsigned halts = nd_fake_usb_clear_halts(f);
+    nd_fake_usb_stall(f, EP_IN);
+    push_frames(f, 1100, 10, 10);
+    want = 1200;
+    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK_EQ_INT(check_range(1100, 1200, 1100), 0);
+    CHECK(nd_fake_usb_clear_halts(f) == halts + 1);
+
+    /* 5. A frame with a bad CRC is counted and dropped; the rest arrives. */
+    {
+        uint8_t good[600];
+        size_t g = frame_samples(good, sizeof good, 1200, 10);
+        /* Flip a payload bit of a frame whose seq is 1210: COBS keeps the
+         * 0x00 delimiter intact, so only the CRC fails. */
+        uint8_t bad[600];
+        size_t b = frame_samples(bad, sizeof bad, 1210, 10);
+        bad[12] ^= 0x01;
+        if (bad[12] == 0) bad[12] = 0x02;
+        uint8_t tail[600];
+        size_t t = frame_samples(tail, sizeof tail, 1220, 10);
+        nd_fake_usb_push(f, EP_IN, good, g);
+        nd_fake_usb_push(f, EP_IN, bad, b);
+        nd_fake_usb_push(f, EP_IN, tail, t);
+    }
+    want = 1220;
+    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
+    CHECK_EQ_INT(check_range(1200, 1210, 1200), 0);
+    CHECK_EQ_INT(check_range(1210, 1220, 1220), 0); /* after the 10-set hole */
+    nd_device_event_kind gap_kind = ND_EV_GAP;
+    CHECK(wait_for(have_event, &gap_kind, 1000));
+    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 10);
+
+    /* 6. Unplug with four transfers in flight: device lost, then replug. */
+    CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
+    nd_fake_usb_unplug(f);
+    nd_device_event_kind lost = ND_EV_DEVICE_LOST, back = ND_EV_DEVICE_BACK;
+    CHECK(wait_for(have_event, &lost, 5000));
+    CHECK(!atomic_load(&dev->connected));
+    CHECK(nd_fake_usb_plug(f) == 0);
+    CHECK(wait_for(have_event, &back, 10000));
+    CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
+    size_t before = nsets();
+    push_frames(f, 1300, 5, 10); /* the device ran on: seq 1230..1299 missed */
+    want = before + 50;
+    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK_EQ_INT(check_range(before, before + 50, 1300), 0);
+    pthread_mutex_lock(&cap.lock);
+    CHECK(cap.sets[before].flags & ND_SAMPLE_AFTER_RECONNECT);
+    CHECK(cap.sets[before].flags & ND_SAMPLE_AFTER_GAP);
+    CHECK_EQ_INT(cap.sets[before].gap_sets, 70);
+    pthread_mutex_unlock(&cap.lock);
+    CHECK_EQ_INT(atomic_load(&dev->counters.disconnects), 1);
+    CHECK_EQ_INT(atomic_load(&dev->counters.reconnects), 1);
+    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 80);
+
+    /* 7. A sustained burst through the queue: 20000 sets, none lost. */
+    size_t base = nsets();
+    for (int k = 0; k < 4; k++) push_frames(f, 1350 + (uint32_t)k * 1000, 100, 10);
+    want = base + 4000;
+    CHECK(wait_for(have_sets, &want, 10000));
+    CHECK_EQ_INT(check_range(base, base + 4000, 1350), 0);
+    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
+    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_cobs), 0);
+    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_length), 0);
+
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(r.rc, 0);
+    nd_device_close(dev);
+    nd_fake_usb_free(f);
+    return nd_test_finish("usbtest_nfp");
+}
