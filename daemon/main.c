@@ -255,23 +255,9 @@ static void notify(const char *state)
 
 static int record_trial(nd_daemon *d, const record_opts *rec)
 {
-    char err[512], detail[256];
-    /* The device reports its rate first; give it a moment. */
-    for (int i = 0; i < 100; i++) {
-        nd_status_snapshot st;
-        nd_daemon_status(d, &st);
-        if (st.have_device_info || nd_daemon_source_ended(d)) break;
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    if (rec->tare) {
-        if (nd_daemon_tare(d, true, true, 0, detail, sizeof detail, err, sizeof err)) {
-            nd_err("tare failed: %s", err);
-            return -1;
-        }
-    }
+    char err[512];
     nd_trial_slot slot;
-    if (nd_daemon_start_trial(d, &rec->req, &slot, err, sizeof err)) {
+    if (nd_daemon_record_start(d, &rec->req, rec->tare, &slot, err, sizeof err)) {
         nd_err("cannot start the trial: %s", err);
         return -1;
     }
@@ -322,7 +308,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     nd_info("nordicd %s starting: device %s, data %s", NORDIC_VERSION, cfg.device, cfg.data_dir);
-    nd_daemon *d = nd_daemon_start(&cfg, err, sizeof err);
+    nd_daemon *d = nd_daemon_start(&cfg, rec.enabled, err, sizeof err);
     if (!d) {
         nd_err("%s", err);
         fprintf(stderr, "nordicd: %s\n", err);

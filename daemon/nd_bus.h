@@ -50,10 +50,11 @@ typedef struct nd_msg {
             int pain; /* -1 unless kind is "pain" */
         } mark;
         struct {
-            int side;         /* calibrate: ND_LEFT / ND_RIGHT */
-            double mass_kg;   /* calibrate */
-            bool left, right; /* tare: which hooks */
-            double window_s;  /* averaging window */
+            int side;              /* calibrate: ND_LEFT / ND_RIGHT */
+            double mass_kg;        /* calibrate */
+            bool left, right;      /* tare: which hooks */
+            bool require_unloaded; /* refuse while a rep is open (zero known) */
+            double window_s;       /* averaging window */
         } cal;
         nd_rep_result rep;
         nd_trial_summary summary;

@@ -49,6 +49,7 @@ static int run_window(nd_daemon *d, nd_msg *m, double window_s, char *detail, si
         return -1;
     }
     double window = window_s > 0 ? window_s : d->settings.tare_window_s;
+    m->u.cal.require_unloaded = d->cal_saved || m->kind == ND_MSG_CALIBRATE;
     m->u.cal.window_s = window;
     d->op = (nd_pending_op){.active = true};
     snprintf(d->op_kind, sizeof d->op_kind, "%s",
@@ -108,8 +109,9 @@ int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s,
     return run_window(d, &m, window_s, detail, detaillen, err, errlen);
 }
 
-int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_slot *out, char *err,
-                          size_t errlen)
+/* at: ring position of the trial's first set, or UINT64_MAX for "now". */
+static int start_trial_at(nd_daemon *d, const nd_trial_request *req, uint64_t at,
+                          nd_trial_slot *out, char *err, size_t errlen)
 {
     if (nd_trial_athlete_id_check(req->athlete_id, err, errlen)) return -1;
     if (nd_subject_validate(&req->subject, err, errlen)) return -1;
@@ -165,8 +167,13 @@ int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_sl
     nd_msg m = {.kind = ND_MSG_TRIAL_START, .trial_no = t->trial_no};
     pthread_mutex_unlock(&d->lock);
 
-    uint64_t pos;
-    nd_bus_post_at_head(&d->bus, &m, &pos);
+    uint64_t pos = at;
+    if (at == UINT64_MAX) {
+        nd_bus_post_at_head(&d->bus, &m, &pos);
+    } else {
+        m.pos = at;
+        nd_bus_post(&d->bus, &m);
+    }
     pthread_mutex_lock(&d->lock);
     d->trial.start_pos = pos;
     if (out) *out = d->trial;
@@ -178,6 +185,12 @@ int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_sl
 refuse:
     pthread_mutex_unlock(&d->lock);
     return -1;
+}
+
+int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_slot *out, char *err,
+                          size_t errlen)
+{
+    return start_trial_at(d, req, UINT64_MAX, out, err, errlen);
 }
 
 int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary, char *err,
@@ -313,4 +326,63 @@ void nd_daemon_live(nd_daemon *d, nd_live_msg *out, char *trial_id, size_t idlen
     out->host_ns = d->live_host_ns;
     snprintf(trial_id, idlen, "%s", d->state == ND_TRIAL_RECORDING ? d->trial.trial_id : "");
     pthread_mutex_unlock(&d->lock);
+}
+
+int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare, nd_trial_slot *out,
+                           char *err, size_t errlen)
+{
+    if (!atomic_load(&d->held)) return snprintf(err, errlen, "the daemon was not started held"), -1;
+    /* The device reports its rate and channels first. */
+    double fs = 0;
+    for (int i = 0; i < 200 && fs <= 0; i++) {
+        pthread_mutex_lock(&d->lock);
+        fs = d->info_valid ? d->info.rate_hz : 0;
+        pthread_mutex_unlock(&d->lock);
+        if (fs <= 0) {
+            if (atomic_load(&d->source_ended)) break;
+            struct timespec ts = {0, 25 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (fs <= 0) return snprintf(err, errlen, "the device did not report its rate within 5 s"), -1;
+
+    uint64_t start = 0;
+    if (tare) {
+        pthread_mutex_lock(&d->lock);
+        nd_calibration cal = d->cal;
+        uint64_t want = (uint64_t)llround(d->settings.tare_window_s * fs);
+        pthread_mutex_unlock(&d->lock);
+        if (want < 1) want = 1;
+        /* The consumers are held at position 0, so slots [0, want) stay
+         * valid while this thread reads them. */
+        while (nd_ring_published(d->ring) < want) {
+            if (atomic_load(&d->acquisition_done))
+                return snprintf(err, errlen,
+                                "the stream ended before the %llu-set tare window filled",
+                                (unsigned long long)want),
+                       -1;
+            struct timespec ts = {0, 5 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        nd_raw_mean mean;
+        nd_raw_mean_start(&mean, cal.nch, want);
+        for (uint64_t i = 0; i < want; i++) nd_raw_mean_add(&mean, nd_ring_slot(d->ring, i));
+        if (nd_calibration_tare(&cal, &mean, err, errlen)) return -1;
+        pthread_mutex_lock(&d->lock);
+        d->cal = cal;
+        d->cal_saved = true;
+        d->cal_generation++;
+        pthread_mutex_unlock(&d->lock);
+        char save_err[256];
+        if (nd_calibration_save(&cal, d->cal_path, save_err, sizeof save_err))
+            nd_daemon_set_error(d, "calibration not saved: %s", save_err);
+        nd_notice("tare over the first %llu sets: offset left %.1f, right %.1f counts",
+                  (unsigned long long)want, cal.offset[cal.left_channel],
+                  cal.offset[cal.right_channel]);
+        start = want;
+    }
+    int rc = start_trial_at(d, req, start, out, err, errlen);
+    atomic_store(&d->held, false);
+    nd_ring_wake_all(d->ring);
+    return rc;
 }

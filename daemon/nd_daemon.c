@@ -82,13 +82,14 @@ static int start_thread(pthread_t *t, bool *have, void *(*fn)(void *), nd_daemon
     return 0;
 }
 
-nd_daemon *nd_daemon_start(const nd_config *cfg, char *err, size_t errlen)
+nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t errlen)
 {
     nd_daemon *d = calloc(1, sizeof *d);
     if (!d) return snprintf(err, errlen, "out of memory"), NULL;
     d->cfg = *cfg;
     d->settings = cfg->metrics;
     d->next_trial_no = 1;
+    atomic_store(&d->held, held);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
 
@@ -175,6 +176,7 @@ void nd_daemon_shutdown(nd_daemon *d)
     nd_control_release(d);
     atomic_store(&d->stop_acquisition, true);
     if (d->have_acquisition) pthread_join(d->t_acquisition, NULL);
+    atomic_store(&d->held, false);
 
     /* Everything acquired is in the ring now: close an open trial right
      * after the last set, so the file holds every sample. */

@@ -49,8 +49,11 @@ typedef struct nd_trial_slot {
 
 typedef struct nd_daemon nd_daemon;
 
-/* Opens the device and starts every thread. Returns NULL with a clear error. */
-nd_daemon *nd_daemon_start(const nd_config *cfg, char *err, size_t errlen);
+/* Opens the device and starts every thread. Returns NULL with a clear error.
+ * held: the lossless consumers wait at the stream's first set until
+ * nd_daemon_record_start() (one trial from the command line that must hold
+ * every set from the first, even from an unpaced source). */
+nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t errlen);
 /* Request shutdown (signal-safe: only sets a flag). */
 void nd_daemon_request_stop(nd_daemon *d);
 bool nd_daemon_stop_requested(const nd_daemon *d);
@@ -68,6 +71,11 @@ int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s,
                         size_t detaillen, char *err, size_t errlen);
 int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_slot *out, char *err,
                           size_t errlen);
+/* For a daemon started held: optionally tare over the stream's first window
+ * (the hooks must be unloaded then), start the trial right after it (or at
+ * the very first set), and release the consumers. */
+int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare, nd_trial_slot *out,
+                           char *err, size_t errlen);
 int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary, char *err,
                          size_t errlen);
 /* kind: free text ("note", "pain", ...); pain 0..10 or -1. */

@@ -34,6 +34,7 @@ struct nd_daemon {
     atomic_bool source_ended;
     atomic_bool acquisition_done; /* acquisition thread has returned */
     atomic_bool stop_consumers;   /* consumers exit once drained */
+    atomic_bool held;             /* lossless consumers wait at position 0 */
 
     /* ZeroMQ (nd_zmq_glue.c) */
     void *zctx;

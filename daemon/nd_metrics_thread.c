@@ -124,7 +124,9 @@ static void start_window(metrics_ctx *mc, const nd_msg *m)
     }
     nd_live_state live;
     nd_metrics_live(mc->trial ? mc->trial : mc->idle, &live);
-    if (live.rep_open) {
+    /* Before the first tare the zero is unknown and raw offsets can look
+     * like load, so the "no rep in progress" rule applies once tared. */
+    if (m->u.cal.require_unloaded && live.rep_open) {
         finish_op(d, -1, "refused: load on the hooks (a rep is in progress); unload and retry");
         return;
     }
@@ -261,6 +263,10 @@ void *nd_metrics_main(void *arg)
     pthread_mutex_unlock(&d->lock);
 
     for (;;) {
+        if (atomic_load(&d->held) && !nd_consumers_should_exit(d)) {
+            nd_ring_wait(d->ring, d->ring_metrics, 2);
+            continue;
+        }
         uint64_t pos;
         /* Read the ring before the bus (see nd_bus.h for why). */
         uint64_t avail = nd_ring_available(d->ring, d->ring_metrics, &pos);

@@ -246,6 +246,10 @@ void *nd_writer_main(void *arg)
         bool create = d->writer.create_requested && !d->writer.create_done;
         pthread_mutex_unlock(&d->lock);
         if (create) create_file(&w);
+        if (atomic_load(&d->held) && !nd_consumers_should_exit(d)) {
+            nd_ring_wait(d->ring, d->ring_writer, 2);
+            continue;
+        }
 
         uint64_t pos;
         uint64_t avail = nd_ring_available(d->ring, d->ring_writer, &pos);

@@ -35,7 +35,8 @@ static void *producer(void *arg)
     nd_sample batch[64];
     memset(batch, 0, sizeof batch);
     uint64_t seq = 0;
-    while (seq < NSETS) {
+    /* Keep streaming until every message is posted, so they all land mid-stream. */
+    while (seq < NSETS || !atomic_load(&poster_done)) {
         size_t n = 1 + (size_t)(seq % 64);
         for (size_t i = 0; i < n; i++) batch[i].seq = seq + i, batch[i].nch = 2;
         uint64_t pos;
@@ -124,11 +125,11 @@ int main(void)
     int mismatches = 0, interior = 0;
     for (int i = 0; i < NMSG; i++) {
         if (seen_at[0][i] != msg_pos[i] || seen_at[1][i] != msg_pos[i]) mismatches++;
-        if (msg_pos[i] > 0 && msg_pos[i] < NSETS) interior++;
+        if (msg_pos[i] > 0) interior++;
     }
     CHECK_EQ_INT(mismatches, 0);
     /* The test only proves something if messages landed mid-stream. */
-    CHECK(interior > NMSG / 4);
+    CHECK(interior >= NMSG - 1);
 
     /* A stuck reader makes posting fail visibly, never overwrite. */
     nd_bus b2;
