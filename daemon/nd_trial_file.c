@@ -320,11 +320,9 @@ static int write_summary(nd_trial_file *tf, const nd_trial_summary *sum, char *e
         return -1;
     }
     int rc = 0;
-    if (sum) {
-        hid_t reps = H5Dopen2(f, "/reps", H5P_DEFAULT);
-        rc = reps >= 0 ? nd_trial_write_summary_attrs(reps, sum) : -1;
-        if (reps >= 0) H5Dclose(reps);
-    }
+    hid_t reps = H5Dopen2(f, "/reps", H5P_DEFAULT);
+    rc = reps >= 0 ? nd_trial_write_summary_attrs(reps, sum) : -1;
+    if (reps >= 0) H5Dclose(reps);
     char when[32];
     nd_utc_iso((int64_t)time(NULL), when, sizeof when);
     if (rc == 0) rc = nd_h5_attr_str(f, "closed_utc", when);
@@ -364,7 +362,9 @@ int nd_trial_file_close(nd_trial_file *tf, const nd_trial_summary *summary, char
         rc = -1;
     }
     H5Eclear2(H5E_DEFAULT);
-    if (!failed && rc == 0) {
+    /* Without a summary the trial is not complete: the file stays
+     * "recording" (closed cleanly) and recovery marks it interrupted. */
+    if (!failed && rc == 0 && summary) {
         if (write_summary(tf, summary, why, sizeof why) < 0) rc = -1;
     }
     if (failed) {

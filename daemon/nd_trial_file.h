@@ -120,10 +120,12 @@ int nd_trial_file_maybe_flush(nd_trial_file *tf, uint64_t now_ns, char *err, siz
 /* Monotonic time at which the next flush is due (for the writer's wait timeout). */
 uint64_t nd_trial_file_next_flush_ns(const nd_trial_file *tf);
 
-/* Final flush, then the summary (may be NULL: none written) as attributes of
- * /reps and status "complete". Always frees tf. Returns 0, or -1 with a
- * message (the trial was already failed or closing failed; the file is left
- * "recording" for recovery to mark interrupted). */
+/* Final flush, then the summary as attributes of /reps and status
+ * "complete". summary NULL: the file is closed cleanly but stays
+ * "recording", so recovery marks it interrupted (a trial without its summary
+ * is not complete). Always frees tf. Returns 0, or -1 with a message (the
+ * trial was already failed or closing failed; the file keeps every flushed
+ * row and is left for recovery). */
 int nd_trial_file_close(nd_trial_file *tf, const nd_trial_summary *summary, char *err,
                         size_t errlen);
 

@@ -187,7 +187,7 @@ static int mark_interrupted(const char *path, bool was_open, uint64_t *samples, 
     nd_utc_iso((int64_t)time(NULL), when, sizeof when);
     snprintf(detail, sizeof detail, "%s; recovered %llu sample sets at %s",
              was_open ? "writer stopped without closing the file (crash or power loss)"
-                      : "writer closed the file without completing it (write error)",
+                      : "writer closed the file without completing it (write error or no summary)",
              (unsigned long long)n, when);
     if (rc == 0) rc = append_event(f, rate > 0 ? (double)n / rate : 0.0, "interrupted", detail);
     if (rc == 0) rc = nd_h5_attr_str(f, "recovered_utc", when);

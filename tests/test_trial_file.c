@@ -472,10 +472,15 @@ static void test_swmr_and_in_use(const char *parent)
     CHECK_EQ_INT(rep.partial_removed, 1);
     CHECK(access(stale, F_OK) != 0);
     nd_trial_recover_report_free(&rep);
+    /* Closed without a summary: not complete, so recovery marks it. */
     CHECK_EQ_INT(nd_trial_file_close(tf, NULL, err, sizeof err), 0);
     CHECK_EQ_INT(nd_trial_recover_dir(dir, &rep, err, sizeof err), 0);
     CHECK_EQ_INT(rep.scanned, 1);
-    CHECK_EQ_INT(rep.n_items, 0); /* complete: nothing to report */
+    CHECK_EQ_INT(rep.recovered, 1);
+    CHECK_EQ_INT(rep.n_items == 1 ? rep.items[0].samples : 0, 1000);
+    nd_trial_recover_report_free(&rep);
+    CHECK_EQ_INT(nd_trial_recover_dir(dir, &rep, err, sizeof err), 0);
+    CHECK_EQ_INT(rep.n_items, 0); /* now interrupted: nothing more to do */
     nd_trial_recover_report_free(&rep);
     CHECK_EQ_INT(nd_trial_recover_dir("/nonexistent-nordic", &rep, err, sizeof err), -1);
     CHECK(strstr(err, "No such file") != NULL);
