@@ -14,6 +14,7 @@
 #include "nd_daemon_internal.h"
 #include "nd_log.h"
 #include "nd_trial_file.h"
+#include "nd_trial_recover.h"
 
 #define WRITE_BATCH 4096 /* sets converted to force per append call */
 
@@ -273,6 +274,30 @@ void *nd_writer_main(void *arg)
     return NULL;
 }
 
+/* Trials left open by a crash are repaired and marked interrupted before
+ * anything new is recorded, and reported in the log. */
+static void recover_crashed_trials(nd_daemon *d)
+{
+    nd_recover_report rep;
+    char err[256];
+    if (nd_trial_recover_dir(d->cfg.data_dir, &rep, err, sizeof err)) {
+        nd_daemon_set_error(d, "crash recovery: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < rep.n_items; i++) {
+        const nd_recover_item *it = &rep.items[i];
+        int level = it->outcome == ND_RECOVER_FAILED ? ND_LOG_ERR : ND_LOG_NOTICE;
+        nd_log(level, "crash recovery: %s: %s, %llu sample sets%s%s", it->name,
+               nd_recover_outcome_name(it->outcome), (unsigned long long)it->samples,
+               it->message[0] ? ": " : "", it->message);
+    }
+    if (rep.recovered || rep.failed)
+        nd_notice("crash recovery: %zu trial(s) recovered and marked interrupted, %zu failed",
+                  rep.recovered, rep.failed);
+    if (rep.failed) nd_daemon_set_error(d, "crash recovery failed for %zu trial file(s)", rep.failed);
+    nd_trial_recover_report_free(&rep);
+}
+
 int nd_writer_prepare(nd_daemon *d, char *err, size_t errlen)
 {
     /* A full disk must become an error, not SIGXFSZ killing the daemon. */
@@ -291,7 +316,7 @@ int nd_writer_prepare(nd_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "data directory %s is not writable: %s", dir, strerror(errno));
         return -1;
     }
-
+    recover_crashed_trials(d);
     return 0;
 }
 
