@@ -320,7 +320,7 @@ int nd_trial_recover_dir(const char *data_dir, nd_recover_report *r, char *err, 
         if (names[n]) n++;
     }
     closedir(dir);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n) qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX], msg[512];
         uint64_t samples = 0;
