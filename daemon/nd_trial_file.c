@@ -16,6 +16,7 @@
 #include "nd_log.h"
 #include "nd_trial_h5.h"
 #include "nd_trial_layout.h"
+#include "nd_trial_recover.h"
 
 #define FLUSH_HISTORY 8192
 
@@ -377,6 +378,18 @@ int nd_trial_file_close(nd_trial_file *tf, const nd_trial_summary *summary, char
         nd_info("trial file %s closed: %llu sample sets, %llu reps, %llu events", tf->path,
                 (unsigned long long)tf->st.rows_written, (unsigned long long)tf->st.reps,
                 (unsigned long long)tf->st.events);
+    }
+    if (failed) {
+        /* Repair and mark it interrupted now if the disk allows; otherwise
+         * the start-up recovery does it. Our lock must go first. */
+        close(tf->fd);
+        tf->fd = -1;
+        char msg[512];
+        uint64_t kept = 0;
+        if (nd_trial_recover_file(tf->path, &kept, msg, sizeof msg) == ND_RECOVER_RECOVERED)
+            nd_warn("trial file %s: %s", tf->path, msg);
+        else
+            nd_warn("trial file %s left for recovery at the next start: %s", tf->path, msg);
     }
     free_writer(tf);
     return rc;

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +20,9 @@
 
 /* h5clear's default increment: room past the stale end-of-allocation. */
 #define EOA_INCREMENT (1u << 20)
+/* Marking writes a few KiB of metadata; a repair that runs out of space half
+ * way would leave the file worse than before, so insist on a margin. */
+#define MIN_FREE_BYTES (1u << 20)
 
 const char *nd_recover_outcome_name(nd_recover_outcome o)
 {
@@ -204,6 +210,30 @@ static int mark_interrupted(const char *path, bool was_open, uint64_t *samples, 
     return rc;
 }
 
+static bool enough_space(const char *path, char *msg, size_t msglen)
+{
+    /* This process may not grow files (RLIMIT_FSIZE): the EOA increment could
+     * not be written, so do not start. */
+    struct rlimit rl;
+    struct stat st;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && stat(path, &st) == 0 &&
+        (unsigned long long)st.st_size + EOA_INCREMENT + MIN_FREE_BYTES > rl.rlim_cur) {
+        snprintf(msg, msglen,
+                 "the file size limit of this process (RLIMIT_FSIZE) leaves no room to repair "
+                 "it; run recovery again without that limit");
+        return false;
+    }
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) != 0) return true; /* unknown: try anyway */
+    unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    if (avail >= MIN_FREE_BYTES) return true;
+    snprintf(msg, msglen,
+             "only %llu KiB free on its file system (1024 KiB needed to repair it); free some "
+             "space and run recovery again (file left untouched, readable in SWMR mode)",
+             avail / 1024);
+    return false;
+}
+
 nd_recover_outcome nd_trial_recover_file(const char *path, uint64_t *samples_out, char *msg,
                                          size_t msglen)
 {
@@ -237,6 +267,8 @@ nd_recover_outcome nd_trial_recover_file(const char *path, uint64_t *samples_out
                           strcmp(status, ND_TRIAL_STATUS_INTERRUPTED) == 0)) {
         snprintf(msg, msglen, "%s", status);
         out = ND_RECOVER_OK_ALREADY;
+    } else if (!enough_space(path, msg, msglen)) {
+        out = ND_RECOVER_FAILED;
     } else if ((p == 1 || clear_status_flags(path, msg, msglen) == 0) &&
                mark_interrupted(path, p == 0, &samples, msg, msglen) == 0) {
         fdatasync(fd);
