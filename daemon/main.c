@@ -18,6 +18,8 @@
 #include "nd_config.h"
 #include "nd_daemon.h"
 #include "nd_log.h"
+#include "nd_privilege.h"
+#include "nd_reload.h"
 #include "nd_transport.h"
 
 typedef struct record_opts {
@@ -253,6 +255,33 @@ static void notify(const char *state)
 #endif
 }
 
+/* SIGHUP: rebuild the configuration as at start (defaults, file, command
+ * line) and let nd_reload apply what may change at run time. */
+static void reload_config(nd_daemon *d, nd_reload *r, int argc, char **argv)
+{
+    nd_config fresh = r->defaults;
+    record_opts rec = {0};
+    bool check = false, list = false;
+    char err[512], status[1100];
+    notify("RELOADING=1");
+    optind = 0; /* full getopt re-initialisation */
+    if (parse_args(argc, argv, &fresh, &rec, &check, &list) != 0) {
+        nd_err("reload: the configuration has errors (above); keeping the running one");
+        notify("READY=1\nSTATUS=reload failed: configuration has errors; running unchanged");
+        return;
+    }
+    if (nd_config_validate(&fresh, err, sizeof err)) {
+        nd_err("reload: %s; keeping the running configuration", err);
+        snprintf(status, sizeof status, "READY=1\nSTATUS=reload failed: %s", err);
+        notify(status);
+        return;
+    }
+    char summary[1024];
+    nd_reload_apply(r, d, &fresh, summary, sizeof summary);
+    snprintf(status, sizeof status, "READY=1\nSTATUS=%s", summary);
+    notify(status);
+}
+
 static int record_trial(nd_daemon *d, const record_opts *rec)
 {
     char err[512];
@@ -293,10 +322,15 @@ int main(int argc, char **argv)
     char err[512];
     if (nd_config_validate(&cfg, err, sizeof err)) return fail("%s", err);
     if (check) {
+        nd_identity id;
+        if (nd_privilege_resolve(&cfg, &id, err, sizeof err) < 0) return fail("%s", err);
         nd_config_print(&cfg, stdout);
         return 0;
     }
     nd_log_set_level(cfg.log_level);
+    nd_reload reload;
+    nd_reload_init(&reload, &cfg);
+    if (nd_privilege_apply(&cfg, err, sizeof err)) return fail("%s", err);
 
     /* Signals are taken synchronously by this thread only. */
     sigset_t sigs;
@@ -334,8 +368,8 @@ int main(int argc, char **argv)
             nd_notice("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        if (sig == SIGHUP)
-            nd_notice("SIGHUP: configuration reload is not supported; restart to apply changes");
+        if (sig == SIGHUP) reload_config(d, &reload, argc, argv);
+        nd_reload_tick(&reload, d);
         if (watchdog_usec) notify("WATCHDOG=1");
         if (rec.enabled && rec.duration_s > 0 && (nd_monotonic_ns() - t0) / 1e9 >= rec.duration_s)
             break;

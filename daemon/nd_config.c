@@ -51,6 +51,8 @@ static const key_desc keys[] = {
     STR("daemon", "ctl", ctl),
     {"daemon", "log_level", K_LOGLEVEL, offsetof(nd_config, log_level), 0, 0, 0},
     {"daemon", "foreground", K_BOOL, offsetof(nd_config, foreground), 0, 0, 0},
+    STR("daemon", "user", user),
+    STR("daemon", "group", group),
     {"daemon", "ring_capacity", K_ULONG, offsetof(nd_config, ring_capacity), 0, 1024, 1 << 26},
     DBL("daemon", "flush_interval_s", flush_interval_s, 0.01, 0.5),
     DBL("live", "live_hz", live_hz, 1, 200),

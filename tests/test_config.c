@@ -90,6 +90,15 @@ int main(void)
     CHECK(nd_config_set(&c, "daemon", "state_dir", "/srv/other", err, sizeof err) == 0);
     CHECK(strcmp(c.data_dir, "/data") == 0);
 
+    /* The service account: names up to 32 characters, printed back. */
+    CHECK(load_text(dir, "[daemon]\nuser = nordicd\ngroup = nordic\n", &c, err, sizeof err) == 0);
+    CHECK(strcmp(c.user, "nordicd") == 0 && strcmp(c.group, "nordic") == 0);
+    CHECK(load_text(dir, "[daemon]\nuser = abcdefghijabcdefghijabcdefghijabc\n", &c, err,
+                    sizeof err) == -1);
+    CHECK(strstr(err, "user") && strstr(err, "too long"));
+    CHECK(load_text(dir, "[security]\nuser = nordicd\n", &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "[daemon]") != NULL);
+
     /* The printed configuration loads back to the same values. */
     nd_config_defaults(&c);
     c.metrics.hold_s = 0.3;
@@ -103,5 +112,14 @@ int main(void)
     CHECK(nd_config_load(&c2, path, err, sizeof err) == 0);
     CHECK(memcmp(&c.metrics, &c2.metrics, sizeof c.metrics) == 0);
     CHECK(strcmp(c.ctl, c2.ctl) == 0);
+    nd_config_defaults(&c);
+    snprintf(c.user, sizeof c.user, "nobody");
+    snprintf(path, sizeof path, "%s/printed_user.ini", dir);
+    f = fopen(path, "w");
+    nd_config_print(&c, f);
+    fclose(f);
+    nd_config_defaults(&c2);
+    CHECK(nd_config_load(&c2, path, err, sizeof err) == 0);
+    CHECK(strcmp(c2.user, "nobody") == 0 && c2.group[0] == 0);
     return nd_test_finish("test_config");
 }
