@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nd_log.h"
 
@@ -154,7 +155,9 @@ static int open_port(serial_tr *s, char *err, size_t errlen)
         /* libserialport looks the name up in /sys/class/tty, so resolve
          * /dev/serial/by-id/... links to the real node first. */
         char real[PATH_MAX];
-        const char *name = realpath(c->path, real) ? real : c->path;
+        struct stat st;
+        const char *name = c->path;
+        if (lstat(c->path, &st) == 0 && S_ISLNK(st.st_mode) && realpath(c->path, real)) name = real;
         snprintf(what, sizeof what, "%s", c->path);
         if (sp_get_port_by_name(name, &s->port) != SP_OK) {
             s->port = NULL;
