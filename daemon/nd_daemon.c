@@ -113,7 +113,7 @@ nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t er
     d->bus_pub = nd_bus_add_reader(&d->bus);
 
     if (nd_writer_prepare(d, err, errlen)) goto fail_bus;
-    if (nd_publisher_prepare(d, err, errlen)) goto fail_writer;
+    if (nd_publisher_prepare(d, err, errlen)) goto fail_pub;
 
     nd_sink sink;
     nd_acquisition_sink(d, &sink);
@@ -139,7 +139,6 @@ nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t er
 
 fail_pub:
     nd_publisher_release(d);
-fail_writer:
     nd_writer_release(d);
 fail_bus:
     nd_bus_destroy(&d->bus);
