@@ -345,7 +345,6 @@ int main(int argc, char **argv)
     nd_daemon *d = nd_daemon_start(&cfg, rec.enabled, err, sizeof err);
     if (!d) {
         nd_err("%s", err);
-        fprintf(stderr, "nordicd: %s\n", err);
         return 1;
     }
     notify("READY=1\nSTATUS=acquiring");
