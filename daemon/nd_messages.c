@@ -200,7 +200,7 @@ cJSON *nd_json_settings(const nd_metric_settings *s)
     return o;
 }
 
-static cJSON *trial_common(const nd_trial_info *t, const char *event)
+static cJSON *trial_common(const nd_trial_msg *t, const char *event)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -227,12 +227,12 @@ static cJSON *trial_common(const nd_trial_info *t, const char *event)
     return o;
 }
 
-cJSON *nd_json_trial_start(const nd_trial_info *t)
+cJSON *nd_json_trial_start(const nd_trial_msg *t)
 {
     return trial_common(t, "start");
 }
 
-cJSON *nd_json_trial_stop(const nd_trial_info *t, const nd_trial_summary *summary)
+cJSON *nd_json_trial_stop(const nd_trial_msg *t, const nd_trial_summary *summary)
 {
     cJSON *o = trial_common(t, "stop");
     if (!o) return NULL;

@@ -87,7 +87,7 @@ void nd_wave_clear(nd_wave_builder *w);
 void nd_wave_reset(nd_wave_builder *w);
 
 /* `trial`: start and stop. */
-typedef struct nd_trial_info {
+typedef struct nd_trial_msg {
     char trial_id[ND_TRIAL_ID_MAX + 1];
     char athlete_id[65];
     char created_utc[32]; /* ISO 8601, e.g. 2025-01-31T10:00:00Z */
@@ -101,7 +101,7 @@ typedef struct nd_trial_info {
     double duration_s;
     uint64_t samples;
     char stop_reason[64]; /* "operator", "shutdown", "error: ..." */
-} nd_trial_info;
+} nd_trial_msg;
 
 cJSON *nd_json_status(const nd_status_snapshot *s);
 cJSON *nd_json_device_info(const nd_device_info *d);
@@ -109,8 +109,8 @@ cJSON *nd_json_live(const nd_live_msg *m);
 cJSON *nd_json_rep(const nd_rep_result *r);
 cJSON *nd_json_summary(const nd_trial_summary *s);
 cJSON *nd_json_settings(const nd_metric_settings *s);
-cJSON *nd_json_trial_start(const nd_trial_info *t);
-cJSON *nd_json_trial_stop(const nd_trial_info *t, const nd_trial_summary *summary);
+cJSON *nd_json_trial_start(const nd_trial_msg *t);
+cJSON *nd_json_trial_stop(const nd_trial_msg *t, const nd_trial_summary *summary);
 cJSON *nd_json_wave(const nd_wave_block *b);
 
 /* Adds a number, or null when not finite. */

@@ -180,12 +180,12 @@ int nd_publish_rep(nd_publisher *p, const char *trial_id, double t_s, const nd_r
     return nd_publish_json(p, ND_TOPIC_REP, trial_id, t_s, nd_json_rep(r));
 }
 
-int nd_publish_trial_start(nd_publisher *p, double t_s, const nd_trial_info *t)
+int nd_publish_trial_start(nd_publisher *p, double t_s, const nd_trial_msg *t)
 {
     return nd_publish_json(p, ND_TOPIC_TRIAL, t->trial_id, t_s, nd_json_trial_start(t));
 }
 
-int nd_publish_trial_stop(nd_publisher *p, double t_s, const nd_trial_info *t,
+int nd_publish_trial_stop(nd_publisher *p, double t_s, const nd_trial_msg *t,
                           const nd_trial_summary *summary)
 {
     return nd_publish_json(p, ND_TOPIC_TRIAL, t->trial_id, t_s, nd_json_trial_stop(t, summary));

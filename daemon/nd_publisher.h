@@ -63,8 +63,8 @@ int nd_publish_status(nd_publisher *p, const char *trial_id, double t_s,
                       const nd_status_snapshot *s);
 int nd_publish_live(nd_publisher *p, const char *trial_id, double t_s, const nd_live_msg *m);
 int nd_publish_rep(nd_publisher *p, const char *trial_id, double t_s, const nd_rep_result *r);
-int nd_publish_trial_start(nd_publisher *p, double t_s, const nd_trial_info *t);
-int nd_publish_trial_stop(nd_publisher *p, double t_s, const nd_trial_info *t,
+int nd_publish_trial_start(nd_publisher *p, double t_s, const nd_trial_msg *t);
+int nd_publish_trial_stop(nd_publisher *p, double t_s, const nd_trial_msg *t,
                           const nd_trial_summary *summary);
 int nd_publish_wave(nd_publisher *p, const char *trial_id, double t_s, const nd_wave_block *b);
 

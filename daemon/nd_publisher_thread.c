@@ -25,14 +25,14 @@ typedef struct pub_ctx {
     bool recording;
     uint64_t trial_start_pos;
     double fs;
-    nd_trial_info trial;
+    nd_trial_msg trial;
     uint64_t next_live_ns, next_status_ns;
 } pub_ctx;
 
 static void fill_trial_info(pub_ctx *pc)
 {
     nd_daemon *d = pc->d;
-    nd_trial_info *ti = &pc->trial;
+    nd_trial_msg *ti = &pc->trial;
     memset(ti, 0, sizeof *ti);
     pthread_mutex_lock(&d->lock);
     const nd_trial_slot *t = &d->trial;

@@ -153,7 +153,7 @@ static void test_topics(void *zctx)
     rep.weaker_side = ND_SIDE_RIGHT;
     rep.lsi_pct = NAN, rep.torque_Nm[0] = NAN, rep.torque_Nm[1] = NAN;
     rep.impulse_Ns[0] = 650.5;
-    nd_trial_info ti;
+    nd_trial_msg ti;
     memset(&ti, 0, sizeof ti);
     strcpy(ti.trial_id, "T1");
     strcpy(ti.athlete_id, "A17");
