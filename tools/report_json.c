@@ -8,12 +8,20 @@
 
 #include "report.h"
 
+/* cJSON prints 15 significant digits when the value is "close enough"; the
+ * report promises exact round trips, so numbers go in as shortest exact text. */
 static void add_num(cJSON *o, const char *name, double v)
 {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, name, v);
-    else
+    if (!isfinite(v)) {
         cJSON_AddNullToObject(o, name);
+        return;
+    }
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    cJSON_AddRawToObject(o, name, buf);
 }
 
 static cJSON *rep_json(const nd_rep_result *r)

@@ -123,7 +123,9 @@ static void legend(cairo_t *cr, double x, double y, const char *l, const char *r
     }
 }
 
-static void dashed_hline(cairo_t *cr, const axes *a, double v, double shade, const char *text)
+/* text goes at the right end, above the line (below when `below`). */
+static void dashed_hline(cairo_t *cr, const axes *a, double v, double shade, const char *text,
+                         bool below)
 {
     if (v < a->y0 || v > a->y1) return;
     static const double dash[] = {6, 4};
@@ -138,7 +140,10 @@ static void dashed_hline(cairo_t *cr, const axes *a, double v, double shade, con
     if (text) {
         cairo_set_source_rgb(cr, shade, 0.35 * shade, 0.0);
         cairo_set_font_size(cr, 11);
-        label(cr, a->x + a->w - 4, ax_y(a, v) - 3, 1, 1, text);
+        if (below)
+            label(cr, a->x + a->w - 4, ax_y(a, v) + 3, 1, 0, text);
+        else
+            label(cr, a->x + a->w - 4, ax_y(a, v) - 3, 1, 1, text);
     }
 }
 
@@ -398,14 +403,14 @@ static void draw_trend(cairo_t *cr, const void *arg)
     draw_axes(cr, &bot, "test date (UTC)", "asymmetry (%, + = left stronger)", x_date, 1);
     char buf[256];
     snprintf(buf, sizeof buf, "weak < %g N (Opar 2015)", last->settings.weak_threshold_N);
-    dashed_hline(cr, &top, last->settings.weak_threshold_N, 0.85, buf);
+    dashed_hline(cr, &top, last->settings.weak_threshold_N, 0.85, buf, false);
     const double imb = last->settings.imbalance_pct;
-    snprintf(buf, sizeof buf, "imbalance >= %g %% (Bourne 2015)", imb);
-    dashed_hline(cr, &bot, imb, 0.85, buf);
-    dashed_hline(cr, &bot, -imb, 0.85, NULL);
-    if (imb < 20) {
-        dashed_hline(cr, &bot, 20, 0.5, "20 %");
-        dashed_hline(cr, &bot, -20, 0.5, NULL);
+    snprintf(buf, sizeof buf, "imbalance: |A| >= %g %% (Bourne 2015)", imb);
+    dashed_hline(cr, &bot, imb, 0.85, NULL, false);
+    dashed_hline(cr, &bot, -imb, 0.85, buf, true);
+    if (imb < 20) { /* the higher-risk band of the same study */
+        dashed_hline(cr, &bot, 20, 0.5, "20 %", false);
+        dashed_hline(cr, &bot, -20, 0.5, NULL, false);
     }
     series(cr, &top, c, 0, LEFT_RGB);
     series(cr, &top, c, 1, RIGHT_RGB);
