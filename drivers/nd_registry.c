@@ -19,7 +19,7 @@
 
 #define ND_DECODERS(X) X(nd_decoder_nfp) X(nd_text_decoder_ops)
 
-#define ND_OTHER_DRIVERS(X) X(nd_labjack_u6_driver)
+#define ND_OTHER_DRIVERS(X) X(nd_labjack_u6_driver) X(nd_pair_driver)
 
 #define ND_DECLARE_TRANSPORT(t) extern const nd_transport_ops t;
 #define ND_DECLARE_DECODER(d)   extern const nd_decoder_ops d;

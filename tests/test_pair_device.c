@@ -1,0 +1,142 @@
+/* pair: two single-channel NFP/1 devices (paced capture replays) combined
+ * into one left/right board: partners aligned by seq, frames lost on one
+ * side become exact gaps, values land on the right channel; option errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd_device.h"
+#include "nd_nfp.h"
+#include "test_util.h"
+
+#define SETS      600
+#define PER_FRAME 10
+
+static nd_sample got[SETS];
+static size_t ngot;
+static uint64_t gap_events, gap_event_sets;
+static nd_device_info last_info;
+
+static void on_samples(void *ctx, const nd_sample *s, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n && ngot < SETS; i++) got[ngot++] = s[i];
+}
+
+static void on_event(void *ctx, const nd_device_event *ev)
+{
+    (void)ctx;
+    if (ev->kind == ND_EV_GAP) {
+        gap_events++;
+        gap_event_sets += ev->count;
+    }
+}
+
+static void on_info(void *ctx, const nd_device_info *info)
+{
+    (void)ctx;
+    last_info = *info;
+}
+
+static int32_t value(int side, uint64_t seq)
+{
+    return (int32_t)(side ? -1000 - seq : 1000 + seq);
+}
+
+static bool lost_on_right(uint64_t seq)
+{
+    return (seq >= 200 && seq < 210) || (seq >= 400 && seq < 420);
+}
+
+/* One-channel capture; the right one lacks the frames at 200 and 400..419. */
+static void write_capture(const char *path, int side)
+{
+    FILE *f = fopen(path, "wb");
+    uint8_t frame[NFP_MAX_FRAME(NFP_MAX_INFO_BODY)];
+    const char *json = side ? "{\"model\":\"R\",\"serial\":\"r1\",\"rate_hz\":1000,\"nch\":1}"
+                            : "{\"model\":\"L\",\"serial\":\"l1\",\"rate_hz\":1000,\"nch\":1}";
+    size_t n = nfp_encode_info(frame, sizeof frame, json);
+    fwrite(frame, 1, n, f);
+    for (uint64_t seq = 0; seq < SETS; seq += PER_FRAME) {
+        if (side && lost_on_right(seq)) continue;
+        int32_t raw[PER_FRAME];
+        for (int k = 0; k < PER_FRAME; k++) raw[k] = value(side, seq + (uint64_t)k);
+        n = nfp_encode_samples(frame, sizeof frame, (uint32_t)seq, (uint32_t)seq * 1000, 1,
+                               PER_FRAME, raw);
+        fwrite(frame, 1, n, f);
+    }
+    fclose(f);
+}
+
+static void test_pair_alignment(void)
+{
+    const char *dir = nd_test_tmpdir("pair");
+    char lpath[512], rpath[512], uri[1200];
+    snprintf(lpath, sizeof lpath, "%s/left.nfp", dir);
+    snprintf(rpath, sizeof rpath, "%s/right.nfp", dir);
+    write_capture(lpath, 0);
+    write_capture(rpath, 1);
+    snprintf(uri, sizeof uri,
+             "pair:?left=file:%s&left.proto=nfp&left.pace=1&right=file:%s&right.pace=1&tol_ms=250",
+             lpath, rpath);
+    nd_sink sink = {.samples = on_samples, .event = on_event, .info = on_info};
+    nd_device *dev = NULL;
+    char err[256];
+    int rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) {
+        fprintf(stderr, "open: %s\n", err);
+        return;
+    }
+    atomic_bool stop = false;
+    CHECK_EQ_INT(nd_device_run(dev, &stop), ND_RUN_EOF);
+    CHECK_EQ_INT(ngot, SETS - 30);
+    size_t bad = 0, i = 0;
+    for (uint64_t seq = 0; seq < SETS; seq++) {
+        if (lost_on_right(seq)) continue;
+        if (i >= ngot || got[i].seq != seq || got[i].nch != 2 || got[i].raw[0] != value(0, seq) ||
+            got[i].raw[1] != value(1, seq))
+            bad++;
+        bool after_gap = seq == 210 || seq == 420;
+        if (i < ngot && after_gap != !!(got[i].flags & ND_SAMPLE_AFTER_GAP)) bad++;
+        i++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(gap_events, 2);
+    CHECK_EQ_INT(gap_event_sets, 30);
+    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 30);
+    CHECK_EQ_INT(atomic_load(&dev->counters.sets), SETS - 30);
+    CHECK_EQ_INT(last_info.nch, 2);
+    CHECK(strcmp(last_info.model, "pair(L,R)") == 0);
+    CHECK(strcmp(last_info.channel_names[1], "right") == 0);
+    CHECK_NEAR(last_info.rate_hz, 1000, 1e-9);
+    nd_device_close(dev);
+}
+
+static void expect_error(const char *uri, const char *needle)
+{
+    nd_sink sink = {0};
+    nd_device *dev = NULL;
+    char err[256] = "";
+    int rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
+    CHECK_EQ_INT(rc, -1);
+    CHECK(strstr(err, needle) != NULL);
+    if (!strstr(err, needle)) fprintf(stderr, "  %s -> %s\n", uri, err);
+    if (rc == 0) nd_device_close(dev);
+}
+
+static void test_pair_errors(void)
+{
+    expect_error("pair:?left=file:/nonexistent.bin", "right=<device URI> is required");
+    expect_error("pair:?right=file:/x", "left=<device URI> is required");
+    expect_error("pair:?left=file:/x&right=file:/y&wobble=1", "unknown option 'wobble'");
+    expect_error("pair:?left=file:/nonexistent-left.bin&right=file:/y", "pair: left device:");
+    expect_error("pair:?left=file:/x&right=file:/y&left_ch=9", "left_ch");
+    expect_error("pair:/dev/x?left=file:/x&right=file:/y", "nothing before '?'");
+}
+
+int main(void)
+{
+    test_pair_alignment();
+    test_pair_errors();
+    return nd_test_finish("pair_device");
+}
