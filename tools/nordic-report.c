@@ -9,14 +9,12 @@
  * --compare found differences. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nd_log.h"
@@ -33,7 +31,7 @@ static void usage(FILE *out)
                  "pattern (quote it to let nordic-report expand it).\n"
                  "\n"
                  "  -o, --out-dir DIR       output folder (default: report); created if missing\n"
-                 "  -j, --jobs N            worker threads (default: all cores)\n"
+                 "  -j, --jobs N            worker processes (default: all cores)\n"
                  "      --recompute         recompute metrics from the stored force with the\n"
                  "                          stored settings (same code as nordicd)\n"
                  "      --set NAME=VALUE    change one metric setting for the recomputation\n"
@@ -55,58 +53,6 @@ static void usage(FILE *out)
         fprintf(out, " %s", nd_metric_setting_table[k].name);
     fprintf(out, "\nExit status: 0 all processed; +1 files skipped; +2 usage or output error;\n"
                  "+4 --compare found differences.\n");
-}
-
-typedef struct pool {
-    nd_report_trial *trials;
-    size_t n;
-    const nd_report_options *opt;
-    atomic_size_t next, done;
-} pool;
-
-static void *worker(void *arg)
-{
-    pool *p = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n) break;
-        nd_report_analyse(&p->trials[i], p->opt);
-        atomic_fetch_add(&p->done, 1);
-    }
-    return NULL;
-}
-
-static void draw_progress(size_t done, size_t n, bool final)
-{
-    const int width = 40;
-    int fill = n ? (int)((double)done / (double)n * width) : width;
-    fprintf(stderr, "\r[%.*s%*s] %zu/%zu files", fill, "########################################",
-            width - fill, "", done, n);
-    if (final) fputs("\r\033[K", stderr);
-    fflush(stderr);
-}
-
-static int run_pool(nd_report_trial *trials, size_t n, const nd_report_options *o, bool progress)
-{
-    pool p = {.trials = trials, .n = n, .opt = o};
-    atomic_init(&p.next, 0);
-    atomic_init(&p.done, 0);
-    int jobs = o->jobs > 0 ? o->jobs : 1;
-    if ((size_t)jobs > n) jobs = n ? (int)n : 1;
-    pthread_t *th = calloc((size_t)jobs, sizeof *th);
-    if (!th) return -1;
-    int started = 0;
-    for (; started < jobs; started++)
-        if (pthread_create(&th[started], NULL, worker, &p) != 0) break;
-    if (started == 0) worker(&p); /* no thread available: do it here */
-    while (progress && atomic_load(&p.done) < n) {
-        draw_progress(atomic_load(&p.done), n, false);
-        nanosleep(&(struct timespec){0, 100000000}, NULL);
-    }
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-    if (progress) draw_progress(n, n, true);
-    free(th);
-    return 0;
 }
 
 static int make_dir(const char *path)
@@ -248,6 +194,10 @@ int main(int argc, char **argv)
 {
     signal(SIGXFSZ, SIG_IGN);
     nd_log_set_level(ND_LOG_WARNING);
+    /* Every file needs a few MB of sample buffers: keep them in the heap for
+     * the next file instead of mmap/munmap (and page faults) each time. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     nd_report_options o = {.mdc_N = 76.0, .compare_tol = 1e-9, .out_dir = "report"};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.jobs = cores > 0 ? (int)cores : 1;
@@ -345,8 +295,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < in.n; i++)
         snprintf(trials[i].path, sizeof trials[i].path, "%s", in.paths[i]);
     int rc = 0;
-    if (run_pool(trials, in.n, &o, progress) < 0) {
-        fprintf(stderr, "nordic-report: cannot start worker threads\n");
+    if (nd_report_run_pool(trials, in.n, &o, progress) < 0) {
         rc |= EXIT_ERROR;
     }
     size_t skipped = 0, processed = 0, mismatches = 0;

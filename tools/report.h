@@ -69,6 +69,12 @@ void nd_report_inputs_free(nd_report_inputs *in);
 void nd_report_analyse(nd_report_trial *t, const nd_report_options *o);
 void nd_report_trial_free(nd_report_trial *t);
 
+/* report_pool.c: analyses every trial with o->jobs worker processes (files
+ * whose worker died are marked skipped); progress bar on stderr if asked.
+ * Returns 0, or -1 when workers could not be started or results were lost. */
+int nd_report_run_pool(nd_report_trial *trials, size_t n, const nd_report_options *o,
+                       bool progress);
+
 /* report_trend.c: orders the processed trials per athlete by created_utc.
  * order receives indices into trials (processed ones only); returns count. */
 size_t nd_report_trend_order(nd_report_trial *trials, size_t n, size_t *order);
