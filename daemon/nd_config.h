@@ -21,8 +21,8 @@ typedef struct nd_config {
     char ctl[ND_PATH_MAX];
     int log_level;
     bool foreground;
-    char user[33];  /* account to drop to when started as root; "" = stay */
-    char group[33]; /* its primary group; "" = the user's login group */
+    char user[33];               /* account to drop to when started as root; "" = stay */
+    char group[33];              /* its primary group; "" = the user's login group */
     unsigned long ring_capacity; /* sample sets, power of two */
     double flush_interval_s;     /* HDF5 flush period, (0, 0.5] */
     /* [live] */

@@ -130,7 +130,8 @@ def in_root_phase(merged, deb, results):
            "/lib/systemd/system/nordicd.service")
     m = re.search(r"Overall exposure level for nordicd.service: ([0-9.]+)", r.stdout + r.stderr)
     check(m and float(m.group(1)) <= 2.0, "installed unit exposure <= 2.0")
-    for page in ("nordicd", "nordicd.conf", "nordctl", "nordic-watch", "nordic-trial"):
+    for page in ("nordicd", "nordicd.conf", "nordctl", "nordic-watch", "nordic-trial",
+                 "nordic-devsim"):
         r = ch("man", "-w", page)
         check(r.returncode == 0, "man page %s installed" % page)
     r = ch("nordicd", "--check-config", "-c", "/etc/nordicd/nordicd.conf")
@@ -312,9 +313,15 @@ for path in ("/usr/sbin/nordicd", "/usr/bin/nordctl", "/usr/bin/nordic-watch",
              "/lib/systemd/system/nordicd.service", "/lib/udev/rules.d/60-nordic.rules",
              "/usr/share/man/man8/nordicd.8", "/usr/share/man/man5/nordicd.conf.5",
              "/usr/share/man/man1/nordctl.1", "/usr/share/man/man1/nordic-watch.1",
-             "/usr/share/man/man1/nordic-trial.1"):
+             "/usr/share/man/man1/nordic-trial.1", "/usr/share/man/man1/nordic-devsim.1"):
     check(path in paths, "package contains %s" % path)
 check(not any("bench" in p or "/test" in p for p in paths), "no benchmarks or tests packaged")
+# Every packaged program has its man page.
+for p in sorted(paths):
+    if re.match(r"^/usr/s?bin/.", p):
+        name = os.path.basename(p)
+        check(any(re.match(r"^/usr/share/man/man[18]/%s\.[18]$" % re.escape(name), q)
+                  for q in paths), "man page for %s" % name)
 for line in contents.splitlines():
     if line.split()[-1].startswith("./usr/bin/nordic") or line.split()[-1] == "./usr/sbin/nordicd":
         check(line.startswith("-rwxr-xr-x root/root"), "program mode and owner: %s" % line)

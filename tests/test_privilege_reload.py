@@ -73,6 +73,8 @@ class Daemon:
         self.dir = os.path.join(TMP, name)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
+        if "user = " not in config_text:  # no drop, so nobody else creates it
+            os.makedirs(os.path.join(self.dir, "run"))
         self.conf = write(os.path.join(self.dir, "nordicd.conf"),
                           config_text.replace("@DIR@", self.dir))
         self.ctl = "ipc://%s/run/control" % self.dir
@@ -89,10 +91,13 @@ class Daemon:
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         try:
-            return self.p.wait(timeout=20)
+            rc = self.p.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.p.kill()
-            return -9
+            rc = -9
+        check("Sanitizer" not in self.text() and "runtime error" not in self.text(),
+              "%s: no sanitizer report" % self.dir)
+        return rc
 
 
 BASE = """[daemon]
@@ -228,11 +233,26 @@ else:
     check(ctl(d.ctl, "config").get("config", {}).get("on_N") == 160, "still unchanged")
     check(d.stop() == 0, "clean exit after reloads")
 
+# --- hotplug: a serial board absent at start is waited for (wait=1) ----------
+d = Daemon("absent", BASE.replace("sim:?rate=200", "serial:/dev/nordic-serial-absent?wait=1"))
+check(d.ready and d.p.poll() is None, "nordicd starts without the serial board (%s)" % d.text())
+time.sleep(1.0)
+check(d.p.poll() is None, "and keeps running, retrying")
+st = ctl(d.ctl, "status")
+check(st.get("ok") and st.get("status", {}).get("device", {}).get("connected") is False,
+      "status says the device is not connected (%s)" % st)
+check(d.stop() == 0, "clean exit while waiting for the board")
+
 # --- man pages cover every option of --help ------------------------------------
 for prog, page in (("daemon/nordicd", "nordicd.8"), ("tools/nordctl", "nordctl.1"),
-                   ("tools/nordic-watch", "nordic-watch.1")):
+                   ("tools/nordic-watch", "nordic-watch.1"), ("tools/nordic-trial", "nordic-trial.1"),
+                   ("tools/nordic-devsim", "nordic-devsim.1"),
+                   ("tools/nordic-report", "nordic-report.1")):
+    if not os.path.exists(os.path.join(BUILD, prog)):
+        print("SKIP: %s not built" % prog)
+        continue
     r = subprocess.run([os.path.join(BUILD, prog), "--help"], capture_output=True, text=True)
-    opts = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", r.stdout))
+    opts = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", r.stdout + r.stderr))
     roff = open(os.path.join(SOURCE, "daemon", "man", page)).read().replace("\\-", "-")
     check(len(opts) > 3, "%s --help lists options" % prog)
     for o in sorted(opts):

@@ -10,7 +10,11 @@ set(NORDIC_DAEMON_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
 install(FILES ${NORDIC_DAEMON_DIR}/man/nordicd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${NORDIC_DAEMON_DIR}/man/nordicd.conf.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES ${NORDIC_DAEMON_DIR}/man/nordctl.1 ${NORDIC_DAEMON_DIR}/man/nordic-watch.1
-              ${NORDIC_DAEMON_DIR}/man/nordic-trial.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+              ${NORDIC_DAEMON_DIR}/man/nordic-trial.1 ${NORDIC_DAEMON_DIR}/man/nordic-devsim.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+if(TARGET nordic-report)
+  install(FILES ${NORDIC_DAEMON_DIR}/man/nordic-report.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
 
 # The unit runs the installed nordicd, wherever the prefix puts it.
 configure_file(${NORDIC_DAEMON_DIR}/systemd/nordicd.service.in
