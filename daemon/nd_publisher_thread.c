@@ -105,7 +105,8 @@ static void refresh_calibration(pub_ctx *pc)
     double fs = d->info_valid ? d->info.rate_hz : 0;
     int decimation = d->cfg.wave_decimation;
     pthread_mutex_unlock(&d->lock);
-    if (fs > 0 && fs != pc->wave_fs) {
+    /* Rebuild the decimator when the rate or `config wave_decimation` changes. */
+    if (fs > 0 && (fs != pc->wave_fs || (unsigned)decimation != pc->wave.decimation)) {
         nd_wave_init(&pc->wave, (unsigned)decimation, WAVE_BLOCK_POINTS, fs);
         pc->wave_fs = fs;
     }
