@@ -185,7 +185,10 @@ static int write_outputs(nd_report_trial *trials, size_t n, const nd_report_opti
         snprintf(path, sizeof path, "%s/compare.csv", o->out_dir);
         rc |= nd_report_write_compare_csv(path, trials, n, o->compare_tol, mismatches);
     }
-    if (o->plot_png || o->plot_svg) rc |= plot_trends(trials, order, n_order, o);
+    if (o->plot_png || o->plot_svg) {
+        rc |= plot_trends(trials, order, n_order, o);
+        nd_report_plot_cleanup();
+    }
     free(order);
     return rc;
 }

@@ -98,6 +98,9 @@ int nd_report_plot_trial(const char *base, const nd_report_trial *t, const doubl
 int nd_report_plot_trend(const char *base, const nd_report_trial *t, const size_t *order,
                          size_t n_order, const nd_report_options *o, char *err, size_t errlen);
 
+/* At exit, after the last plot. */
+void nd_report_plot_cleanup(void);
+
 /* report_util.c: shared output helpers. */
 void nd_report_put_num(FILE *f, double v);       /* shortest round trip, NaN as "NaN" */
 void nd_report_put_text(FILE *f, const char *s); /* CSV-quoted */
