@@ -99,11 +99,17 @@ static void add_config(nd_daemon *d, cJSON *reply)
 static int handle_config(nd_daemon *d, const nd_config_request *r, cJSON *reply, char *err,
                          size_t errlen)
 {
-    pthread_mutex_lock(&d->lock);
-    nd_metric_settings s = d->settings;
-    pthread_mutex_unlock(&d->lock);
-    nd_config_request_apply(r, &s);
-    if (nd_daemon_set_metric_settings(d, &s, err, errlen)) return -1;
+    /* Metric settings wait for the trial to end (they are fixed per trial);
+     * the live keys apply at any time; no keys only reads. */
+    bool metric_keys = false;
+    for (int k = 0; k < ND_CFG_LIVE_HZ; k++) metric_keys |= r->has[k];
+    if (metric_keys) {
+        pthread_mutex_lock(&d->lock);
+        nd_metric_settings s = d->settings;
+        pthread_mutex_unlock(&d->lock);
+        nd_config_request_apply(r, &s);
+        if (nd_daemon_set_metric_settings(d, &s, err, errlen)) return -1;
+    }
     pthread_mutex_lock(&d->lock);
     if (r->has[ND_CFG_LIVE_HZ]) d->cfg.live_hz = r->value[ND_CFG_LIVE_HZ];
     if (r->has[ND_CFG_WAVE_DECIMATION])

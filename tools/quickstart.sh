@@ -15,6 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # h5py/pyzmq/numpy/scipy: never PyPI).
 packages=(
   build-essential cmake pkg-config clang clang-format
+  systemd udev dpkg-dev fakeroot adduser
   libusb-1.0-0-dev libserialport-dev libhdf5-dev hdf5-tools libzmq3-dev
   libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
@@ -36,7 +37,8 @@ install_missing() {
 
 build() { # dir [cmake args...]
   local dir=$1; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  # /usr prefix: the packaging test builds and installs the .deb from this tree.
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
 }
 
