@@ -138,7 +138,10 @@ static void tick(pub_ctx *pc, nd_publisher *pub)
         char trial_id[80];
         nd_daemon_live(d, &live, trial_id, sizeof trial_id);
         nd_publish_live(pub, trial_id, live.state.t_s, &live);
-        pc->next_live_ns = now + (uint64_t)(1e9 / d->cfg.live_hz);
+        pthread_mutex_lock(&d->lock); /* live_hz may change (config, SIGHUP) */
+        double live_hz = d->cfg.live_hz;
+        pthread_mutex_unlock(&d->lock);
+        pc->next_live_ns = now + (uint64_t)(1e9 / live_hz);
     }
     if (now >= pc->next_status_ns) {
         nd_status_snapshot st;
