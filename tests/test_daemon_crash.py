@@ -13,6 +13,7 @@ import time
 
 import h5py
 import numpy as np
+from nordic_testlib import check, finish
 
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
@@ -22,17 +23,6 @@ RATE = 2000
 FLUSH_S = 0.25
 RUNS = 20
 rng = random.Random(int(os.environ.get("NORDIC_CRASH_SEED", "20261125")))
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 data = os.path.join(TMP, "trials")
@@ -102,5 +92,4 @@ for name in names:
     check(len(seq) >= bounds[name],
           "%s: %d samples >= %d older than the flush interval" % (name, len(seq), bounds[name]))
 
-print("test_daemon_crash: %d passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+finish("test_daemon_crash")

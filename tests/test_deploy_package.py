@@ -17,21 +17,12 @@ import sys
 import tempfile
 import time
 
+from nordic_testlib import check, finish
+
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 SOURCE = os.environ["NORDIC_SOURCE_DIR"]
 UNIT = os.path.join(BUILD, "nordicd.service")
 TMP = tempfile.mkdtemp(prefix="deploy-", dir=os.environ.get("TMPDIR"))
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def run(cmd, **kw):
@@ -39,11 +30,6 @@ def run(cmd, **kw):
     kw.setdefault("text", True)
     kw.setdefault("timeout", 120)
     return subprocess.run(cmd, **kw)
-
-
-def finish():
-    print("%d checks passed, %d failed" % (passed, len(failures)))
-    sys.exit(1 if failures else 0)
 
 
 # Fake boards for udevadm test: an Arduino CDC ttyACM and an NFP/1 USB board.
@@ -268,7 +254,7 @@ if len(sys.argv) == 5 and sys.argv[1] == "--in-root":
     os.environ["TMPDIR"] = "/tmp"  # scratch files of the chroot'ed tools stay in its /tmp
     with open(os.path.join(TMP, "udevadm-test.log"), "w") as results:
         in_root_phase(merged, deb, results)
-    finish()
+    finish("test_deploy_package")
 
 # --- unit file: directives and exposure -------------------------------------
 check(os.path.exists(UNIT), "configured unit %s exists" % UNIT)
@@ -298,12 +284,12 @@ prefix = re.search(r'CPACK_PACKAGING_INSTALL_PREFIX "([^"]*)"', open(config).rea
 if prefix != "/usr":
     print("SKIP: the package checks need a build configured with -DCMAKE_INSTALL_PREFIX=/usr "
           "(this one: %s)" % prefix)
-    finish()
+    finish("test_deploy_package")
 r = run(["cpack", "-G", "DEB", "--config", config, "-B", TMP], timeout=300)
 debs = glob.glob(os.path.join(TMP, "nordicd_*.deb"))
 check(r.returncode == 0 and len(debs) == 1, "cpack builds one .deb (%s)" % r.stderr[-500:])
 if not debs:
-    finish()
+    finish("test_deploy_package")
 deb = debs[0]
 info = run(["dpkg-deb", "-I", deb]).stdout
 contents = run(["dpkg-deb", "-c", deb]).stdout
@@ -350,7 +336,7 @@ check("deluser" in postrm and "rm -rf /var/lib/nordicd" in postrm, "postrm purge
 # --- install and purge in a throwaway root -----------------------------------
 if os.geteuid() != 0 or not shutil.which("unshare"):
     print("SKIP: the throwaway-root install needs root and unshare")
-    finish()
+    finish("test_deploy_package")
 root = os.path.join(TMP, "root")
 upper, work, merged = (os.path.join(root, d) for d in ("upper", "work", "merged"))
 for d in (upper, work, merged):
@@ -359,7 +345,7 @@ probe = run(["unshare", "-m", "sh", "-c", "mount -t overlay overlay -o lowerdir=
              "workdir=%s %s" % (upper, work, merged)])
 if probe.returncode != 0:
     print("SKIP: overlay mounts are not permitted here (%s)" % probe.stderr.strip())
-    finish()
+    finish("test_deploy_package")
 shutil.rmtree(work)
 os.makedirs(work)
 env = dict(os.environ, NORDIC_DEB=deb)
@@ -370,4 +356,4 @@ sys.stderr.write(r.stderr)
 check(r.returncode == 0, "install/purge phase in the throwaway root passed")
 left = leftovers(upper)
 check(not left, "purge left nothing behind: %s" % left[:20])
-finish()
+finish("test_deploy_package")

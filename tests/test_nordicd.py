@@ -11,21 +11,11 @@ import time
 
 import h5py
 import numpy as np
+from nordic_testlib import check, finish
 
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 TMP = tempfile.mkdtemp(prefix="nordicd-", dir=os.environ.get("TMPDIR"))
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def base_args(name):
@@ -140,5 +130,4 @@ if files:
         check(n >= 2000, "SIGTERM: at least 1 s of samples (%d)" % n)
         check(h.attrs.get("status") in ("complete", b"complete"), "SIGTERM: file complete")
 
-print("test_nordicd: %d passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+finish("test_nordicd")

@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from nordic_testlib import check, finish
+
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 SOURCE = os.environ["NORDIC_SOURCE_DIR"]
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
@@ -22,17 +24,6 @@ NORDCTL = os.path.join(BUILD, "tools", "nordctl")
 EXAMPLE = os.path.join(SOURCE, "daemon", "nordicd.conf")
 TMP = tempfile.mkdtemp(prefix="privilege-", dir=os.environ.get("TMPDIR"))
 os.chmod(TMP, 0o755)  # the dropped daemon must reach its directories
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def write(path, text):
@@ -258,5 +249,4 @@ for prog, page in (("daemon/nordicd", "nordicd.8"), ("tools/nordctl", "nordctl.1
     for o in sorted(opts):
         check(o in roff, "%s documents %s" % (page, o))
 
-print("%d checks passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+finish("test_privilege_reload")
