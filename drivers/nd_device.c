@@ -16,24 +16,18 @@ uint64_t nd_monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Field by field: memcmp would also compare padding. */
+/* Whole-struct comparison so that fields added later count too; callers
+ * build infos zeroed (memset), so unused bytes compare equal, and a stray
+ * difference only costs one redundant info callback. */
 static bool info_equal(const nd_device_info *a, const nd_device_info *b)
 {
-    if (strcmp(a->model, b->model) || strcmp(a->serial, b->serial) || strcmp(a->fw, b->fw) ||
-        a->rate_hz != b->rate_hz || a->nch != b->nch)
-        return false;
-    for (int i = 0; i < ND_MAX_CHANNELS; i++) {
-        if (strcmp(a->channel_names[i], b->channel_names[i]) ||
-            a->counts_per_newton[i] != b->counts_per_newton[i])
-            return false;
-    }
-    return true;
+    return memcmp(a, b, sizeof *a) == 0;
 }
 
 void nd_device_set_info(nd_device *dev, const nd_device_info *info)
 {
     if (atomic_load(&dev->info_valid) && info_equal(&dev->info, info)) return;
-    dev->info = *info;
+    memcpy(&dev->info, info, sizeof dev->info); /* padding too, for info_equal */
     atomic_store(&dev->info_valid, true);
     nd_info("device %s: %s serial %s fw %s, %g Hz, %d channels", dev->uri_text, info->model,
             info->serial, info->fw[0] ? info->fw : "?", info->rate_hz, info->nch);
