@@ -281,7 +281,8 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     out->gaps = atomic_load(&c->gaps);
     out->gap_sets = atomic_load(&c->gap_sets);
     out->bad_frames = atomic_load(&c->frames_bad_cobs) + atomic_load(&c->frames_bad_crc) +
-                      atomic_load(&c->frames_bad_version) + atomic_load(&c->frames_bad_length);
+                      atomic_load(&c->frames_bad_version) + atomic_load(&c->frames_bad_length) +
+                      atomic_load(&c->frames_bad_payload);
     out->unknown_frames = atomic_load(&c->frames_unknown_type);
     out->bad_lines = atomic_load(&c->lines_bad);
     out->restarts = atomic_load(&c->restarts);
