@@ -63,8 +63,7 @@ void nd_ring_release(nd_ring *r, int consumer, uint64_t end);
 /* --- lossy consumer --- */
 /* Copies up to max sets into out; *pos_out (may be NULL) gets the ring
  * position of out[0]. Sets lapped by the producer are skipped and counted. */
-size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max,
-                          uint64_t *pos_out);
+size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, uint64_t *pos_out);
 
 /* --- both --- */
 /* Block until the consumer has data, timeout_ms passes, or nd_ring_wake_all. */
@@ -74,7 +73,7 @@ uint64_t nd_ring_consumer_position(const nd_ring *r, int consumer);
 
 typedef struct nd_ring_stats {
     uint64_t published;
-    uint64_t overrun_sets; /* refused because a lossless consumer was full */
+    uint64_t overrun_sets;                   /* refused because a lossless consumer was full */
     uint64_t skipped[ND_RING_MAX_CONSUMERS]; /* lossy consumers: sets skipped */
     uint64_t lag[ND_RING_MAX_CONSUMERS];     /* published - consumer position */
 } nd_ring_stats;

@@ -294,7 +294,8 @@ static void recover_crashed_trials(nd_daemon *d)
     if (rep.recovered || rep.failed)
         nd_notice("crash recovery: %zu trial(s) recovered and marked interrupted, %zu failed",
                   rep.recovered, rep.failed);
-    if (rep.failed) nd_daemon_set_error(d, "crash recovery failed for %zu trial file(s)", rep.failed);
+    if (rep.failed)
+        nd_daemon_set_error(d, "crash recovery failed for %zu trial file(s)", rep.failed);
     nd_trial_recover_report_free(&rep);
 }
 

@@ -2,7 +2,13 @@
 #ifndef ND_LOG_H
 #define ND_LOG_H
 
-enum nd_log_level { ND_LOG_ERR = 3, ND_LOG_WARNING = 4, ND_LOG_NOTICE = 5, ND_LOG_INFO = 6, ND_LOG_DEBUG = 7 };
+enum nd_log_level {
+    ND_LOG_ERR = 3,
+    ND_LOG_WARNING = 4,
+    ND_LOG_NOTICE = 5,
+    ND_LOG_INFO = 6,
+    ND_LOG_DEBUG = 7
+};
 
 void nd_log_set_level(int level);
 int nd_log_get_level(void);

@@ -14,10 +14,10 @@
 #define NFP_MAX_NSETS    64
 #define NFP_MAX_NCH      8
 /* Largest body: version+type+seq+t_us+nch+nsets + 64*8*4 + crc. */
-#define NFP_MAX_BODY     (2 + 4 + 4 + 1 + 1 + NFP_MAX_NSETS * NFP_MAX_NCH * 4 + 2)
+#define NFP_MAX_BODY      (2 + 4 + 4 + 1 + 1 + NFP_MAX_NSETS * NFP_MAX_NCH * 4 + 2)
 #define NFP_MAX_INFO_JSON 4096
 /* Largest body of any type (an INFO frame with the longest JSON). */
-#define NFP_MAX_INFO_BODY (2 + NFP_MAX_INFO_JSON + 2)
+#define NFP_MAX_INFO_BODY  (2 + NFP_MAX_INFO_JSON + 2)
 #define NFP_SAMPLES_HEADER 10 /* seq u32, t_us u32, nch u8, nsets u8 */
 #define NFP_STATUS_PAYLOAD 6  /* overflows u32, flags u16 */
 /* Worst-case encoded frame size (COBS overhead + delimiter). */

@@ -8,8 +8,8 @@
 
 /* Flags describing what happened just before this sample set. */
 enum {
-    ND_SAMPLE_AFTER_GAP = 1u << 0,     /* device seq jumped forward: sets were lost */
-    ND_SAMPLE_AFTER_RESTART = 1u << 1, /* device seq went backwards: device restarted */
+    ND_SAMPLE_AFTER_GAP = 1u << 0,       /* device seq jumped forward: sets were lost */
+    ND_SAMPLE_AFTER_RESTART = 1u << 1,   /* device seq went backwards: device restarted */
     ND_SAMPLE_AFTER_RECONNECT = 1u << 2, /* first set after the device came back */
 };
 
@@ -22,7 +22,7 @@ typedef struct nd_sample {
     uint8_t flags;     /* ND_SAMPLE_* */
     uint16_t reserved;
     int32_t raw[ND_MAX_CHANNELS]; /* raw counts, channel order of the device */
-    uint64_t gap_sets; /* with ND_SAMPLE_AFTER_GAP: how many sets were lost */
+    uint64_t gap_sets;            /* with ND_SAMPLE_AFTER_GAP: how many sets were lost */
 } nd_sample;
 
 _Static_assert(sizeof(nd_sample) == 64, "nd_sample must be one cache line");

@@ -9,38 +9,38 @@
 
 extern int nd_test_passed, nd_test_failed;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            nd_test_passed++;                                                            \
-        } else {                                                                         \
-            nd_test_failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);      \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            nd_test_passed++;                                                                      \
+        } else {                                                                                   \
+            nd_test_failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                               \
-    do {                                                                                 \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                            \
-        if (va_ == vb_) {                                                                \
-            nd_test_passed++;                                                            \
-        } else {                                                                         \
-            nd_test_failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK_EQ_INT failed: %s = %lld, %s = %lld\n", __FILE__, \
-                    __LINE__, #a, va_, #b, vb_);                                         \
-        }                                                                                \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        if (va_ == vb_) {                                                                          \
+            nd_test_passed++;                                                                      \
+        } else {                                                                                   \
+            nd_test_failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK_EQ_INT failed: %s = %lld, %s = %lld\n", __FILE__,        \
+                    __LINE__, #a, va_, #b, vb_);                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                            \
-    do {                                                                                 \
-        double va_ = (double)(a), vb_ = (double)(b);                                     \
-        if (fabs(va_ - vb_) <= (tol)) {                                                  \
-            nd_test_passed++;                                                            \
-        } else {                                                                         \
-            nd_test_failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.12g, %s = %.12g (tol %g)\n", \
-                    __FILE__, __LINE__, #a, va_, #b, vb_, (double)(tol));                \
-        }                                                                                \
+#define CHECK_NEAR(a, b, tol)                                                                      \
+    do {                                                                                           \
+        double va_ = (double)(a), vb_ = (double)(b);                                               \
+        if (fabs(va_ - vb_) <= (tol)) {                                                            \
+            nd_test_passed++;                                                                      \
+        } else {                                                                                   \
+            nd_test_failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.12g, %s = %.12g (tol %g)\n",         \
+                    __FILE__, __LINE__, #a, va_, #b, vb_, (double)(tol));                          \
+        }                                                                                          \
     } while (0)
 
 /* A fresh directory under $NORDIC_TEST_TMP (or /tmp); returns a static path. */
