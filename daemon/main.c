@@ -376,14 +376,14 @@ int main(int argc, char **argv)
     }
     notify("STOPPING=1");
     if (rec.enabled) {
-        nd_trial_slot slot;
+        nd_trial_slot slot = {0};
         nd_trial_summary summary;
         if (nd_daemon_stop_trial(d, &slot, &summary, err, sizeof err)) {
             nd_err("stopping the trial: %s", err);
             exit_code = 1;
-        } else {
-            print_summary(&slot, &summary);
         }
+        /* Metrics survive a failed file (disk full): show them regardless. */
+        if (slot.trial_id[0]) print_summary(&slot, &summary);
     }
     nd_daemon_shutdown(d);
     nd_info("nordicd stopped");

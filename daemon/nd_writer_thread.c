@@ -5,6 +5,7 @@
  * stops the file, not acquisition or metrics: the loss is counted and shown
  * on status, and the file stays valid up to its last flush. */
 #include <errno.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -303,6 +304,9 @@ int nd_writer_prepare(nd_daemon *d, char *err, size_t errlen)
 {
     /* A full disk must become an error, not SIGXFSZ killing the daemon. */
     signal(SIGXFSZ, SIG_IGN);
+    /* HDF5 1.10 keeps a file whose close failed (disk full) half open, and its
+     * exit-time clean-up then crashes on it; the kernel frees all at exit. */
+    H5dont_atexit();
     const char *dir = d->cfg.data_dir;
     if (mkdir(dir, 0750) && errno != EEXIST) {
         snprintf(err, errlen, "data directory %s cannot be created: %s", dir, strerror(errno));

@@ -130,4 +130,33 @@ if files:
         check(n >= 2000, "SIGTERM: at least 1 s of samples (%d)" % n)
         check(h.attrs.get("status") in ("complete", b"complete"), "SIGTERM: file complete")
 
+# --- disk full (RLIMIT_FSIZE): the file stops, metrics go on, nothing crashes --
+import resource  # noqa: E402
+
+
+def small_files():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (600000, 600000))
+
+
+d, common = base_args("diskfull")
+# Paced, so that flushes happen before the limit is hit (about 3 s in).
+r = subprocess.run([NORDICD] + common + ["--device", "sim:?rate=5000&reps=3&lead=1&rest=1&rise=1&seed=5",
+                                         "--record", "F1", "--tare"],
+                   capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+check(r.returncode == 1, "disk full: exit 1 (trial file incomplete), got %d" % r.returncode)
+check("File too large" in r.stderr,
+      "disk full: the error is reported: %s" % r.stderr[-600:])
+check("3 reps" in r.stdout, "disk full: metrics went on (summary): %r" % r.stdout)
+files = [f for f in os.listdir(d) if f.endswith(".h5")]
+check(len(files) == 1, "disk full: one file")
+if files:
+    tool = os.path.join(BUILD, "tools", "nordic-trial")
+    rr = subprocess.run([tool, "recover", d], capture_output=True, text=True, timeout=60)
+    with h5py.File(os.path.join(d, files[0]), "r") as h:
+        n = len(h["samples/seq"])
+        check(rr.returncode == 0, "disk full: recovery runs: %s" % rr.stderr[-300:])
+        check(n > 5000, "disk full: rows up to the last flush are readable (%d)" % n)
+        seq = h["samples/seq"][:]
+        check(np.all(np.diff(seq.astype(np.int64)) == 1), "disk full: stored rows contiguous")
+
 finish("test_nordicd")
