@@ -28,6 +28,7 @@ typedef struct nd_device_info {
     int nch;        /* 1..ND_MAX_CHANNELS */
     char channel_names[ND_MAX_CHANNELS][32];
     double counts_per_newton[ND_MAX_CHANNELS]; /* 0 = unknown (needs calibration) */
+    double capacity_n[ND_MAX_CHANNELS];        /* rated load of the cell, N; 0 = unknown */
 } nd_device_info;
 
 typedef enum nd_device_event_kind {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nd_nfp.h"
 
@@ -18,6 +19,14 @@ struct nd_devsim {
     uint64_t next_set; /* index of the next sample set to send */
     uint64_t next_info_set;
     nd_devsim_stats stats;
+    /* loadstar emulation */
+    enum { LS_IDLE, LS_STREAM_MLB, LS_STREAM_UNIT } ls_mode;
+    char ls_cmd[64];
+    size_t ls_cmd_len;
+    double ls_zero_n;
+    char ls_unit[8];
+    double ls_unit_n;
+    char ls_id[32];
 };
 
 uint64_t nd_devsim_rand(uint64_t *state)
@@ -78,6 +87,10 @@ nd_devsim *nd_devsim_new(const nd_devsim_config *cfg, char *err, size_t errlen)
         free(d);
         return NULL;
     }
+    d->ls_mode = cfg->interactive ? LS_IDLE : LS_STREAM_MLB;
+    snprintf(d->ls_unit, sizeof d->ls_unit, "lb");
+    d->ls_unit_n = LBF_N;
+    snprintf(d->ls_id, sizeof d->ls_id, "LS-%llu", (unsigned long long)cfg->seed);
     return d;
 }
 
@@ -159,7 +172,11 @@ static size_t text_unit(nd_devsim *d, uint8_t *out, size_t cap)
                      (unsigned long long)(i * 1000 / c->rate_hz), f[c->leg] / LBF_N);
         break;
     case ND_DEVSIM_LOADSTAR:
-        n = snprintf((char *)out, cap, "%ld\r\n", lround(f[c->leg] / LBF_N * 1000.0));
+        if (d->ls_mode == LS_STREAM_UNIT)
+            n = snprintf((char *)out, cap, "%12.4f\r\n", (f[c->leg] - d->ls_zero_n) / d->ls_unit_n);
+        else
+            n = snprintf((char *)out, cap, "%ld\r\n",
+                         lround((f[c->leg] - d->ls_zero_n) / LBF_N * 1000.0));
         break;
     case ND_DEVSIM_NFP:
         return 0;
@@ -174,6 +191,107 @@ static size_t text_unit(nd_devsim *d, uint8_t *out, size_t cap)
 size_t nd_devsim_next(nd_devsim *d, uint8_t *out, size_t cap)
 {
     return d->cfg.proto == ND_DEVSIM_NFP ? nfp_unit(d, out, cap) : text_unit(d, out, cap);
+}
+
+/* --- Loadstar command set --- */
+
+static const struct {
+    const char *name;
+    double newtons;
+} ls_units[] = {{"lb", LBF_N}, {"lbf", LBF_N}, {"kg", 9.80665}, {"kgf", 9.80665},
+                {"N", 1.0},    {"kN", 1000.0}, {"g", G_N},      {"oz", LBF_N / 16.0}};
+
+bool nd_devsim_streaming(const nd_devsim *d)
+{
+    return d->cfg.proto != ND_DEVSIM_LOADSTAR || d->ls_mode != LS_IDLE;
+}
+
+const char *nd_devsim_id(const nd_devsim *d)
+{
+    return d->ls_id;
+}
+
+double nd_devsim_zero_n(const nd_devsim *d)
+{
+    return d->ls_zero_n;
+}
+
+/* Force on the emulated cell now (at the next set to be sent). */
+static double ls_force_now(nd_devsim *d)
+{
+    int32_t raw[ND_MAX_CHANNELS];
+    double f[ND_MAX_CHANNELS];
+    nd_sim_model_sample(&d->model, d->next_set, raw, f);
+    return f[d->cfg.leg];
+}
+
+static int ls_answer(nd_devsim *d, const char *cmd, char *out, size_t cap)
+{
+    if (cmd[0] == '\0') return snprintf(out, cap, "A\r\n");
+    if (strcasecmp(cmd, "MODEL") == 0) return snprintf(out, cap, "FCM DI-1000\r\n");
+    if (strcasecmp(cmd, "ID") == 0 || strcasecmp(cmd, "SS1") == 0)
+        return snprintf(out, cap, "%s\r\n", d->ls_id);
+    if (strcasecmp(cmd, "UNITS") == 0) return snprintf(out, cap, "%s\r\n", d->ls_unit);
+    if (strncasecmp(cmd, "UNITS ", 6) == 0) {
+        for (size_t i = 0; i < sizeof ls_units / sizeof ls_units[0]; i++)
+            if (strcmp(cmd + 6, ls_units[i].name) == 0) {
+                snprintf(d->ls_unit, sizeof d->ls_unit, "%s", ls_units[i].name);
+                d->ls_unit_n = ls_units[i].newtons;
+                return snprintf(out, cap, "%s\r\n", d->ls_unit);
+            }
+        return snprintf(out, cap, "?\r\n");
+    }
+    if (strcasecmp(cmd, "LC") == 0)
+        return snprintf(out, cap, "%.2f\r\n",
+                        ND_DEVSIM_LOADSTAR_CAPACITY_LB * LBF_N / d->ls_unit_n);
+    if (strcasecmp(cmd, "SLC") == 0)
+        return snprintf(out, cap, "%.2f\r\n", ND_DEVSIM_LOADSTAR_CAPACITY_LB);
+    if (strcasecmp(cmd, "CT0") == 0 || strcasecmp(cmd, "CT1") == 0 ||
+        strcasecmp(cmd, "TARE") == 0) {
+        d->ls_zero_n = ls_force_now(d);
+        return snprintf(out, cap, "Tared\r\n");
+    }
+    if (strcasecmp(cmd, "W") == 0)
+        return snprintf(out, cap, "%.4f\r\n", (ls_force_now(d) - d->ls_zero_n) / d->ls_unit_n);
+    if (strcasecmp(cmd, "O0W1") == 0)
+        return snprintf(out, cap, "%ld\r\n",
+                        lround((ls_force_now(d) - d->ls_zero_n) / LBF_N * 1000.0));
+    if (strcasecmp(cmd, "WC") == 0) {
+        d->ls_mode = LS_STREAM_UNIT;
+        return 0;
+    }
+    if (strcasecmp(cmd, "O0W0") == 0) {
+        d->ls_mode = LS_STREAM_MLB;
+        return 0;
+    }
+    return snprintf(out, cap, "?\r\n");
+}
+
+size_t nd_devsim_input(nd_devsim *d, const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    if (d->cfg.proto != ND_DEVSIM_LOADSTAR) return 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = in[i];
+        if (b == '\n' && i > 0 && in[i - 1] == '\r') continue; /* CRLF is one end */
+        if (b != '\r' && b != '\n') {
+            if (d->ls_cmd_len + 1 < sizeof d->ls_cmd) d->ls_cmd[d->ls_cmd_len++] = (char)b;
+            continue;
+        }
+        d->ls_cmd[d->ls_cmd_len] = '\0';
+        d->ls_cmd_len = 0;
+        bool was_streaming = d->ls_mode != LS_IDLE;
+        d->ls_mode = LS_IDLE; /* any line stops the stream */
+        /* The CR that stops a stream is not a ping: the stream just ends. */
+        if (was_streaming && d->ls_cmd[0] == '\0') continue;
+        char ans[64];
+        int a = ls_answer(d, d->ls_cmd, ans, sizeof ans);
+        if (a > 0 && n + (size_t)a <= cap) {
+            memcpy(out + n, ans, (size_t)a);
+            n += (size_t)a;
+        }
+    }
+    return n;
 }
 
 size_t nd_devsim_banner(nd_devsim *d, uint8_t *out, size_t cap)

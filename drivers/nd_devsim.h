@@ -18,7 +18,7 @@ typedef enum nd_devsim_proto {
     ND_DEVSIM_CSV,       /* "<raw left>,<raw right>" */
     ND_DEVSIM_HX711,     /* HX711_ADC two-cell example, grams */
     ND_DEVSIM_OPENSCALE, /* "<ms>,<lbs>,lbs," (left leg) */
-    ND_DEVSIM_LOADSTAR,  /* millipounds, one per line (one leg) */
+    ND_DEVSIM_LOADSTAR,  /* Loadstar DI-1000 / iLoad command set (one leg) */
 } nd_devsim_proto;
 
 typedef struct nd_devsim_config {
@@ -29,6 +29,10 @@ typedef struct nd_devsim_config {
     int leg;            /* single-channel presets: ND_SIM_LEFT or ND_SIM_RIGHT */
     double seq_jump;    /* NFP: probability per frame of skipping 1..50 sets */
     uint64_t seed;
+    /* loadstar: answer the command set and stream only when told (WC or
+     * O0W0). Off: stream millipounds from the start, as after O0W0, for
+     * outputs that cannot talk back (stdout, file). */
+    bool interactive;
 } nd_devsim_config;
 
 typedef struct nd_devsim_stats {
@@ -50,6 +54,24 @@ size_t nd_devsim_next(nd_devsim *d, uint8_t *out, size_t cap);
 /* What a board prints on reset (text) or a burst of garbage (NFP). */
 size_t nd_devsim_banner(nd_devsim *d, uint8_t *out, size_t cap);
 const nd_devsim_stats *nd_devsim_stats_get(const nd_devsim *d);
+/* Bytes the host sent to the device (loadstar): each line ending in CR or
+ * LF is a command (an empty one is the bare CR); any line stops a running
+ * stream. Answers go to out; returns their length. Commands: CR -> "A",
+ * MODEL -> "FCM DI-1000", ID and SS1 -> the factory id, UNITS [u] -> the
+ * unit, LC (calibrated unit) and SLC (lb) -> the capacity, CT0/CT1/TARE ->
+ * "Tared" (zero shifts to the present force), W -> one reading in the unit,
+ * O0W1 -> one in millipounds, WC / O0W0 -> stream in the unit / in
+ * millipounds, anything else -> "?". */
+size_t nd_devsim_input(nd_devsim *d, const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+/* False while the loadstar device idles: nd_devsim_next() still advances
+ * the sample clock but its line must not be sent. Always true otherwise. */
+bool nd_devsim_streaming(const nd_devsim *d);
+/* The factory id the loadstar emulation reports ("LS-<seed>"). */
+const char *nd_devsim_id(const nd_devsim *d);
+/* Force the loadstar zero is at (N; 0 until a tare). */
+double nd_devsim_zero_n(const nd_devsim *d);
+#define ND_DEVSIM_LOADSTAR_CAPACITY_LB 250.0
+
 /* Raw counts of sample set i exactly as the unit carried them (NFP and csv),
  * for tests. */
 void nd_devsim_raw(nd_devsim *d, uint64_t i, int32_t *raw);

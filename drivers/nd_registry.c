@@ -17,7 +17,7 @@
     X(nd_tr_serial_ops)                                                                            \
     X(nd_tr_usb_ops)
 
-#define ND_DECODERS(X) X(nd_decoder_nfp) X(nd_text_decoder_ops)
+#define ND_DECODERS(X) X(nd_decoder_nfp) X(nd_text_decoder_ops) X(nd_loadstar_decoder_ops)
 
 #define ND_OTHER_DRIVERS(X) X(nd_labjack_u6_driver) X(nd_pair_driver)
 

@@ -25,8 +25,25 @@ typedef struct stream_priv {
     nd_sink user_sink;
     nd_device *dev;
     bool mark_reconnect; /* flag the next delivered set */
+    bool pending_lost;   /* the decoder's start-up dialogue saw the link drop */
+    nd_decoder_link link;
     uint8_t buf[STREAM_READ_BUF];
 } stream_priv;
+
+/* The decoder's way back to the device (nd_decoder.h). */
+static ssize_t link_read(void *ctx, uint8_t *buf, size_t len, int timeout_ms)
+{
+    stream_priv *p = ctx;
+    ssize_t n = p->tr.ops->read(&p->tr, buf, len, timeout_ms);
+    if (n > 0) atomic_fetch_add(&p->dev->counters.bytes, (uint64_t)n);
+    return n;
+}
+
+static int link_write(void *ctx, const uint8_t *buf, size_t len)
+{
+    stream_priv *p = ctx;
+    return p->tr.ops->write ? p->tr.ops->write(&p->tr, buf, len) : -1;
+}
 
 static void wrap_samples(void *ctx, const nd_sample *sets, size_t n)
 {
@@ -113,8 +130,25 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
         tops->close(&p->tr);
         goto fail_restore;
     }
+    p->link = (nd_decoder_link){.ctx = p, .read = link_read, .write = link_write};
+    if (dec->connect) {
+        if (!tops->write) {
+            snprintf(err, errlen, "%s: proto=%s needs a transport that can send commands",
+                     tops->scheme, dec->name);
+            goto fail_decoder;
+        }
+        int rc = dec->connect(p->dec_state, &p->link, err, errlen);
+        if (rc == ND_TR_LOST) {
+            p->pending_lost = true; /* absent (wait=1) or gone at once: run() reconnects */
+        } else if (rc < 0) {
+            goto fail_decoder;
+        }
+    }
     atomic_store(&dev->connected, true);
     return 0;
+fail_decoder:
+    dec->destroy(p->dec_state);
+    tops->close(&p->tr);
 fail_restore:
     dev->sink = p->user_sink;
     dev->priv = NULL;
@@ -157,7 +191,15 @@ static int reconnect(stream_priv *p, const atomic_bool *stop)
     for (;;) {
         if (sleep_unless_stopped(stop, wait_ms)) return 1;
         attempts++;
-        if (p->tr.ops->reopen(&p->tr) == 0) break;
+        if (p->tr.ops->reopen(&p->tr) == 0) {
+            if (!p->dec->connect) break;
+            char err[160] = "";
+            int rc = p->dec->connect(p->dec_state, &p->link, err, sizeof err);
+            if (rc == 0) break;
+            /* Link up but the device did not start: say why, try again. */
+            if (rc != ND_TR_LOST) nd_device_emit_event(dev, ND_EV_ERROR, 0, 0, "%s", err);
+            p->dec->reset(p->dec_state);
+        }
         wait_ms = wait_ms * 2 > ND_STREAM_BACKOFF_MAX_MS ? ND_STREAM_BACKOFF_MAX_MS : wait_ms * 2;
     }
     atomic_fetch_add(&dev->counters.reconnects, 1);
@@ -171,6 +213,12 @@ static int reconnect(stream_priv *p, const atomic_bool *stop)
 int nd_stream_run(nd_device *dev, const atomic_bool *stop)
 {
     stream_priv *p = dev->priv;
+    if (p->pending_lost) {
+        p->pending_lost = false;
+        int rc = reconnect(p, stop);
+        if (rc < 0) return -1;
+        if (rc > 0) return 0;
+    }
     while (!atomic_load(stop)) {
         ssize_t n = p->tr.ops->read(&p->tr, p->buf, sizeof p->buf, ND_STREAM_READ_TIMEOUT_MS);
         if (n > 0) {
@@ -196,6 +244,8 @@ void nd_stream_close(nd_device *dev)
 {
     stream_priv *p = dev->priv;
     if (!p) return;
+    if (p->dec->disconnect && atomic_load(&dev->connected))
+        p->dec->disconnect(p->dec_state, &p->link);
     p->dec->destroy(p->dec_state);
     p->tr.ops->close(&p->tr);
     dev->sink = p->user_sink;
@@ -210,6 +260,7 @@ int nd_stream_command(nd_device *dev, const char *cmd, char *err, size_t errlen)
         snprintf(err, errlen, "%s devices do not accept commands", p->tr.ops->scheme);
         return -1;
     }
+    if (p->dec->command) return p->dec->command(p->dec_state, &p->link, cmd, err, errlen);
     /* Device commands are text lines (e.g. "t" = tare on DIY HX711 firmware). */
     size_t len = strlen(cmd);
     char *line = malloc(len + 2);

@@ -45,7 +45,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: nordic-devsim [options]\n"
-            "  --proto P           nfp | csv | hx711-adc-2x | openscale | loadstar (default nfp)\n"
+            "  --proto P           nfp | csv | hx711-adc-2x | openscale | loadstar (default nfp);\n"
+            "                      loadstar on pty/tcp answers its command set (SERIAL.md)\n"
             "  --rate HZ           sample sets per second (default 1000)\n"
             "  --nch N             channels, nfp/csv (default 2)\n"
             "  --sets-per-frame N  nfp: sets per SAMPLES frame, 1..64 (default 10)\n"
@@ -220,6 +221,9 @@ static int parse_args(int argc, char **argv, options *o)
         return -1;
     }
     o->faults.seed = o->dev.seed;
+    /* A Loadstar on a two-way link waits for its commands, as the real one. */
+    o->dev.interactive =
+        o->dev.proto == ND_DEVSIM_LOADSTAR && (o->out == OUT_PTY || o->out == OUT_TCP);
     return 0;
 }
 
@@ -329,6 +333,30 @@ static bool sink_write(sink *k, const uint8_t *buf, size_t len)
     return true;
 }
 
+/* Loadstar: answer whatever the host sent, waiting up to timeout_ms for it.
+ * Returns false when the reader went away for good. */
+static bool serve_commands(sink *k, nd_devsim *dev, int timeout_ms)
+{
+    if (k->fd < 0) return true;
+    struct pollfd p = {.fd = k->fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) != 1) return true;
+    if (!(p.revents & POLLIN)) { /* pty without a reader: POLLHUP at once, do not spin */
+        struct timespec ts = {0, (long)timeout_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        return true;
+    }
+    uint8_t in[256], out[4096];
+    ssize_t n = read(k->fd, in, sizeof in);
+    if (n <= 0) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+        /* TCP client gone: wait for the next; pty: nobody has it open (EIO) */
+        if (k->kind == OUT_TCP) sink_hangup(k);
+        return true;
+    }
+    size_t m = nd_devsim_input(dev, in, (size_t)n, out, sizeof out);
+    return m == 0 || sink_write(k, out, m);
+}
+
 static double now_s(void)
 {
     return (double)nd_monotonic_ns() * 1e-9;
@@ -362,7 +390,9 @@ int main(int argc, char **argv)
         if (!o.fast) {
             double ahead = data_s - (now_s() - t0);
             if (ahead > 0.0005) {
-                if (k.kind == OUT_TCP && k.fd < 0)
+                if (o.dev.interactive && k.fd >= 0) {
+                    if (!serve_commands(&k, dev, (int)(ahead * 1000) + 1)) break;
+                } else if (k.kind == OUT_TCP && k.fd < 0)
                     sink_poll_accept(&k, (int)(ahead * 1000) + 1);
                 else {
                     struct timespec ts = {0, (long)(ahead * 1e9)};
@@ -372,6 +402,7 @@ int main(int argc, char **argv)
             }
         }
         sink_poll_accept(&k, 0);
+        if (o.dev.interactive && !serve_commands(&k, dev, 0)) break;
         if (o.disconnect_every_s > 0 && down_until < 0 && data_s >= next_disconnect) {
             fprintf(stderr, "nordic-devsim: disconnect at %.2f s of data\n", data_s);
             sink_hangup(&k);
@@ -389,6 +420,10 @@ int main(int argc, char **argv)
             need_banner = false;
         } else {
             n = nd_devsim_next(dev, unit, sizeof unit);
+            if (!nd_devsim_streaming(dev)) { /* idle Loadstar: the clock runs, nothing is sent */
+                if (o.fast && !serve_commands(&k, dev, 1)) break;
+                continue;
+            }
             units++;
         }
         if (n == 0) {
