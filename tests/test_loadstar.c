@@ -538,6 +538,7 @@ static void test_end_to_end_tcp(void)
     atomic_store(&run.stop, true);
     pthread_join(run.thread, NULL);
     CHECK_EQ_INT(run.rc, 0);
+    CHECK_EQ_INT(atomic_load(&dev->counters.lines_bad), 0);
     nd_device_close(dev); /* sends the CR that stops the stream */
     sleep_ms(30);
     responder_stop(&r);
@@ -584,7 +585,6 @@ static void test_end_to_end_tcp(void)
         if (c.ev[i].kind == ND_EV_DEVICE_BACK) back = lost;
     }
     CHECK(lost && back);
-    CHECK_EQ_INT(atomic_load(&dev->counters.lines_bad), 0);
     nd_devsim_free(sim);
 }
 
