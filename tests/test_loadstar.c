@@ -675,6 +675,26 @@ static void test_pair_of_two(void)
     } else {
         fprintf(stderr, "pair open: %s\n", err);
     }
+    /* the percent-encoded inner query is the same device */
+    snprintf(uri, sizeof uri,
+             "pair:?left=tcp:127.0.0.1:%d%%3Fproto%%3Dloadstar%%26rate%%3D100"
+             "&right=tcp:127.0.0.1:%d%%3Fproto%%3Dloadstar&right.rate=100",
+             rl.port, rr.port);
+    rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        size_t before = count_sets(&c);
+        runner run = {.dev = dev};
+        pthread_create(&run.thread, NULL, run_thread, &run);
+        CHECK(wait_until(&c, before + 20));
+        atomic_store(&run.stop, true);
+        pthread_join(run.thread, NULL);
+        CHECK(strstr(dev->info.serial, "LS-21") != NULL);
+        CHECK(strstr(dev->info.model, "Loadstar DI-1000") != NULL);
+        nd_device_close(dev);
+    } else {
+        fprintf(stderr, "pair open (encoded): %s\n", err);
+    }
     responder_stop(&rl);
     responder_stop(&rr);
     nd_devsim_free(left);
