@@ -3,7 +3,7 @@
 #   tools/quickstart.sh demo   install what is missing, build, record a live
 #                              trial on the built-in simulated board
 #   tools/quickstart.sh test   install what is missing, build (plain, ASan+UBSan,
-#                              TSan) and run every test
+#                              TSan, libFuzzer) and run every test
 # Run as root or with sudo available (only for apt-get).
 set -euo pipefail
 
@@ -71,6 +71,11 @@ test_all() {
   echo "==> TSan build (the concurrent parts)"
   build build-tsan -DNORDIC_SANITIZE=thread
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -L concurrency
+  echo "==> libFuzzer: the NFP/1 and text decoders, 20 s each (long runs: drivers/SERIAL.md)"
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DNORDIC_FUZZ=ON >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_nfp fuzz_text
+  run_tests build-fuzz -R '^fuzz_'
 }
 
 case "${1:-}" in
