@@ -107,7 +107,8 @@ static void set_default_dirs(nd_config *c)
 void nd_config_defaults(nd_config *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->device, sizeof c->device, "sim:");
+    /* The simulated board, repeating reps until stopped (a station to try out). */
+    snprintf(c->device, sizeof c->device, "sim:?reps=0");
     set_default_dirs(c);
     snprintf(c->pub, sizeof c->pub, "tcp://127.0.0.1:5556");
     c->log_level = ND_LOG_INFO;

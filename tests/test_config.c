@@ -29,7 +29,7 @@ int main(void)
     char err[512];
 
     nd_config_defaults(&c);
-    CHECK(strcmp(c.device, "sim:") == 0);
+    CHECK(strcmp(c.device, "sim:?reps=0") == 0);
     CHECK(strcmp(c.pub, "tcp://127.0.0.1:5556") == 0);
     CHECK(strncmp(c.ctl, "ipc://", 6) == 0);
     CHECK(c.ring_capacity == 1ul << 20);
