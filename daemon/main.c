@@ -298,6 +298,12 @@ static void print_summary(const nd_trial_slot *slot, const nd_trial_summary *s)
 {
     printf("trial %s (athlete %s): %u reps (%u discarded), %llu sample sets\n", slot->trial_id,
            slot->req.athlete_id, s->reps, s->discarded_reps, (unsigned long long)s->samples);
+    if (s->reps == 0) {
+        printf("  no rep reached %.0f N on both hooks together\n  file         %s\n",
+               slot->settings.on_N, slot->path);
+        fflush(stdout);
+        return;
+    }
     printf("  max force    left %7.1f N   right %7.1f N\n", s->max_N[ND_LEFT], s->max_N[ND_RIGHT]);
     printf("  mean peaks   left %7.1f N   right %7.1f N\n", s->mean_N[ND_LEFT],
            s->mean_N[ND_RIGHT]);

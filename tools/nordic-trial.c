@@ -108,8 +108,10 @@ static int cmd_summary(const char *path)
         printf("  reps %u (discarded %u)\n", s->reps, s->discarded_reps);
         printf("  max   left %.1f N  right %.1f N\n", s->max_N[ND_LEFT], s->max_N[ND_RIGHT]);
         printf("  mean  left %.1f N  right %.1f N\n", s->mean_N[ND_LEFT], s->mean_N[ND_RIGHT]);
-        printf("  asymmetry %.1f %% (weaker: %s), LSI %.1f %%\n", s->asymmetry_pct,
-               side(s->weaker_side), s->lsi_pct);
+        printf("  asymmetry %.1f %% (weaker: %s)", s->asymmetry_pct, side(s->weaker_side));
+        if (isfinite(s->lsi_pct))
+            printf(", LSI %.1f %%", s->lsi_pct); /* only with an injured side */
+        printf("\n");
         printf("  torque max left %.1f N·m right %.1f N·m\n", s->torque_max_Nm[ND_LEFT],
                s->torque_max_Nm[ND_RIGHT]);
         printf("  flags:%s%s%s%s%s\n", s->weak_left ? " weak_left" : "",
