@@ -12,7 +12,9 @@ from nordic_testlib import BUILD, check, finish
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 NORDCTL = os.path.join(BUILD, "tools", "nordctl")
 WATCH = os.path.join(BUILD, "tools", "nordic-watch")
-TMP = tempfile.mkdtemp(prefix="watch-", dir=os.environ.get("TMPDIR"))
+# A longish endpoint path, as a real runtime dir gives: the header must still
+# show state, trial and athlete within the 110 columns.
+TMP = tempfile.mkdtemp(prefix="watch-endpoint-path-", dir=os.environ.get("TMPDIR"))
 PUB = "ipc://%s/pub" % TMP
 CTL = "ipc://%s/ctl" % TMP
 SESSION = "nordic-watch-test-%d" % os.getpid()

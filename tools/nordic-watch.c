@@ -307,10 +307,12 @@ static void render(frame *f, const view *v, const char *endpoint)
     f->len += (size_t)snprintf(f->buf, FRAME_CAP, "\x1b[H");
     char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
     bool bold_state = !strcmp(v->state, "recording");
-    line(f, "nordic-watch  %s   state: %s%s%s   %s%s%s%s  t %s s", endpoint,
+    /* The endpoint goes last: a long ipc path must not push the state,
+     * trial and athlete off a narrow terminal. */
+    line(f, "nordic-watch  state: %s%s%s   %s%s%s%s  t %s s   %s",
          bold_state ? "\x1b[1;31m" : "\x1b[1m", v->have_status ? v->state : "(waiting)", "\x1b[0m",
          v->trial_id[0] ? "trial " : "", v->trial_id, v->athlete[0] ? "  athlete " : "", v->athlete,
-         fmt_num(a, sizeof a, v->t, 1));
+         fmt_num(a, sizeof a, v->t, 1), endpoint);
     line(f, "device %s %s  %s Hz  %s   file %s", v->model[0] ? v->model : "-", v->serial,
          fmt_num(a, sizeof a, v->rate_hz, 0), v->connected ? "connected" : "DISCONNECTED",
          v->file[0] ? v->file : "-");
