@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CAL_FORMAT  "nordic-calibration"
@@ -314,21 +315,33 @@ int nd_calibration_load(nd_calibration *out, const char *path, char *err, size_t
         snprintf(err, errlen, "cannot open calibration %s: %s", path, strerror(errno));
         return -1;
     }
+    /* Bounds what getline below may allocate: a real file is a few hundred bytes. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 65536) {
+        snprintf(err, errlen, "calibration %s is invalid: file is too large (%lld bytes)", path,
+                 (long long)st.st_size);
+        fclose(f);
+        return -1;
+    }
     nd_calibration c;
     memset(&c, 0, sizeof c);
     bool seen[SEEN_N] = {false};
     bool seen_offset[ND_MAX_CHANNELS] = {false}, seen_gain[ND_MAX_CHANNELS] = {false};
-    char line[512], detail[200];
+    char *line = NULL, detail[200];
+    size_t cap = 0;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    ssize_t got;
+    /* getline gives the true length, so a NUL byte (which strlen-based
+     * reading would silently end the line at) is seen and refused. */
+    while (rc == 0 && (got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+        size_t len = (size_t)got;
+        if (len > 511) {
             snprintf(detail, sizeof detail, "line is too long");
             rc = -1;
             break;
         }
-        if (memchr(line, '\0', len) != NULL || strlen(line) != len) {
+        if (memchr(line, '\0', len) != NULL) {
             snprintf(detail, sizeof detail, "line contains a NUL byte");
             rc = -1;
             break;
@@ -349,6 +362,7 @@ int nd_calibration_load(nd_calibration *out, const char *path, char *err, size_t
         snprintf(detail, sizeof detail, "read error");
         rc = -1;
     }
+    free(line);
     fclose(f);
     if (rc < 0) {
         snprintf(err, errlen, "calibration %s is invalid at line %d: %s", path, lineno, detail);

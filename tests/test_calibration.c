@@ -242,6 +242,25 @@ static void test_corrupt_files(void)
     before = c;
     CHECK_EQ_INT(nd_calibration_load(&c, path, err, sizeof err), -1);
     CHECK(memcmp(&c, &before, sizeof c) == 0);
+    /* A NUL inside an otherwise valid line (fgets would stop the line
+     * there and keep "gain.1 = 4"), and a block of NULs such as a crash can
+     * leave in a file: both refused, nothing loaded. */
+    static const char nul_in_line[] = "gain.1 = 4\0 and junk after the NUL\n";
+    static const char nul_block[] = "gain.1 = 4\n\0\0\0\0\0\0\0\0\n";
+    const struct {
+        const char *tail;
+        size_t len;
+    } nul_cases[] = {{nul_in_line, sizeof nul_in_line - 1}, {nul_block, sizeof nul_block - 1}};
+    for (size_t k = 0; k < 2; k++) {
+        f = fopen(path, "wb");
+        fprintf(f, "%soffset.0 = 1\ngain.0 = 2\noffset.1 = 3\n", head);
+        fwrite(nul_cases[k].tail, 1, nul_cases[k].len, f);
+        fclose(f);
+        err[0] = 0;
+        CHECK_EQ_INT(nd_calibration_load(&c, path, err, sizeof err), -1);
+        CHECK(strstr(err, "NUL byte") != NULL);
+        CHECK(memcmp(&c, &before, sizeof c) == 0);
+    }
     /* A very long line. */
     f = fopen(path, "w");
     fputs("format = ", f);
@@ -250,6 +269,12 @@ static void test_corrupt_files(void)
     fclose(f);
     CHECK_EQ_INT(nd_calibration_load(&c, path, err, sizeof err), -1);
     CHECK(strstr(err, "too long") != NULL);
+    /* A huge file is refused before it is read. */
+    f = fopen(path, "w");
+    for (int i = 0; i < 100000; i++) fputc('#', f);
+    fclose(f);
+    CHECK_EQ_INT(nd_calibration_load(&c, path, err, sizeof err), -1);
+    CHECK(strstr(err, "too large") != NULL);
     /* Missing file. */
     char missing[600];
     snprintf(missing, sizeof missing, "%s/absent.conf", dir);
