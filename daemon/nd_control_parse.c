@@ -124,13 +124,18 @@ static bool utf8_valid(const char *buf, size_t len)
     return true;
 }
 
-/* cJSON turns "\u0000" into an early string end; refuse it up front. */
+/* cJSON turns "\u0000" into an early string end; refuse it up front. A
+ * backslash only starts an escape when it is not itself escaped, so "\\u0000"
+ * (a backslash, then the text u0000) is fine. */
 static bool has_escaped_nul(const char *buf, size_t len)
 {
-    for (size_t i = 0; i + 6 <= len; i++)
-        if (buf[i] == '\\' && buf[i + 1] == 'u' && buf[i + 2] == '0' && buf[i + 3] == '0' &&
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\\') continue;
+        if (i + 6 <= len && buf[i + 1] == 'u' && buf[i + 2] == '0' && buf[i + 3] == '0' &&
             buf[i + 4] == '0' && buf[i + 5] == '0')
             return true;
+        i++; /* skip the escaped character (possibly another backslash) */
+    }
     return false;
 }
 

@@ -158,6 +158,12 @@ static void test_bad_requests(void)
     expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"notes\":\"bell\\u0007\"}",
                  "control character");
     expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"notes\":\"a\\u0000b\"}", "\\u0000");
+    /* An escaped backslash followed by the text u0000 is no NUL: accepted as
+     * written; an escaped backslash followed by a real \u0000 still is one. */
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"notes\":\"C:\\\\u0000x\"}"), 0);
+    CHECK(strcmp(req.start.notes, "C:\\u0000x") == 0);
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"notes\":\"C:\\\\\\u0000x\"}",
+                 "\\u0000");
     expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"Athlete_id\":\"B\"}",
                  "unknown field \"Athlete_id\"");
     char buf[4096], id[66], notes[1026];
