@@ -137,7 +137,8 @@ static int handle_start(nd_daemon *d, const nd_start_request *r, cJSON *reply, c
 
 static int handle_stop(nd_daemon *d, cJSON *reply, char *err, size_t errlen)
 {
-    nd_trial_slot slot;
+    /* Only filled in once a trial was stopped: a refusal leaves it empty. */
+    nd_trial_slot slot = {0};
     nd_trial_summary summary;
     char stop_err[256] = "";
     int rc = nd_daemon_stop_trial(d, &slot, &summary, stop_err, sizeof stop_err);

@@ -224,6 +224,9 @@ def run(d, tmp):
     check(st["state"] == "recording", "still recording")
     r = d.ask({"cmd": "stop"})
     check(r["ok"], "stop: %s" % r)
+    # A second stop is a plain refusal, not "stopped, but its file is incomplete".
+    r = d.ask({"cmd": "stop"})
+    check(not r["ok"] and r["error"] == "no trial is recording", "second stop refused: %s" % r)
     deadline = time.time() + 5
     while not any(m.get("event") == "stop" for m in msgs["trial"]) and time.time() < deadline:
         drain(100)
