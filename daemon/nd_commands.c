@@ -355,12 +355,30 @@ int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare,
         pthread_mutex_unlock(&d->lock);
         if (want < 1) want = 1;
         /* The consumers are held at position 0, so slots [0, want) stay
-         * valid while this thread reads them. */
+         * valid while this thread reads them; the ring must hold them all. */
+        if (want > nd_ring_capacity(d->ring))
+            return snprintf(err, errlen,
+                            "the tare window (%llu sets) is longer than the ring "
+                            "(ring_capacity %zu sets): raise ring_capacity or shorten "
+                            "tare_window_s",
+                            (unsigned long long)want, nd_ring_capacity(d->ring)),
+                   -1;
+        /* Like a tare over the control socket: allow for a slow device, but
+         * never wait forever (signals are only taken once this returns). */
+        double limit_s = (double)want / fs + 5.0;
+        uint64_t deadline = nd_monotonic_ns() + (uint64_t)(limit_s * 1e9);
         while (nd_ring_published(d->ring) < want) {
             if (atomic_load(&d->acquisition_done))
                 return snprintf(err, errlen,
                                 "the stream ended before the %llu-set tare window filled",
                                 (unsigned long long)want),
+                       -1;
+            if (nd_monotonic_ns() > deadline)
+                return snprintf(err, errlen,
+                                "no data from the device for %.1f s: the %llu-set tare window "
+                                "did not fill (%llu sets arrived)",
+                                limit_s, (unsigned long long)want,
+                                (unsigned long long)nd_ring_published(d->ring)),
                        -1;
             struct timespec ts = {0, 5 * 1000000L};
             nanosleep(&ts, NULL);

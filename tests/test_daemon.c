@@ -2,13 +2,19 @@
  * their refusals, a held record from an unpaced simulated board where every
  * set reaches the file and the metrics, status counters, clean shutdown with
  * a trial open. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nd_daemon.h"
 #include "nd_log.h"
+#include "nd_nfp.h"
 #include "nd_trial_reader.h"
 #include "test_util.h"
 
@@ -174,11 +180,130 @@ static void test_shutdown_open_trial(void)
     }
 }
 
+/* nd_daemon_record_start on its own thread, so a hang shows as a failed
+ * check instead of a stuck test. */
+typedef struct record_call {
+    nd_daemon *d;
+    nd_trial_request req;
+    int rc;
+    char err[512];
+} record_call;
+
+static void *record_thread(void *arg)
+{
+    record_call *c = arg;
+    nd_trial_slot slot;
+    c->rc = nd_daemon_record_start(c->d, &c->req, true, &slot, c->err, sizeof c->err);
+    return NULL;
+}
+
+/* Returns true if the call returned within limit_s (it then has joined). */
+static bool record_start_returns(record_call *c, double limit_s)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, record_thread, c)) return false;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)limit_s;
+    if (pthread_timedjoin_np(t, NULL, &deadline) == 0) return true;
+    pthread_detach(t);
+    return false;
+}
+
+/* A tare window longer than the ring: the held consumers never free a slot,
+ * so the ring can never hold the window. Must be a clear refusal, not an
+ * endless wait (the main thread would never see SIGTERM again). */
+static void test_record_tare_larger_than_ring(void)
+{
+    const char *dir = nd_test_tmpdir("daemon-tare-ring");
+    nd_config cfg;
+    config_for(&cfg, dir, "sim:?rate=2000&reps=0");
+    cfg.ring_capacity = 1024;
+    cfg.metrics.tare_window_s = 1.0; /* 2000 sets > 1024 */
+    char err[512];
+    nd_daemon *d = nd_daemon_start(&cfg, true, err, sizeof err);
+    CHECK(d != NULL);
+    if (!d) return;
+    record_call c = {.d = d, .req = {.athlete_id = "T1"}};
+    bool returned = record_start_returns(&c, 8);
+    CHECK(returned);
+    if (!returned) {
+        fprintf(stderr, "record_start with a 2000-set tare window in a 1024-set ring hangs\n");
+        return; /* the daemon cannot be shut down under the hung call */
+    }
+    CHECK(c.rc == -1 && strstr(c.err, "ring_capacity") != NULL);
+    nd_daemon_shutdown(d);
+}
+
+/* A board that introduces itself (INFO) and then sends nothing. */
+typedef struct silent_board {
+    int listen_fd, port;
+    atomic_bool stop;
+} silent_board;
+
+static void *silent_board_main(void *arg)
+{
+    silent_board *b = arg;
+    uint8_t frame[NFP_MAX_FRAME(NFP_MAX_INFO_BODY)];
+    size_t n = nfp_encode_info(
+        frame, sizeof frame, "{\"model\":\"silent\",\"serial\":\"S0\",\"rate_hz\":1000,\"nch\":2}");
+    int fd = accept(b->listen_fd, NULL, NULL);
+    if (fd >= 0) {
+        if (write(fd, frame, n) != (ssize_t)n) fprintf(stderr, "silent board: short write\n");
+        while (!atomic_load(&b->stop)) sleep_ms(20);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* The stream stays silent after INFO: the tare window never fills, and the
+ * call must give up with a clear error like a control-socket tare does. */
+static void test_record_tare_silent_device(void)
+{
+    silent_board b = {.listen_fd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    CHECK(bind(b.listen_fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(listen(b.listen_fd, 1) == 0);
+    CHECK(getsockname(b.listen_fd, (struct sockaddr *)&a, &alen) == 0);
+    b.port = ntohs(a.sin_port);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, silent_board_main, &b) == 0);
+
+    const char *dir = nd_test_tmpdir("daemon-tare-silent");
+    char uri[128];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d?proto=nfp", b.port);
+    nd_config cfg;
+    config_for(&cfg, dir, uri);
+    cfg.metrics.tare_window_s = 0.1;
+    char err[512];
+    nd_daemon *d = nd_daemon_start(&cfg, true, err, sizeof err);
+    CHECK(d != NULL);
+    if (!d) {
+        fprintf(stderr, "start: %s\n", err);
+        return;
+    }
+    record_call c = {.d = d, .req = {.athlete_id = "T2"}};
+    bool returned = record_start_returns(&c, 12);
+    CHECK(returned);
+    if (!returned) {
+        fprintf(stderr, "record_start waits forever for a silent device's tare window\n");
+        return;
+    }
+    CHECK(c.rc == -1 && strstr(c.err, "no data") != NULL);
+    nd_daemon_shutdown(d);
+    atomic_store(&b.stop, true);
+    pthread_join(t, NULL);
+    close(b.listen_fd);
+}
+
 int main(void)
 {
     nd_log_set_level(ND_LOG_WARNING);
     test_commands();
     test_record_held();
     test_shutdown_open_trial();
+    test_record_tare_larger_than_ring();
+    test_record_tare_silent_device();
     return nd_test_finish("test_daemon");
 }
