@@ -11,19 +11,16 @@ import pwd
 import re
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 
-from nordic_testlib import check, finish
+from nordic_testlib import check, finish, tmpdir_for_nobody
 
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 SOURCE = os.environ["NORDIC_SOURCE_DIR"]
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 NORDCTL = os.path.join(BUILD, "tools", "nordctl")
 EXAMPLE = os.path.join(SOURCE, "daemon", "nordicd.conf")
-TMP = tempfile.mkdtemp(prefix="privilege-", dir=os.environ.get("TMPDIR"))
-os.chmod(TMP, 0o755)  # the dropped daemon must reach its directories
+TMP = tmpdir_for_nobody("privilege-")  # the dropped daemon must reach its directories
 
 
 def write(path, text):

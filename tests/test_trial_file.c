@@ -291,9 +291,11 @@ static void test_refusals(const char *dir)
     CHECK(strstr(err, "not a directory") != NULL);
 
     /* Unwritable directory. root ignores permission bits, so the check runs
-     * in a child that drops to an unprivileged user. */
-    char ro[4200];
-    snprintf(ro, sizeof ro, "%s/readonly", dir);
+     * in a child that drops to an unprivileged user, which must reach it. */
+    char reach[4096], ro[4200];
+    snprintf(reach, sizeof reach, "%s",
+             nd_test_reachable_by_others(dir) ? dir : nd_test_tmpdir_for_nobody("trial_file_ro"));
+    snprintf(ro, sizeof ro, "%s/readonly", reach);
     mkdir(ro, 0555);
     chmod(ro, 0555);
     int pipefd[2];
@@ -319,6 +321,7 @@ static void test_refusals(const char *dir)
     CHECK(strstr(childerr, "not writable") != NULL);
     fprintf(stderr, "unwritable dir message: %s\n", childerr);
     CHECK(rmdir(ro) == 0); /* nothing was left inside */
+    if (strcmp(reach, dir) != 0) rmdir(reach);
 }
 
 /* Disk full: a child writes until the write fails (RLIMIT_FSIZE when

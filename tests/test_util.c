@@ -21,6 +21,41 @@ const char *nd_test_tmpdir(const char *tag)
     return path;
 }
 
+int nd_test_reachable_by_others(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (!real) return 0;
+    struct stat st;
+    int ok = stat("/", &st) == 0 && (st.st_mode & S_IXOTH);
+    /* Every prefix that ends at a '/', then the whole path. */
+    size_t n = strlen(real);
+    for (size_t i = 1; ok && i <= n; i++) {
+        if (real[i] != '/' && real[i] != '\0') continue;
+        char saved = real[i];
+        real[i] = '\0';
+        ok = stat(real, &st) == 0 && (st.st_mode & S_IXOTH);
+        real[i] = saved;
+    }
+    free(real);
+    return ok;
+}
+
+const char *nd_test_tmpdir_for_nobody(const char *tag)
+{
+    static char path[512];
+    const char *base = getenv("NORDIC_TEST_TMP");
+    if (!base || !*base) base = "/tmp";
+    mkdir(base, 0755);
+    if (!nd_test_reachable_by_others(base)) base = "/tmp";
+    snprintf(path, sizeof path, "%s/%s.XXXXXX", base, tag);
+    if (!mkdtemp(path)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    chmod(path, 0755);
+    return path;
+}
+
 int nd_test_finish(const char *name)
 {
     printf("%s: %d passed, %d failed\n", name, nd_test_passed, nd_test_failed);

@@ -45,6 +45,16 @@ extern int nd_test_passed, nd_test_failed;
 
 /* A fresh directory under $NORDIC_TEST_TMP (or /tmp); returns a static path. */
 const char *nd_test_tmpdir(const char *tag);
+
+/* Whether every directory from / down to path lets others search it, i.e. a
+ * child that dropped to nobody can reach path. A clone in a Debian 12 home
+ * directory (mode 0700) is not reachable. */
+int nd_test_reachable_by_others(const char *path);
+
+/* A fresh 0755 directory a child running as nobody can reach: under
+ * $NORDIC_TEST_TMP when that is reachable, else under /tmp; returns a static
+ * path. The caller removes it when it is done. */
+const char *nd_test_tmpdir_for_nobody(const char *tag);
 int nd_test_finish(const char *name);
 
 #endif
