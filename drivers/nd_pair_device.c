@@ -339,6 +339,17 @@ static void mirror_counters(pair_priv *p)
                                          atomic_load(&p->side[1].dev->connected));
 }
 
+/* Finished when both sides ended, one failed, or one replay ended and none
+ * of its sets wait for a partner any more. Called with the lock held. */
+static bool pair_ended(const pair_priv *p)
+{
+    for (int i = 0; i < 2; i++) {
+        const pair_side *sd = &p->side[i];
+        if (!sd->running && (sd->rc < 0 || sd->count == 0 || !p->side[1 - i].running)) return true;
+    }
+    return false;
+}
+
 static int pair_run(nd_device *dev, const atomic_bool *stop)
 {
     pair_priv *p = dev->priv;
@@ -365,8 +376,10 @@ static int pair_run(nd_device *dev, const atomic_bool *stop)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        if (!p->nevents && !(p->side[0].count && p->side[1].count) && p->side[0].running &&
-            p->side[1].running)
+        /* Wait unless there is work or the end has come; a side that
+         * finished early still leaves sets waiting for partners, and those
+         * arrive with a signal (side_samples), so no busy loop then either. */
+        if (!p->nevents && !(p->side[0].count && p->side[1].count) && !pair_ended(p))
             pthread_cond_timedwait(&p->cond, &p->lock, &until);
         size_t nev = p->nevents;
         memcpy(ev, p->events, nev * sizeof *ev);
@@ -378,14 +391,7 @@ static int pair_run(nd_device *dev, const atomic_bool *stop)
             p->info_dirty = false;
         }
         size_t n = align(p, out, PAIR_BATCH);
-        /* Finished when both sides ended, one failed, or one replay ended
-         * and none of its sets wait for a partner any more. */
-        bool ended = false;
-        for (int i = 0; i < 2; i++) {
-            pair_side *sd = &p->side[i];
-            if (!sd->running && (sd->rc < 0 || sd->count == 0 || !p->side[1 - i].running))
-                ended = true;
-        }
+        bool ended = pair_ended(p);
         pthread_mutex_unlock(&p->lock);
 
         if (new_info) nd_device_set_info(dev, &info);

@@ -1,8 +1,13 @@
 /* pair: two single-channel NFP/1 devices (paced capture replays) combined
  * into one left/right board: partners aligned by seq, frames lost on one
  * side become exact gaps, values land on the right channel; option errors. */
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "nd_device.h"
 #include "nd_nfp.h"
@@ -134,9 +139,79 @@ static void test_pair_errors(void)
     expect_error("pair:/dev/x?left=file:/x&right=file:/y", "nothing before '?'");
 }
 
+typedef struct runner {
+    nd_device *dev;
+    atomic_bool stop;
+    int rc;
+} runner;
+
+static void *run_pair(void *arg)
+{
+    runner *r = arg;
+    r->rc = nd_device_run(r->dev, &r->stop);
+    return NULL;
+}
+
+static double cpu_s(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The left replay ends with sets queued for partners that the right device
+ * (connected, silent) has not sent yet: the pair must wait for them without
+ * spinning. Its run loop sleeps on a condition; a busy loop would use about
+ * all of the interval's CPU time. */
+static void test_pair_waits_without_spinning(void)
+{
+    const char *dir = nd_test_tmpdir("pair-idle");
+    char lpath[512], uri[1200];
+    snprintf(lpath, sizeof lpath, "%s/left.nfp", dir);
+    write_capture(lpath, 0);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    CHECK_EQ_INT(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ_INT(listen(ls, 4), 0);
+    getsockname(ls, (struct sockaddr *)&a, &alen);
+    snprintf(uri, sizeof uri, "pair:?left=file:%s&left.pace=0&right=tcp:127.0.0.1:%d", lpath,
+             ntohs(a.sin_port));
+    nd_sink sink = {.samples = on_samples};
+    runner r = {0};
+    char err[256];
+    if (nd_device_open(uri, &sink, &r.dev, err, sizeof err) < 0) {
+        CHECK(!"pair device opens");
+        fprintf(stderr, "open: %s\n", err);
+        close(ls);
+        return;
+    }
+    ngot = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, run_pair, &r);
+    clockid_t clk;
+    pthread_getcpuclockid(t, &clk);
+    struct timespec pause = {.tv_nsec = 200000000L};
+    nanosleep(&pause, NULL); /* the left replay ends within this */
+    double c0 = cpu_s(clk), w0 = cpu_s(CLOCK_MONOTONIC);
+    pause.tv_nsec = 500000000L;
+    nanosleep(&pause, NULL);
+    double used = cpu_s(clk) - c0, elapsed = cpu_s(CLOCK_MONOTONIC) - w0;
+    atomic_store(&r.stop, true);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(ngot, 0); /* no partner ever came */
+    CHECK(used < 0.2 * elapsed);
+    if (used >= 0.2 * elapsed)
+        fprintf(stderr, "  run thread used %.3f s of CPU in %.3f s while waiting\n", used, elapsed);
+    nd_device_close(r.dev);
+    close(ls);
+}
+
 int main(void)
 {
     test_pair_alignment();
+    test_pair_waits_without_spinning();
     test_pair_errors();
     return nd_test_finish("pair_device");
 }
