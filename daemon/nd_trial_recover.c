@@ -142,6 +142,26 @@ static int clear_status_flags(const char *path, char *msg, size_t msglen)
     return rc;
 }
 
+/* A file still marked open for writing: read its schema in SWMR-read mode
+ * (that open needs no repair) so that another program's file is never
+ * repaired. true unless it opens and is not a trial file. */
+static bool open_file_is_trial(const char *path, char *msg, size_t msglen)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (f < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return true; /* cannot tell: let the repair try (and report) */
+    }
+    char schema[64] = "";
+    bool trial = nd_h5_read_str(f, "schema", schema, sizeof schema) == 0 &&
+                 strcmp(schema, ND_TRIAL_SCHEMA) == 0;
+    if (!trial)
+        snprintf(msg, msglen, "not a %s file (schema '%s'); left alone", ND_TRIAL_SCHEMA, schema);
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return trial;
+}
+
 /* Reads schema and status with a plain read-only open. Returns 1 if the file
  * opened, 0 if it is still marked open for writing, -1 if not a trial file. */
 static int peek(const char *path, char *status, size_t slen, uint64_t *samples, char *msg,
@@ -150,7 +170,7 @@ static int peek(const char *path, char *status, size_t slen, uint64_t *samples, 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         H5Eclear2(H5E_DEFAULT);
-        return 0;
+        return open_file_is_trial(path, msg, msglen) ? 0 : -1;
     }
     char schema[64] = "";
     int rc = 1;

@@ -584,6 +584,66 @@ static void test_schema_checks(const char *dir)
     CHECK(strstr(err, "not an HDF5 file") != NULL);
 }
 
+static void read_all(const char *path, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    char chunk[65536];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        *buf = realloc(*buf, *len + k);
+        memcpy(*buf + *len, chunk, k);
+        *len += k;
+    }
+    fclose(f);
+}
+
+/* Recovery repairs only nordic-trial files: another program's HDF5 file in
+ * the data directory, left marked open by a crashed SWMR writer, must not be
+ * modified (no cleared flags, no raised end of allocation). */
+static void test_recover_leaves_foreign_open_file(const char *parent)
+{
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/foreign-open", parent);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/other.h5", dir);
+    pid_t pid = fork();
+    if (pid == 0) { /* a foreign writer that dies without closing */
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        hid_t sp = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(f, "owner", H5T_NATIVE_INT, sp, H5P_DEFAULT, H5P_DEFAULT);
+        int v = 7;
+        H5Awrite(a, H5T_NATIVE_INT, &v);
+        H5Aclose(a);
+        H5Sclose(sp);
+        if (f < 0 || H5Fstart_swmr_write(f) < 0) _exit(1);
+        H5Fflush(f, H5F_SCOPE_GLOBAL);
+        _exit(0);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *before, *after;
+    size_t nbefore, nafter;
+    read_all(path, &before, &nbefore);
+    CHECK(nbefore > 0);
+    uint64_t samples = 99;
+    char msg[512];
+    nd_recover_outcome o = nd_trial_recover_file(path, &samples, msg, sizeof msg);
+    CHECK_EQ_INT(o, ND_RECOVER_OK_ALREADY);
+    CHECK(strstr(msg, "not a nordic-trial file") != NULL);
+    if (o != ND_RECOVER_OK_ALREADY) fprintf(stderr, "  foreign open file: %s\n", msg);
+    read_all(path, &after, &nafter);
+    CHECK_EQ_INT(nafter, nbefore);
+    CHECK(nafter == nbefore && memcmp(before, after, nbefore) == 0);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -598,5 +658,6 @@ int main(void)
     test_disk_full(base);
     test_swmr_and_in_use(base);
     test_schema_checks(base);
+    test_recover_leaves_foreign_open_file(base);
     return nd_test_finish("test_trial_file");
 }
