@@ -26,16 +26,17 @@
 #define ND_BUS_MAX_READERS 4
 
 typedef enum nd_msg_kind {
-    ND_MSG_TRIAL_START,  /* trial_no; the trial's metadata is in the daemon's trial slot */
-    ND_MSG_TRIAL_STOP,   /* trial_no */
-    ND_MSG_DEVICE_EVENT, /* u.dev */
-    ND_MSG_MARK,         /* u.mark (operator marks and pain ratings) */
-    ND_MSG_TARE,         /* metrics: start a tare window here */
-    ND_MSG_CALIBRATE,    /* metrics: start a two-point window here (u.cal) */
-    ND_MSG_CALIBRATION,  /* metrics -> others: calibration changed (u.text) */
-    ND_MSG_REP,          /* metrics -> writer, publisher: u.rep */
-    ND_MSG_SUMMARY,      /* metrics -> writer, publisher: u.summary (after STOP) */
-    ND_MSG_ERROR,        /* anyone: u.text, published on status and logged in the file */
+    ND_MSG_TRIAL_START,   /* trial_no; the trial's metadata is in the daemon's trial slot */
+    ND_MSG_TRIAL_STOP,    /* trial_no */
+    ND_MSG_DEVICE_EVENT,  /* u.dev */
+    ND_MSG_MARK,          /* u.mark (operator marks and pain ratings) */
+    ND_MSG_TARE,          /* metrics: start a tare window here */
+    ND_MSG_CALIBRATE,     /* metrics: start a two-point window here (u.cal) */
+    ND_MSG_CALIBRATION,   /* metrics -> others: calibration changed (u.text) */
+    ND_MSG_REP,           /* metrics -> writer, publisher: u.rep */
+    ND_MSG_SUMMARY,       /* metrics -> writer, publisher: u.summary (after STOP) */
+    ND_MSG_ERROR,         /* anyone: u.text, published on status and logged in the file */
+    ND_MSG_CANCEL_WINDOW, /* metrics: drop the tare/calibration window (its request timed out) */
 } nd_msg_kind;
 
 typedef struct nd_msg {

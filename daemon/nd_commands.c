@@ -62,6 +62,18 @@ static int run_window(nd_daemon *d, nd_msg *m, double window_s, char *detail, si
     /* The window needs `window` seconds of data; allow for a slow device. */
     int rc = wait_flag(d, &d->op.done, window + 5.0);
     if (rc) {
+        /* Cancel the window, so that it cannot complete later (on data that
+         * comes back loaded, or inside a trial). The metrics thread answers
+         * in bus order: the result if the window just completed, else the
+         * cancellation. */
+        pthread_mutex_unlock(&d->lock);
+        nd_msg cancel = {.kind = ND_MSG_CANCEL_WINDOW};
+        nd_bus_post_at_head(&d->bus, &cancel, NULL);
+        nd_ring_wake_all(d->ring);
+        pthread_mutex_lock(&d->lock);
+        rc = wait_flag(d, &d->op.done, 2.0);
+    }
+    if (rc) {
         snprintf(err, errlen, "no data from the device for %.1f s; tare/calibration abandoned",
                  window + 5.0);
     } else if (d->op.rc) {
@@ -70,8 +82,8 @@ static int run_window(nd_daemon *d, nd_msg *m, double window_s, char *detail, si
     } else if (detail) {
         snprintf(detail, detaillen, "%s", d->op.msg);
     }
-    /* An abandoned window stays active in the metrics thread until it ends;
-     * a late completion is harmless because op is reset on the next request. */
+    /* Only a stuck metrics thread leaves the window open past this point;
+     * the cancel message still closes it before any later request. */
     d->op.active = false;
     pthread_mutex_unlock(&d->lock);
     return rc;

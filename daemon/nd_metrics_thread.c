@@ -192,6 +192,17 @@ static void handle_msg(metrics_ctx *mc, const nd_msg *m)
     case ND_MSG_CALIBRATE:
         start_window(mc, m);
         break;
+    case ND_MSG_CANCEL_WINDOW:
+        /* Its request gave up: the window must not complete later, on data
+         * that may come back loaded or inside a trial. */
+        if (mc->window != WIN_NONE) {
+            finish_op(mc->d, -1,
+                      "no data from the device: %llu of %llu sets in the window; "
+                      "tare/calibration abandoned",
+                      (unsigned long long)mc->mean.n, (unsigned long long)mc->mean.want);
+            mc->window = WIN_NONE;
+        }
+        break;
     case ND_MSG_MARK:
         if (m->u.mark.pain >= 0 && mc->trial) mc->pain_rating = m->u.mark.pain;
         break;

@@ -235,41 +235,67 @@ static void test_record_tare_larger_than_ring(void)
     nd_daemon_shutdown(d);
 }
 
-/* A board that introduces itself (INFO) and then sends nothing. */
-typedef struct silent_board {
+/* A TCP board under the test's control: INFO on connect, then (while
+ * `streaming`) about 1000 sets/s of the value `raw` on both channels. */
+typedef struct test_board {
     int listen_fd, port;
-    atomic_bool stop;
-} silent_board;
+    atomic_bool stop, streaming;
+    atomic_int raw;
+    pthread_t thread;
+} test_board;
 
-static void *silent_board_main(void *arg)
+static void *test_board_main(void *arg)
 {
-    silent_board *b = arg;
+    test_board *b = arg;
     uint8_t frame[NFP_MAX_FRAME(NFP_MAX_INFO_BODY)];
-    size_t n = nfp_encode_info(
-        frame, sizeof frame, "{\"model\":\"silent\",\"serial\":\"S0\",\"rate_hz\":1000,\"nch\":2}");
+    size_t n = nfp_encode_info(frame, sizeof frame,
+                               "{\"model\":\"test\",\"serial\":\"T0\",\"rate_hz\":1000,\"nch\":2}");
     int fd = accept(b->listen_fd, NULL, NULL);
-    if (fd >= 0) {
-        if (write(fd, frame, n) != (ssize_t)n) fprintf(stderr, "silent board: short write\n");
-        while (!atomic_load(&b->stop)) sleep_ms(20);
-        close(fd);
+    if (fd < 0) return NULL;
+    if (write(fd, frame, n) != (ssize_t)n) fprintf(stderr, "test board: short write\n");
+    uint32_t seq = 0;
+    while (!atomic_load(&b->stop)) {
+        if (atomic_load(&b->streaming)) {
+            int32_t raw[20];
+            for (int i = 0; i < 20; i++) raw[i] = atomic_load(&b->raw);
+            n = nfp_encode_samples(frame, sizeof frame, seq, seq * 1000u, 2, 10, raw);
+            if (write(fd, frame, n) != (ssize_t)n) break;
+            seq += 10;
+        }
+        sleep_ms(10);
     }
+    close(fd);
     return NULL;
+}
+
+static int test_board_start(test_board *b, bool streaming, int raw)
+{
+    b->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    atomic_store(&b->stop, false);
+    atomic_store(&b->streaming, streaming);
+    atomic_store(&b->raw, raw);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&a, sizeof a) ||
+        listen(b->listen_fd, 1) || getsockname(b->listen_fd, (struct sockaddr *)&a, &alen))
+        return -1;
+    b->port = ntohs(a.sin_port);
+    return pthread_create(&b->thread, NULL, test_board_main, b) ? -1 : 0;
+}
+
+static void test_board_stop(test_board *b)
+{
+    atomic_store(&b->stop, true);
+    pthread_join(b->thread, NULL);
+    close(b->listen_fd);
 }
 
 /* The stream stays silent after INFO: the tare window never fills, and the
  * call must give up with a clear error like a control-socket tare does. */
 static void test_record_tare_silent_device(void)
 {
-    silent_board b = {.listen_fd = socket(AF_INET, SOCK_STREAM, 0)};
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    CHECK(bind(b.listen_fd, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(listen(b.listen_fd, 1) == 0);
-    CHECK(getsockname(b.listen_fd, (struct sockaddr *)&a, &alen) == 0);
-    b.port = ntohs(a.sin_port);
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, silent_board_main, &b) == 0);
-
+    test_board b;
+    CHECK(test_board_start(&b, false, 0) == 0);
     const char *dir = nd_test_tmpdir("daemon-tare-silent");
     char uri[128];
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d?proto=nfp", b.port);
@@ -292,9 +318,54 @@ static void test_record_tare_silent_device(void)
     }
     CHECK(c.rc == -1 && strstr(c.err, "no data") != NULL);
     nd_daemon_shutdown(d);
-    atomic_store(&b.stop, true);
-    pthread_join(t, NULL);
-    close(b.listen_fd);
+    test_board_stop(&b);
+}
+
+/* A tare that timed out (no data) is over: when data comes back later, with
+ * load on the hooks and a trial running, it must not complete after all and
+ * change the calibration (mid-trial, and saved for good). */
+static void test_abandoned_tare_stays_abandoned(void)
+{
+    test_board b;
+    CHECK(test_board_start(&b, true, 1000) == 0);
+    const char *dir = nd_test_tmpdir("daemon-tare-abandoned");
+    char uri[128], err[512], detail[256], cal_path[600];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d?proto=nfp", b.port);
+    snprintf(cal_path, sizeof cal_path, "%s/calibration.conf", dir);
+    nd_config cfg;
+    config_for(&cfg, dir, uri);
+    nd_daemon *d = nd_daemon_start(&cfg, false, err, sizeof err);
+    CHECK(d != NULL);
+    if (!d) {
+        fprintf(stderr, "start: %s\n", err);
+        return;
+    }
+    CHECK(wait_info(d) == 0);
+    nd_status_snapshot before;
+    nd_daemon_status(d, &before);
+
+    atomic_store(&b.streaming, false);
+    sleep_ms(100);
+    CHECK(nd_daemon_tare(d, true, true, 0.05, detail, sizeof detail, err, sizeof err) == -1);
+    CHECK(strstr(err, "abandoned") != NULL);
+
+    nd_trial_request req = {.athlete_id = "AB1"};
+    nd_trial_slot slot;
+    CHECK(nd_daemon_start_trial(d, &req, &slot, err, sizeof err) == 0);
+    atomic_store(&b.raw, 5000); /* loaded hooks */
+    atomic_store(&b.streaming, true);
+    sleep_ms(300);
+    nd_trial_summary sum;
+    CHECK(nd_daemon_stop_trial(d, &slot, &sum, err, sizeof err) == 0);
+    CHECK(sum.samples > 100);
+
+    nd_status_snapshot after;
+    nd_daemon_status(d, &after);
+    CHECK_NEAR(after.calib_offset[0], before.calib_offset[0], 0);
+    CHECK_NEAR(after.calib_offset[1], before.calib_offset[1], 0);
+    CHECK(access(cal_path, F_OK) != 0);
+    nd_daemon_shutdown(d);
+    test_board_stop(&b);
 }
 
 int main(void)
@@ -305,5 +376,6 @@ int main(void)
     test_shutdown_open_trial();
     test_record_tare_larger_than_ring();
     test_record_tare_silent_device();
+    test_abandoned_tare_stays_abandoned();
     return nd_test_finish("test_daemon");
 }
