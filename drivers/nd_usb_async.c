@@ -34,6 +34,12 @@ struct nd_usb_async {
     atomic_bool arrived; /* hotplug ARRIVED for our VID:PID since the last scan */
     uint64_t last_scan_ns;
 
+    /* dev and handle change only in open_device/close_device (the reopening
+     * thread), under handle_lock and lock both: the event thread's hotplug
+     * callback compares dev under lock, and bulk() (commands, possibly from
+     * another thread) uses handle under handle_lock. Order: handle_lock, then
+     * lock. */
+    pthread_mutex_t handle_lock;
     libusb_device *dev; /* referenced while open */
     libusb_device_handle *handle;
     int iface;
@@ -65,6 +71,17 @@ static void fmt(char *err, size_t errlen, const char *f, ...)
     va_start(ap, f);
     vsnprintf(err, errlen, f, ap);
     va_end(ap);
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }
 
 static int parse_hex16(const char *s, size_t n, uint16_t *out)
@@ -209,7 +226,10 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *x)
     switch (x->status) {
     case LIBUSB_TRANSFER_COMPLETED:
         atomic_fetch_add(&u->stats.transfers_done, 1);
-        if (x->actual_length > 0) {
+        /* Stopping discards queued data anyway; parking now would leave a
+         * transfer nobody resubmits or counts back, so stop() would wait
+         * in vain. */
+        if (x->actual_length > 0 && !u->stopping) {
             atomic_fetch_add(&u->stats.bytes, (uint64_t)x->actual_length);
             if (u->qcount == u->cfg.queue_chunks || u->nparked > 0) {
                 /* The reader is behind: hold this transfer (data and all)
@@ -274,6 +294,103 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *x)
     pthread_mutex_unlock(&u->lock);
 }
 
+/* ---- command transfers ----
+ *
+ * libusb 1.0.26's synchronous API (libusb_bulk_transfer, libusb_control_transfer
+ * and the descriptor helpers on top of it) is unsafe while another thread
+ * handles events, which our event thread always does: its completion callback
+ * sets the flag the caller polls and then still touches the transfer, which
+ * the caller may already have freed (libusb issue #1263, fixed in 1.0.27).
+ * ThreadSanitizer reports it as libusb_free_transfer racing the event thread.
+ * So every command transfer here is an asynchronous one whose completion is
+ * signalled under our own lock; the caller frees it only after that. Must not
+ * be called on the event thread or with lock held. */
+
+typedef struct nd_usb_wait {
+    nd_usb_async *u;
+    bool done;
+} nd_usb_wait;
+
+static void LIBUSB_CALL on_command_done(struct libusb_transfer *x)
+{
+    nd_usb_wait *w = x->user_data;
+    nd_usb_async *u = w->u;
+    pthread_mutex_lock(&u->lock);
+    w->done = true; /* the last touch: the waiter may free x right after */
+    pthread_cond_broadcast(&u->cond);
+    pthread_mutex_unlock(&u->lock);
+}
+
+/* Submits x (callback and user_data are set here) and waits for it to come
+ * back. Returns 0 or a libusb error like the synchronous API would. */
+static int submit_and_wait(nd_usb_async *u, struct libusb_transfer *x)
+{
+    nd_usb_wait w = {.u = u, .done = false};
+    x->callback = on_command_done;
+    x->user_data = &w;
+    int rc = libusb_submit_transfer(x);
+    if (rc != 0) return rc;
+    /* libusb enforces x->timeout on the event thread; the extra wait only
+     * guards against a transfer that never returns (then it is cancelled,
+     * and still waited for: libusb owns it until the callback). */
+    struct timespec ts;
+    deadline_after(&ts, (int)x->timeout + ND_USB_STOP_WAIT_MS);
+    bool cancelled = false;
+    pthread_mutex_lock(&u->lock);
+    while (!w.done) {
+        if (pthread_cond_timedwait(&u->cond, &u->lock, &ts) == ETIMEDOUT && !w.done) {
+            pthread_mutex_unlock(&u->lock);
+            if (!cancelled)
+                nd_warn("usb: command transfer on 0x%02x overdue; cancelling", x->endpoint);
+            libusb_cancel_transfer(x);
+            cancelled = true;
+            deadline_after(&ts, ND_USB_STOP_WAIT_MS);
+            pthread_mutex_lock(&u->lock);
+        }
+    }
+    pthread_mutex_unlock(&u->lock);
+    switch (x->status) {
+    case LIBUSB_TRANSFER_COMPLETED:
+        return 0;
+    case LIBUSB_TRANSFER_TIMED_OUT:
+        return LIBUSB_ERROR_TIMEOUT;
+    case LIBUSB_TRANSFER_CANCELLED:
+        return cancelled ? LIBUSB_ERROR_TIMEOUT : LIBUSB_ERROR_INTERRUPTED;
+    case LIBUSB_TRANSFER_STALL:
+        return LIBUSB_ERROR_PIPE;
+    case LIBUSB_TRANSFER_NO_DEVICE:
+        return LIBUSB_ERROR_NO_DEVICE;
+    case LIBUSB_TRANSFER_OVERFLOW:
+        return LIBUSB_ERROR_OVERFLOW;
+    default:
+        return LIBUSB_ERROR_IO;
+    }
+}
+
+/* A control IN request on h; returns the byte count or a libusb error. */
+static int control_in(nd_usb_async *u, libusb_device_handle *h, uint8_t request, uint16_t value,
+                      uint16_t index, uint8_t *data, uint16_t len)
+{
+    struct libusb_transfer *x = libusb_alloc_transfer(0);
+    uint8_t *buf = malloc(LIBUSB_CONTROL_SETUP_SIZE + (size_t)len);
+    if (!x || !buf) {
+        libusb_free_transfer(x);
+        free(buf);
+        return LIBUSB_ERROR_NO_MEM;
+    }
+    libusb_fill_control_setup(buf, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_STANDARD, request,
+                              value, index, len);
+    libusb_fill_control_transfer(x, h, buf, NULL, NULL, 1000);
+    int rc = submit_and_wait(u, x);
+    if (rc == 0) {
+        rc = x->actual_length;
+        memcpy(data, libusb_control_transfer_get_data(x), (size_t)rc);
+    }
+    libusb_free_transfer(x);
+    free(buf);
+    return rc;
+}
+
 /* ---- opening ---- */
 
 static int find_endpoint(nd_usb_async *u, libusb_device *dev, int *iface, uint8_t *ep)
@@ -310,15 +427,25 @@ static int find_endpoint(nd_usb_async *u, libusb_device *dev, int *iface, uint8_
     return 0;
 }
 
-static void read_string(libusb_device_handle *h, uint8_t index, char *out, size_t cap)
+/* String descriptor index in the device's first language, as ASCII ('?' for
+ * anything else); "" if absent or unreadable. */
+static void read_string(nd_usb_async *u, libusb_device_handle *h, uint8_t index, char *out,
+                        size_t cap)
 {
     out[0] = '\0';
-    if (index == 0) return;
-    int n = libusb_get_string_descriptor_ascii(h, index, (unsigned char *)out, (int)cap);
-    if (n < 0)
-        out[0] = '\0';
-    else
-        out[n < (int)cap ? n : (int)cap - 1] = '\0';
+    if (index == 0 || cap == 0) return;
+    uint8_t d[255];
+    int n = control_in(u, h, LIBUSB_REQUEST_GET_DESCRIPTOR, LIBUSB_DT_STRING << 8, 0, d, sizeof d);
+    if (n < 4) return;
+    uint16_t lang = (uint16_t)(d[2] | d[3] << 8);
+    n = control_in(u, h, LIBUSB_REQUEST_GET_DESCRIPTOR, (uint16_t)(LIBUSB_DT_STRING << 8 | index),
+                   lang, d, sizeof d);
+    if (n < 2 || d[1] != LIBUSB_DT_STRING) return;
+    int end = d[0] < n ? d[0] : n;
+    size_t o = 0;
+    for (int i = 2; i + 1 < end && o + 1 < cap; i += 2)
+        out[o++] = (d[i + 1] != 0 || d[i] >= 0x80) ? '?' : (char)d[i];
+    out[o] = '\0';
 }
 
 /* 0 = open and claimed; -1 = not found or failed, message in err. */
@@ -353,7 +480,7 @@ static int open_device(nd_usb_async *u, char *err, size_t errlen)
             continue;
         }
         char serial[64];
-        read_string(h, dd.iSerialNumber, serial, sizeof serial);
+        read_string(u, h, dd.iSerialNumber, serial, sizeof serial);
         if (u->cfg.id.serial[0] && strcmp(serial, u->cfg.id.serial) != 0) {
             libusb_close(h);
             continue;
@@ -382,12 +509,18 @@ static int open_device(nd_usb_async *u, char *err, size_t errlen)
             libusb_close(h);
             continue;
         }
+        char product[sizeof u->product];
+        read_string(u, h, dd.iProduct, product, sizeof product);
+        pthread_mutex_lock(&u->handle_lock);
+        pthread_mutex_lock(&u->lock);
         u->handle = h;
         u->dev = libusb_ref_device(list[i]);
         u->iface = iface;
         u->ep = ep;
         snprintf(u->serial, sizeof u->serial, "%s", serial);
-        read_string(h, dd.iProduct, u->product, sizeof u->product);
+        snprintf(u->product, sizeof u->product, "%s", product);
+        pthread_mutex_unlock(&u->lock);
+        pthread_mutex_unlock(&u->handle_lock);
         rc = 0;
     }
     libusb_free_device_list(list, 1);
@@ -420,11 +553,19 @@ static void close_device(nd_usb_async *u)
         free(u->xfers);
         u->xfers = NULL;
     }
-    libusb_release_interface(u->handle, u->iface);
-    libusb_close(u->handle);
-    libusb_unref_device(u->dev);
+    /* Unpublish first: a hotplug callback must not match a device we are
+     * letting go of, and a command in progress finishes before the close. */
+    pthread_mutex_lock(&u->handle_lock);
+    pthread_mutex_lock(&u->lock);
+    libusb_device_handle *h = u->handle;
+    libusb_device *dev = u->dev;
     u->handle = NULL;
     u->dev = NULL;
+    pthread_mutex_unlock(&u->lock);
+    libusb_release_interface(h, u->iface);
+    libusb_close(h);
+    pthread_mutex_unlock(&u->handle_lock);
+    libusb_unref_device(dev);
 }
 
 int nd_usb_async_open(const nd_usb_async_config *cfg, nd_usb_async **out, char *err, size_t errlen)
@@ -443,6 +584,7 @@ int nd_usb_async_open(const nd_usb_async_config *cfg, nd_usb_async **out, char *
     }
     u->cfg = *cfg;
     pthread_mutex_init(&u->lock, NULL);
+    pthread_mutex_init(&u->handle_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -506,6 +648,7 @@ void nd_usb_async_close(nd_usb_async *u)
         free(u->queue);
     }
     pthread_cond_destroy(&u->cond);
+    pthread_mutex_destroy(&u->handle_lock);
     pthread_mutex_destroy(&u->lock);
     free(u);
 }
@@ -562,17 +705,6 @@ int nd_usb_async_start(nd_usb_async *u)
         return -1;
     }
     return 0;
-}
-
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
 }
 
 void nd_usb_async_stop(nd_usb_async *u)
@@ -648,13 +780,27 @@ ssize_t nd_usb_async_read(nd_usb_async *u, uint8_t *buf, size_t cap, int timeout
 
 static ssize_t bulk(nd_usb_async *u, uint8_t ep, uint8_t *buf, size_t len, int timeout_ms)
 {
-    if (!u->handle || atomic_load(&u->lost)) return ND_TR_LOST;
-    int done = 0;
-    int rc = libusb_bulk_transfer(u->handle, ep, buf, (int)len, &done, (unsigned)timeout_ms);
+    if (len > INT32_MAX) return ND_TR_ERR;
+    struct libusb_transfer *x = libusb_alloc_transfer(0);
+    if (!x) return ND_TR_ERR;
+    /* Held across the transfer so a reopen on another thread cannot close
+     * the handle under it. */
+    pthread_mutex_lock(&u->handle_lock);
+    if (!u->handle || atomic_load(&u->lost)) {
+        pthread_mutex_unlock(&u->handle_lock);
+        libusb_free_transfer(x);
+        return ND_TR_LOST;
+    }
+    libusb_fill_bulk_transfer(x, u->handle, ep, buf, (int)len, NULL, NULL,
+                              timeout_ms > 0 ? (unsigned)timeout_ms : 1u);
+    int rc = submit_and_wait(u, x);
+    int done = x->actual_length;
+    libusb_free_transfer(x);
+    if (rc == LIBUSB_ERROR_PIPE) libusb_clear_halt(u->handle, ep);
+    pthread_mutex_unlock(&u->handle_lock);
     if (rc == 0 || (rc == LIBUSB_ERROR_TIMEOUT && done > 0)) return done;
     if (rc == LIBUSB_ERROR_TIMEOUT) return 0;
     if (rc == LIBUSB_ERROR_PIPE) {
-        libusb_clear_halt(u->handle, ep);
         nd_warn("usb: endpoint 0x%02x stalled; cleared", ep);
         return ND_TR_ERR;
     }
