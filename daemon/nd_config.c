@@ -293,6 +293,7 @@ int nd_config_validate(const nd_config *c, char *err, size_t errlen)
                         c->metrics.on_N),
                -1;
     if (!*c->data_dir) return snprintf(err, errlen, "data_dir is empty"), -1;
+    if (!*c->state_dir) return snprintf(err, errlen, "state_dir is empty"), -1;
     return 0;
 }
 

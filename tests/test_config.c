@@ -78,6 +78,9 @@ int main(void)
     CHECK(nd_config_validate(&c, err, sizeof err) == -1);
     CHECK(load_text(dir, "[metrics]\non_N = 40\noff_N = 50\n", &c, err, sizeof err) == 0);
     CHECK(nd_config_validate(&c, err, sizeof err) == -1 && strstr(err, "off_N"));
+    /* An empty state_dir is refused, not turned into "/" paths at start. */
+    CHECK(load_text(dir, "[daemon]\nstate_dir =\ndata_dir = /srv/d\n", &c, err, sizeof err) == 0);
+    CHECK(nd_config_validate(&c, err, sizeof err) == -1 && strstr(err, "state_dir"));
     nd_config_defaults(&c);
     CHECK(nd_config_load(&c, "/nonexistent/nordicd.conf", err, sizeof err) == -1);
     CHECK(strstr(err, "/nonexistent/nordicd.conf") != NULL);
