@@ -263,14 +263,15 @@ static int keygen(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The whole program; rest holds argc + 1 pointers. Every path frees what it
+ * allocated, so a sanitizer build exits with the documented status. */
+static int nordctl(int argc, char **argv, char **rest)
 {
     const char *endpoint = getenv("NORDIC_CTL");
     const char *server_key = getenv("NORDIC_SERVER_KEY");
     const char *client_key = getenv("NORDIC_CLIENT_KEY");
     double timeout_s = 10;
     bool json = false;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
 
     /* Global options may appear anywhere; everything else is the command. */
@@ -321,6 +322,7 @@ int main(int argc, char **argv)
                     "nordctl: no control socket at %s (is nordicd running? set --ctl or "
                     "NORDIC_CTL)\n",
                     endpoint + 6);
+            free(text);
             return EXIT_NOANSWER;
         }
     }
@@ -331,24 +333,26 @@ int main(int argc, char **argv)
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms);
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &ms, sizeof ms);
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    int rc = EXIT_NOANSWER;
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
     if (server_key || client_key) {
         char err[512];
         if (!server_key || !client_key) {
             fprintf(stderr, "nordctl: CURVE needs both --server-key and --client-key\n");
-            return EXIT_USAGE;
+            rc = EXIT_USAGE;
+            goto out;
         }
         if (nd_zsec_apply_client(s, server_key, client_key, err, sizeof err)) {
             fprintf(stderr, "nordctl: %s\n", err);
-            return EXIT_USAGE;
+            rc = EXIT_USAGE;
+            goto out;
         }
     }
     if (zmq_connect(s, endpoint) != 0) {
         fprintf(stderr, "nordctl: cannot connect to %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
-        return EXIT_NOANSWER;
+        goto out;
     }
-    int rc = EXIT_NOANSWER;
-    zmq_msg_t reply;
-    zmq_msg_init(&reply);
     if (zmq_send(s, text, strlen(text), 0) < 0 || zmq_msg_recv(&reply, s, 0) < 0) {
         fprintf(stderr, "nordctl: no answer from nordicd at %s within %g s\n", endpoint, timeout_s);
         goto out;
@@ -376,8 +380,19 @@ int main(int argc, char **argv)
 out:
     zmq_msg_close(&reply);
     free(text);
-    free(rest);
     zmq_close(s);
     zmq_ctx_term(zctx);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest) {
+        fprintf(stderr, "nordctl: out of memory\n");
+        return EXIT_NOANSWER;
+    }
+    int rc = nordctl(argc, argv, rest);
+    free(rest);
     return rc;
 }
