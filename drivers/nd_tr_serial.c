@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <libserialport.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,11 @@ typedef struct serial_cfg {
 
 typedef struct serial_tr {
     serial_cfg cfg;
+    /* write() may run on a control thread (device commands) while the
+     * acquisition thread closes the port on unplug: the lock keeps the port
+     * alive for a write in progress. The acquisition thread reads without it
+     * (it is the only one that opens and closes the port). */
+    pthread_mutex_t port_lock;
     struct sp_port *port;
     struct sp_event_set *events;
     char opened[PATH_MAX]; /* device node actually opened */
@@ -129,6 +135,7 @@ static struct sp_port *find_usb_port(const serial_cfg *c)
 
 static void close_port(serial_tr *s)
 {
+    pthread_mutex_lock(&s->port_lock);
     if (s->events) sp_free_event_set(s->events);
     s->events = NULL;
     if (s->port) {
@@ -136,6 +143,7 @@ static void close_port(serial_tr *s)
         sp_free_port(s->port);
     }
     s->port = NULL;
+    pthread_mutex_unlock(&s->port_lock);
 }
 
 /* One attempt to find, open and configure the port. */
@@ -217,8 +225,15 @@ static int serial_open(nd_transport *t, const nd_uri *uri, char *err, size_t err
         free(s);
         return -1;
     }
+    /* Recursive: a failed open_port() under the lock closes the port. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->port_lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     if (open_port(s, err, errlen) < 0) {
         if (!wait) {
+            pthread_mutex_destroy(&s->port_lock);
             free(s);
             return -1;
         }
@@ -261,13 +276,11 @@ static ssize_t serial_read(nd_transport *t, uint8_t *buf, size_t len, int timeou
 static int serial_write(nd_transport *t, const uint8_t *buf, size_t len)
 {
     serial_tr *s = t->priv;
-    if (!s->port) return -1;
-    int w = sp_blocking_write(s->port, buf, len, 1000);
-    if (w != (int)len) {
-        nd_warn("serial: %s: write of %zu bytes incomplete (%d)", s->opened, len, w);
-        return -1;
-    }
-    return 0;
+    pthread_mutex_lock(&s->port_lock);
+    int w = s->port ? sp_blocking_write(s->port, buf, len, 1000) : -1;
+    if (w != (int)len) nd_warn("serial: %s: write of %zu bytes incomplete (%d)", s->opened, len, w);
+    pthread_mutex_unlock(&s->port_lock);
+    return w == (int)len ? 0 : -1;
 }
 
 static int serial_reopen(nd_transport *t)
@@ -275,7 +288,11 @@ static int serial_reopen(nd_transport *t)
     serial_tr *s = t->priv;
     close_port(s);
     char err[256];
-    if (open_port(s, err, sizeof err) < 0) {
+    /* Publish the port to writers only once it is configured. */
+    pthread_mutex_lock(&s->port_lock);
+    int rc = open_port(s, err, sizeof err);
+    pthread_mutex_unlock(&s->port_lock);
+    if (rc < 0) {
         nd_debug("%s", err);
         return -1;
     }
@@ -287,6 +304,7 @@ static void serial_close(nd_transport *t)
     serial_tr *s = t->priv;
     if (!s) return;
     close_port(s);
+    pthread_mutex_destroy(&s->port_lock);
     free(s);
     t->priv = NULL;
 }

@@ -352,6 +352,61 @@ static void test_unplug_replug(nd_stb *tb)
     nd_stb_unplug(tb, 4);
 }
 
+typedef struct commander {
+    nd_device *dev;
+    atomic_bool stop;
+    unsigned sent;
+    pthread_t thread;
+} commander;
+
+/* An operator pressing "tare" again and again from a control thread. */
+static void *command_thread(void *arg)
+{
+    commander *c = arg;
+    char err[256];
+    while (!atomic_load(&c->stop)) {
+        if (c->dev->driver->command(c->dev, "t", err, sizeof err) == 0) c->sent++;
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
+/* Device commands may come from any thread (nd_decoder.h) while the
+ * acquisition thread finds the port gone and frees it: the write must never
+ * use a port being closed (run under TSan/ASan to see the difference). */
+static void test_command_during_unplug(nd_stb *tb)
+{
+    int fd = nd_stb_plug(tb, 5, "0483", "5740", "CMD1");
+    CHECK(fd >= 0);
+    nd_sink sink = {0};
+    nd_device *dev = NULL;
+    char err[256];
+    int rc = nd_device_open("serial:/dev/ttyACM5?proto=text", &sink, &dev, err, sizeof err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) {
+        fprintf(stderr, "open: %s\n", err);
+        return;
+    }
+    runner r = {.dev = dev};
+    pthread_create(&r.thread, NULL, run_thread, &r);
+    commander c = {.dev = dev};
+    pthread_create(&c.thread, NULL, command_thread, &c);
+    sleep_ms(50);
+    nd_stb_unplug(tb, 5);
+    CHECK(wait_flag(&dev->connected, false));
+    sleep_ms(50);
+    atomic_store(&c.stop, true);
+    pthread_join(c.thread, NULL);
+    atomic_store(&r.stop, true);
+    pthread_join(r.thread, NULL);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK(c.sent > 0);
+    /* unplugged: a command now fails with a message instead of crashing */
+    CHECK_EQ_INT(dev->driver->command(dev, "t", err, sizeof err), -1);
+    CHECK(strstr(err, "could not send") != NULL);
+    nd_device_close(dev);
+}
+
 static void expect_open_error(const char *uri, const char *needle)
 {
     nd_sink sink = {0};
@@ -407,6 +462,7 @@ int main(void)
     test_text_banner_midline(tb);
     test_nfp_corrupted(tb);
     test_unplug_replug(tb);
+    test_command_during_unplug(tb);
     nd_stb_free(tb);
     return nd_test_finish("serial_umock");
 }
