@@ -43,7 +43,7 @@ def ctl(*args):
 
 
 daemon = subprocess.Popen([NORDICD, "--state-dir", TMP, "--pub", PUB, "--ctl", CTL, "--log-level", "warning",
-                           "--device", "sim:?rate=1000&reps=0&lead=1&rest=1&rise=1.5&peak_left=400&peak_right=300"],
+                           "--device", "sim:?rate=1000&reps=0&unloaded=3&lead=1&rest=1&rise=1.5&peak_left=400&peak_right=300"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 try:
     for _ in range(100):
