@@ -146,7 +146,6 @@ static void tick(pub_ctx *pc, nd_publisher *pub)
     if (now >= pc->next_status_ns) {
         nd_status_snapshot st;
         nd_daemon_status(d, &st);
-        st.live_skipped += nd_publisher_drops(pub);
         nd_publish_status(pub, st.trial_id, st.trial_t_s, &st);
         pc->next_status_ns = now + 1000000000ull;
     }

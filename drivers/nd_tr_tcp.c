@@ -14,13 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "nd_log.h"
 #include "nd_transport.h"
 
 typedef struct tcp_priv {
-    _Atomic int fd; /* atomic: write() may run on a control thread */
+    /* write() may run on a control thread: fd_lock keeps a command from
+     * sending on a descriptor the reader has closed (and the kernel may
+     * already have handed to another socket). Reads need no lock: only the
+     * acquisition thread closes or replaces fd. */
+    _Atomic int fd;
+    pthread_mutex_t fd_lock;
     char host[256];
     char port[8];
     int connect_timeout_ms;
@@ -106,6 +112,14 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms, int *why)
     return fd;
 }
 
+static void set_fd(tcp_priv *p, int fd)
+{
+    pthread_mutex_lock(&p->fd_lock);
+    if (p->fd >= 0) close(p->fd);
+    p->fd = fd;
+    pthread_mutex_unlock(&p->fd_lock);
+}
+
 static int tcp_connect(tcp_priv *p, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -115,13 +129,12 @@ static int tcp_connect(tcp_priv *p, char *err, size_t errlen)
         snprintf(err, errlen, "tcp: cannot resolve '%s': %s", p->host, gai_strerror(gai));
         return -1;
     }
-    int why = 0;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        p->fd = connect_one(ai, p->connect_timeout_ms, &why);
-        if (p->fd >= 0) break;
-    }
+    int why = 0, fd = -1;
+    for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = connect_one(ai, p->connect_timeout_ms, &why);
     freeaddrinfo(res);
-    if (p->fd < 0) {
+    set_fd(p, fd);
+    if (fd < 0) {
         snprintf(err, errlen, "tcp: cannot connect to %s port %s: %s", p->host, p->port,
                  strerror(why));
         return -1;
@@ -137,6 +150,7 @@ static int tcp_open(nd_transport *t, const nd_uri *uri, char *err, size_t errlen
         return -1;
     }
     p->fd = -1;
+    pthread_mutex_init(&p->fd_lock, NULL);
     long timeout;
     if (split_host_port(uri->path, p, err, errlen) < 0 ||
         nd_uri_get_long(uri, "connect_timeout_ms", 1000, 1, 60000, &timeout, err, errlen) < 0) {
@@ -145,6 +159,7 @@ static int tcp_open(nd_transport *t, const nd_uri *uri, char *err, size_t errlen
     }
     p->connect_timeout_ms = (int)timeout;
     if (tcp_connect(p, err, errlen) < 0) {
+        pthread_mutex_destroy(&p->fd_lock);
         free(p);
         return -1;
     }
@@ -169,8 +184,7 @@ static ssize_t tcp_read(nd_transport *t, uint8_t *buf, size_t len, int timeout_m
         nd_info("tcp: %s port %s closed the connection", p->host, p->port);
     else
         nd_warn("tcp: connection to %s port %s failed: %s", p->host, p->port, strerror(errno));
-    close(p->fd);
-    p->fd = -1;
+    set_fd(p, -1);
     return ND_TR_LOST;
 }
 
@@ -178,32 +192,34 @@ static int tcp_write(nd_transport *t, const uint8_t *buf, size_t len)
 {
     tcp_priv *p = t->priv;
     size_t done = 0;
-    while (done < len) {
-        int fd = p->fd;
-        if (fd < 0) return -1;
+    int rc = 0;
+    pthread_mutex_lock(&p->fd_lock);
+    int fd = p->fd;
+    while (done < len && rc == 0) {
+        if (fd < 0) {
+            rc = -1;
+            break;
+        }
         ssize_t n = send(fd, buf + done, len - done, MSG_NOSIGNAL);
         if (n > 0) {
             done += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
             continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            if (poll(&pfd, 1, 1000) <= 0) return -1;
-            continue;
+            if (poll(&pfd, 1, 1000) <= 0) rc = -1;
+        } else {
+            rc = -1;
         }
-        return -1;
     }
-    return 0;
+    pthread_mutex_unlock(&p->fd_lock);
+    return rc;
 }
 
 static int tcp_reopen(nd_transport *t)
 {
     tcp_priv *p = t->priv;
-    if (p->fd >= 0) {
-        close(p->fd);
-        p->fd = -1;
-    }
+    set_fd(p, -1);
     char err[256];
     if (tcp_connect(p, err, sizeof err) < 0) {
         nd_debug("%s", err);
@@ -216,7 +232,8 @@ static void tcp_close(nd_transport *t)
 {
     tcp_priv *p = t->priv;
     if (!p) return;
-    if (p->fd >= 0) close(p->fd);
+    set_fd(p, -1);
+    pthread_mutex_destroy(&p->fd_lock);
     free(p);
     t->priv = NULL;
 }
