@@ -10,7 +10,12 @@ int nd_bus_init(nd_bus *b, nd_ring *ring)
     memset(b, 0, sizeof *b);
     b->ring = ring;
     b->msgs = calloc(ND_BUS_CAPACITY, sizeof *b->msgs);
-    if (!b->msgs) return -1;
+    b->taken = calloc((size_t)ND_BUS_MAX_READERS * ND_BUS_CAPACITY, 1);
+    if (!b->msgs || !b->taken) {
+        free(b->msgs);
+        free(b->taken);
+        return -1;
+    }
     pthread_mutex_init(&b->lock, NULL);
     return 0;
 }
@@ -18,7 +23,9 @@ int nd_bus_init(nd_bus *b, nd_ring *ring)
 void nd_bus_destroy(nd_bus *b)
 {
     free(b->msgs);
+    free(b->taken);
     b->msgs = NULL;
+    b->taken = NULL;
     pthread_mutex_destroy(&b->lock);
 }
 
@@ -40,7 +47,10 @@ static int append_locked(nd_bus *b, const nd_msg *m)
             return -1;
         }
     }
-    b->msgs[b->head % ND_BUS_CAPACITY] = *m;
+    size_t slot = b->head % ND_BUS_CAPACITY;
+    b->msgs[slot] = *m;
+    /* Every reader is past the message this slot held before. */
+    for (int i = 0; i < ND_BUS_MAX_READERS; i++) b->taken[(size_t)i * ND_BUS_CAPACITY + slot] = 0;
     b->head++;
     return 0;
 }
@@ -72,16 +82,22 @@ int nd_bus_next(nd_bus *b, int reader, uint64_t at, uint64_t avail, nd_msg *out,
     int got = 0;
     *limit = avail;
     pthread_mutex_lock(&b->lock);
-    if (b->read_idx[reader] < b->head) {
-        const nd_msg *m = &b->msgs[b->read_idx[reader] % ND_BUS_CAPACITY];
+    uint8_t *taken = b->taken + (size_t)reader * ND_BUS_CAPACITY;
+    /* The first message due (post order), else the nearest position ahead. */
+    for (uint64_t i = b->read_idx[reader]; i < b->head; i++) {
+        size_t slot = i % ND_BUS_CAPACITY;
+        if (taken[slot]) continue;
+        const nd_msg *m = &b->msgs[slot];
         if (m->pos <= at) {
             *out = *m;
-            b->read_idx[reader]++;
+            taken[slot] = 1;
             got = 1;
-        } else if (m->pos - at < avail) {
-            *limit = m->pos - at;
+            break;
         }
+        if (m->pos - at < *limit) *limit = m->pos - at;
     }
+    while (b->read_idx[reader] < b->head && taken[b->read_idx[reader] % ND_BUS_CAPACITY])
+        b->read_idx[reader]++;
     pthread_mutex_unlock(&b->lock);
     return got;
 }

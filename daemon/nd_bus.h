@@ -10,7 +10,12 @@
  * (nd_bus_post_at_head); a consumer reads how much the ring has for it BEFORE
  * taking the bus lock to look for messages. If the consumer looked first,
  * its end position was read before P was, so it ends at or before P; if the
- * poster came first, the consumer sees the message. */
+ * poster came first, the consumer sees the message.
+ *
+ * Lossless readers take messages in position order (post order among those
+ * already due): a message posted later at an earlier position, such as a
+ * held trial's start behind device events posted at the head meanwhile, or
+ * a rep result, is handled at its own position rather than behind them. */
 #ifndef ND_BUS_H
 #define ND_BUS_H
 
@@ -69,7 +74,10 @@ typedef struct nd_bus {
     nd_msg *msgs;
     uint64_t head; /* messages ever posted */
     int nreaders;
-    uint64_t read_idx[ND_BUS_MAX_READERS];
+    uint64_t read_idx[ND_BUS_MAX_READERS]; /* oldest message not yet taken */
+    /* [reader][slot]: taken out of post order by nd_bus_next (below read_idx
+     * everything is taken). */
+    uint8_t *taken;
     uint64_t dropped; /* posts refused because a reader fell CAPACITY behind */
 } nd_bus;
 
