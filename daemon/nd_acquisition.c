@@ -53,8 +53,9 @@ static void on_info(void *ctx, const nd_device_info *info)
     d->info = *info;
     d->info_valid = true;
     /* Without a saved calibration, the device's own counts per newton give
-     * the gains; tare and two-point calibration refine them. */
-    if (changed && !d->cal_saved) {
+     * the gains; tare and two-point calibration refine them. Never while a
+     * trial records: its calibration is fixed from start to stop. */
+    if (changed && !d->cal_saved && d->state != ND_TRIAL_RECORDING) {
         int l = d->cal.left_channel, r = d->cal.right_channel;
         nd_calibration_default(&d->cal, info->nch, info->counts_per_newton);
         d->cal.left_channel = l;

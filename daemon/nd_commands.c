@@ -11,15 +11,22 @@
 #include "nd_log.h"
 #include "nd_trial_file.h"
 
-/* Waits on d->cond until *flag or the deadline; caller holds d->lock. */
-static int wait_flag(nd_daemon *d, const bool *flag, double seconds)
+/* A deadline on d->cond's clock (CLOCK_MONOTONIC: immune to clock jumps). */
+static struct timespec deadline_after(double seconds)
 {
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     double whole = floor(seconds);
     deadline.tv_sec += (time_t)whole;
     deadline.tv_nsec += (long)((seconds - whole) * 1e9);
     if (deadline.tv_nsec >= 1000000000L) deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    return deadline;
+}
+
+/* Waits on d->cond until *flag or the deadline; caller holds d->lock. */
+static int wait_flag(nd_daemon *d, const bool *flag, double seconds)
+{
+    struct timespec deadline = deadline_after(seconds);
     while (!*flag) {
         if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT)
             return *flag ? 0 : -1;
@@ -225,15 +232,10 @@ int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *su
     /* The writer closes the file once the metrics thread's summary arrives;
      * a deep backlog (slow disk) may take a while to drain. */
     pthread_mutex_lock(&d->lock);
-    bool closed = false;
-    for (int waited = 0; waited < 120 && !closed; waited++) {
-        closed = d->writer.closed_trial_no == no;
-        if (!closed) {
-            bool flag = false;
-            wait_flag(d, &flag, 0.5);
-            closed = d->writer.closed_trial_no == no;
-        }
-    }
+    struct timespec deadline = deadline_after(60.0);
+    while (d->writer.closed_trial_no != no)
+        if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT) break;
+    bool closed = d->writer.closed_trial_no == no;
     int rc = 0;
     if (!closed) {
         snprintf(err, errlen, "the trial file was not closed within 60 s (disk stalled?)");
@@ -306,6 +308,10 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     nd_ring_get_stats(d->ring, &rs);
     out->ring_overruns = rs.overrun_sets;
     out->live_skipped = rs.skipped[d->ring_pub];
+    out->file_sets_written = atomic_load(&d->file_samples_written);
+    out->file_sets_lost = atomic_load(&d->file_samples_lost);
+    out->file_errors = atomic_load(&d->file_errors);
+    out->channel_errors = atomic_load(&d->metrics_channel_errors);
     snprintf(out->device_uri, sizeof out->device_uri, "%s", d->cfg.device);
 
     pthread_mutex_lock(&d->lock);

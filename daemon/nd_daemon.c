@@ -91,7 +91,11 @@ nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t er
     d->next_trial_no = 1;
     atomic_store(&d->held, held);
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->cond, NULL);
+    pthread_condattr_t cond_attr;
+    pthread_condattr_init(&cond_attr);
+    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC); /* command timeouts */
+    pthread_cond_init(&d->cond, &cond_attr);
+    pthread_condattr_destroy(&cond_attr);
 
     if (make_dirs(cfg->state_dir, 0750, err, errlen)) goto fail_early;
     load_calibration(d);

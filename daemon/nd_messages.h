@@ -42,9 +42,13 @@ typedef struct nd_status_snapshot {
     uint64_t bad_lines;        /* text lines that did not parse */
     uint64_t unknown_frames;   /* NFP frames of unknown type skipped */
     uint64_t restarts, disconnects, reconnects;
-    uint64_t ring_overruns; /* sets refused because the file/metrics path was full */
-    uint64_t live_skipped;  /* sets the live path skipped (lossy consumer lapped) */
-    uint64_t trial_samples; /* sets stored in the current trial */
+    uint64_t ring_overruns;     /* sets refused because the file/metrics path was full */
+    uint64_t live_skipped;      /* sets the live path skipped (lossy consumer lapped) */
+    uint64_t file_sets_written; /* sets stored in trial files */
+    uint64_t file_sets_lost;    /* trial sets not stored (the file failed: disk full...) */
+    uint64_t file_errors;       /* trial-file write/flush/close failures */
+    uint64_t channel_errors;    /* sets lacking the configured left/right channels */
+    uint64_t trial_samples;     /* sets stored in the current trial */
     uint32_t trial_reps;
     char last_error[240]; /* "" when none */
 } nd_status_snapshot;

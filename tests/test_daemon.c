@@ -151,6 +151,10 @@ static void test_record_held(void)
     CHECK(st.gaps == 0 && st.bad_frames == 0);
     /* Every set after the tare window is in the file. */
     CHECK_EQ_INT(sum.samples + 1000, st.samples);
+    CHECK_EQ_INT(st.file_sets_written, sum.samples);
+    CHECK_EQ_INT(st.file_sets_lost, 0);
+    CHECK_EQ_INT(st.file_errors, 0);
+    CHECK_EQ_INT(st.channel_errors, 0);
     nd_daemon_shutdown(d);
 }
 
