@@ -32,12 +32,12 @@ typedef struct nd_device_info {
 } nd_device_info;
 
 typedef enum nd_device_event_kind {
-    ND_EV_GAP,          /* count = sample sets lost (seq jump) */
-    ND_EV_RESTART,      /* device seq went backwards */
-    ND_EV_DEVICE_LOST,  /* unplugged / peer gone */
-    ND_EV_DEVICE_BACK,  /* re-attached */
-    ND_EV_OVERFLOW,     /* device reported its own dropped sets (STATUS); count = new drops */
-    ND_EV_ERROR,        /* detail says what */
+    ND_EV_GAP,         /* count = sample sets lost (seq jump) */
+    ND_EV_RESTART,     /* device seq went backwards */
+    ND_EV_DEVICE_LOST, /* unplugged / peer gone */
+    ND_EV_DEVICE_BACK, /* re-attached */
+    ND_EV_OVERFLOW,    /* device reported its own dropped sets (STATUS); count = new drops */
+    ND_EV_ERROR,       /* detail says what */
 } nd_device_event_kind;
 
 typedef struct nd_device_event {
@@ -52,7 +52,7 @@ typedef struct nd_device_event {
 typedef struct nd_counters {
     _Atomic uint64_t bytes;
     _Atomic uint64_t frames_ok;
-    _Atomic uint64_t frames_bad_cobs;   /* COBS decode failed */
+    _Atomic uint64_t frames_bad_cobs; /* COBS decode failed */
     _Atomic uint64_t frames_bad_crc;
     _Atomic uint64_t frames_bad_version;
     _Atomic uint64_t frames_bad_length; /* too short, too long, payload/len mismatch */
@@ -122,8 +122,7 @@ void nd_device_close(nd_device *dev);
 /* Helpers for drivers. */
 uint64_t nd_monotonic_ns(void);
 void nd_device_set_info(nd_device *dev, const nd_device_info *info);
-void nd_device_emit_event(nd_device *dev, nd_device_event_kind kind, uint64_t seq,
-                          uint64_t count, const char *detail_fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+void nd_device_emit_event(nd_device *dev, nd_device_event_kind kind, uint64_t seq, uint64_t count,
+                          const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif
