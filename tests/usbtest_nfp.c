@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nd_capture.h"
 #include "nd_device.h"
 #include "nd_log.h"
 #include "nd_nfp.h"
@@ -38,79 +39,8 @@
 #define MAX_SETS   20000
 #define MAX_EVENTS 256
 
-typedef struct capture {
-    pthread_mutex_t lock;
-    nd_sample sets[MAX_SETS];
-    size_t nsets;
-    nd_device_event events[MAX_EVENTS];
-    size_t nevents;
-    nd_device_info info;
-    int ninfo;
-} capture;
-
-static capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void on_samples(void *ctx, const nd_sample *s, size_t n)
-{
-    (void)ctx;
-    pthread_mutex_lock(&cap.lock);
-    for (size_t i = 0; i < n && cap.nsets < MAX_SETS; i++) cap.sets[cap.nsets++] = s[i];
-    pthread_mutex_unlock(&cap.lock);
-}
-
-static void on_event(void *ctx, const nd_device_event *ev)
-{
-    (void)ctx;
-    pthread_mutex_lock(&cap.lock);
-    if (cap.nevents < MAX_EVENTS) cap.events[cap.nevents++] = *ev;
-    pthread_mutex_unlock(&cap.lock);
-}
-
-static void on_info(void *ctx, const nd_device_info *info)
-{
-    (void)ctx;
-    pthread_mutex_lock(&cap.lock);
-    cap.info = *info;
-    cap.ninfo++;
-    pthread_mutex_unlock(&cap.lock);
-}
-
-static size_t nsets(void)
-{
-    pthread_mutex_lock(&cap.lock);
-    size_t n = cap.nsets;
-    pthread_mutex_unlock(&cap.lock);
-    return n;
-}
-
-static size_t count_events(nd_device_event_kind kind)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&cap.lock);
-    for (size_t i = 0; i < cap.nevents; i++) n += cap.events[i].kind == kind;
-    pthread_mutex_unlock(&cap.lock);
-    return n;
-}
-
-static bool wait_for(bool (*cond)(void *), void *arg, int timeout_ms)
-{
-    for (int i = 0; i < timeout_ms; i++) {
-        if (cond(arg)) return true;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return cond(arg);
-}
-
-static bool have_sets(void *arg)
-{
-    return nsets() >= *(size_t *)arg;
-}
-
-static bool have_event(void *arg)
-{
-    return count_events(*(nd_device_event_kind *)arg) > 0;
-}
+/* What the device delivered; set up in main(). */
+static nd_capture cap;
 
 /* Deterministic raw value of set s, channel c. */
 static int32_t raw_of(uint32_t s, int c)
@@ -333,7 +263,12 @@ int main(void)
     test_bad_uris();
     test_permission_denied(f);
 
-    const nd_sink sink = {.samples = on_samples, .event = on_event, .info = on_info};
+    if (nd_capture_init(&cap, MAX_SETS, MAX_EVENTS) != 0) {
+        CHECK(!"capture allocated");
+        nd_fake_usb_free(f);
+        return nd_test_finish("usbtest_nfp");
+    }
+    const nd_sink sink = nd_capture_sink(&cap);
     nd_device *dev = NULL;
     char err[512] = "";
     int rc = nd_device_open("usb:1209:0001:NFP-0001?transfers=4&size=2048&rescan_ms=50", &sink,
@@ -341,6 +276,7 @@ int main(void)
     if (rc != 0) fprintf(stderr, "open: %s\n", err);
     CHECK(rc == 0);
     if (rc != 0) {
+        nd_capture_free(&cap);
         nd_fake_usb_free(f);
         return nd_test_finish("usbtest_nfp");
     }
@@ -360,8 +296,8 @@ int main(void)
     nd_fake_usb_push(f, EP_IN, frame, n);
     push_frames(f, 0, 100, 10);
     size_t want = 1000;
-    CHECK(wait_for(have_sets, &want, 5000));
-    CHECK_EQ_INT(nsets(), 1000);
+    CHECK(nd_capture_wait_sets(&cap, want, 5000));
+    CHECK_EQ_INT(nd_capture_nsets(&cap), 1000);
     CHECK_EQ_INT(check_range(0, 1000, 0), 0);
     CHECK(cap.ninfo >= 1 && strcmp(cap.info.serial, "NFP-0001") == 0);
     CHECK(nd_fake_usb_submits(f, EP_IN) > 4); /* transfers were resubmitted */
@@ -376,7 +312,7 @@ int main(void)
             nd_fake_usb_push_packet(f, EP_IN, buf + off, used - off < 7 ? used - off : 7);
     }
     want = 1100;
-    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK(nd_capture_wait_sets(&cap, want, 5000));
     CHECK_EQ_INT(check_range(1000, 1100, 1000), 0);
 
     /* 4. A stall on the stream endpoint: cleared, resubmitted, nothing lost. */
@@ -384,7 +320,7 @@ int main(void)
     nd_fake_usb_stall(f, EP_IN);
     push_frames(f, 1100, 10, 10);
     want = 1200;
-    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK(nd_capture_wait_sets(&cap, want, 5000));
     CHECK_EQ_INT(check_range(1100, 1200, 1100), 0);
     CHECK(nd_fake_usb_clear_halts(f) == halts + 1);
 
@@ -405,27 +341,27 @@ int main(void)
         nd_fake_usb_push(f, EP_IN, tail, t);
     }
     want = 1220;
-    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK(nd_capture_wait_sets(&cap, want, 5000));
     CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
     CHECK_EQ_INT(check_range(1200, 1210, 1200), 0);
     CHECK_EQ_INT(check_range(1210, 1220, 1220), 0); /* after the 10-set hole */
     nd_device_event_kind gap_kind = ND_EV_GAP;
-    CHECK(wait_for(have_event, &gap_kind, 1000));
+    CHECK(nd_capture_wait_events(&cap, gap_kind, 1, 1000));
     CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 10);
 
     /* 6. Unplug with four transfers in flight: device lost, then replug. */
     CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
     nd_fake_usb_unplug(f);
     nd_device_event_kind lost = ND_EV_DEVICE_LOST, back = ND_EV_DEVICE_BACK;
-    CHECK(wait_for(have_event, &lost, 5000));
+    CHECK(nd_capture_wait_events(&cap, lost, 1, 5000));
     CHECK(!atomic_load(&dev->connected));
     CHECK(nd_fake_usb_plug(f) == 0);
-    CHECK(wait_for(have_event, &back, 10000));
+    CHECK(nd_capture_wait_events(&cap, back, 1, 10000));
     CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
-    size_t before = nsets();
+    size_t before = nd_capture_nsets(&cap);
     push_frames(f, 1300, 5, 10); /* the device ran on: seq 1230..1299 missed */
     want = before + 50;
-    CHECK(wait_for(have_sets, &want, 5000));
+    CHECK(nd_capture_wait_sets(&cap, want, 5000));
     CHECK_EQ_INT(check_range(before, before + 50, 1300), 0);
     pthread_mutex_lock(&cap.lock);
     CHECK(cap.sets[before].flags & ND_SAMPLE_AFTER_RECONNECT);
@@ -437,10 +373,10 @@ int main(void)
     CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 80);
 
     /* 7. A sustained burst through the queue: 20000 sets, none lost. */
-    size_t base = nsets();
+    size_t base = nd_capture_nsets(&cap);
     for (int k = 0; k < 4; k++) push_frames(f, 1350 + (uint32_t)k * 1000, 100, 10);
     want = base + 4000;
-    CHECK(wait_for(have_sets, &want, 10000));
+    CHECK(nd_capture_wait_sets(&cap, want, 10000));
     CHECK_EQ_INT(check_range(base, base + 4000, 1350), 0);
     CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
     CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_cobs), 0);
@@ -456,26 +392,20 @@ int main(void)
     pthread_create(&cth, NULL, command_thread, &cmd);
     for (int cycle = 0; cycle < 3; cycle++) {
         CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
-        size_t lost_before = count_events(ND_EV_DEVICE_LOST);
-        size_t back_before = count_events(ND_EV_DEVICE_BACK);
+        size_t lost_before = nd_capture_count_events(&cap, ND_EV_DEVICE_LOST);
+        size_t back_before = nd_capture_count_events(&cap, ND_EV_DEVICE_BACK);
         nd_fake_usb_unplug(f);
-        for (int i = 0; i < 5000 && count_events(ND_EV_DEVICE_LOST) == lost_before; i++) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        CHECK(count_events(ND_EV_DEVICE_LOST) == lost_before + 1);
+        nd_capture_wait_events(&cap, ND_EV_DEVICE_LOST, lost_before + 1, 5000);
+        CHECK(nd_capture_count_events(&cap, ND_EV_DEVICE_LOST) == lost_before + 1);
         CHECK(nd_fake_usb_plug(f) == 0);
-        for (int i = 0; i < 10000 && count_events(ND_EV_DEVICE_BACK) == back_before; i++) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        CHECK(count_events(ND_EV_DEVICE_BACK) == back_before + 1);
+        nd_capture_wait_events(&cap, ND_EV_DEVICE_BACK, back_before + 1, 10000);
+        CHECK(nd_capture_count_events(&cap, ND_EV_DEVICE_BACK) == back_before + 1);
         CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
-        size_t from = nsets();
+        size_t from = nd_capture_nsets(&cap);
         uint32_t seq = 6000 + (uint32_t)cycle * 1000;
         push_frames(f, seq, 5, 10);
         want = from + 50;
-        CHECK(wait_for(have_sets, &want, 5000));
+        CHECK(nd_capture_wait_sets(&cap, want, 5000));
         CHECK_EQ_INT(check_range(from, from + 50, seq), 0);
     }
     /* A few commands on the replugged device before stopping. */
@@ -501,6 +431,7 @@ int main(void)
     pthread_join(th, NULL);
     CHECK_EQ_INT(r.rc, 0);
     nd_device_close(dev);
+    nd_capture_free(&cap);
     nd_fake_usb_free(f);
     return nd_test_finish("usbtest_nfp");
 }
