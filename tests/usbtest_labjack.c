@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nd_capture.h"
 #include "nd_device.h"
 #include "nd_labjack_u6_proto.h"
 #include "nd_log.h"
@@ -131,66 +132,9 @@ static void send_packets(nd_fake_usb *f, uint64_t first_scan, int npackets, uint
     }
 }
 
-/* ---- capture ---- */
+/* ---- capture: what the device delivered; set up in main() ---- */
 
-static struct {
-    pthread_mutex_t lock;
-    nd_sample sets[MAX_SETS];
-    size_t n;
-    nd_device_event ev[MAX_EVENTS];
-    size_t nev;
-    nd_device_info info;
-} cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void on_samples(void *ctx, const nd_sample *s, size_t n)
-{
-    (void)ctx;
-    pthread_mutex_lock(&cap.lock);
-    for (size_t i = 0; i < n && cap.n < MAX_SETS; i++) cap.sets[cap.n++] = s[i];
-    pthread_mutex_unlock(&cap.lock);
-}
-
-static void on_event(void *ctx, const nd_device_event *ev)
-{
-    (void)ctx;
-    pthread_mutex_lock(&cap.lock);
-    if (cap.nev < MAX_EVENTS) cap.ev[cap.nev++] = *ev;
-    pthread_mutex_unlock(&cap.lock);
-}
-
-static void on_info(void *ctx, const nd_device_info *info)
-{
-    (void)ctx;
-    pthread_mutex_lock(&cap.lock);
-    cap.info = *info;
-    pthread_mutex_unlock(&cap.lock);
-}
-
-static size_t nsets(void)
-{
-    pthread_mutex_lock(&cap.lock);
-    size_t n = cap.n;
-    pthread_mutex_unlock(&cap.lock);
-    return n;
-}
-
-static size_t nevents(nd_device_event_kind kind)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&cap.lock);
-    for (size_t i = 0; i < cap.nev; i++) n += cap.ev[i].kind == kind;
-    pthread_mutex_unlock(&cap.lock);
-    return n;
-}
-
-static bool wait_sets(size_t want, int ms)
-{
-    for (int i = 0; i < ms && nsets() < want; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return nsets() >= want;
-}
+static nd_capture cap;
 
 static bool streaming_is(nd_fake_usb *f, void *arg)
 {
@@ -209,7 +153,7 @@ static bool inflight_n(nd_fake_usb *f, void *arg)
 static bool event_seen(nd_fake_usb *f, void *arg)
 {
     (void)f;
-    return nevents(*(nd_device_event_kind *)arg) > 0;
+    return nd_capture_count_events(&cap, *(nd_device_event_kind *)arg) > 0;
 }
 
 /* Captured sets [from, from+count) are scans first.. with exact counts. */
@@ -218,7 +162,7 @@ static int check_scans(size_t from, size_t count, uint64_t first_seq, uint64_t f
     int bad = 0;
     pthread_mutex_lock(&cap.lock);
     for (size_t i = 0; i < count; i++) {
-        if (from + i >= cap.n) {
+        if (from + i >= cap.nsets) {
             bad++;
             continue;
         }
@@ -341,7 +285,12 @@ int main(void)
     CHECK(nd_fake_usb_plug(f) == 0);
     test_bad_options();
 
-    const nd_sink sink = {.samples = on_samples, .event = on_event, .info = on_info};
+    if (nd_capture_init(&cap, MAX_SETS, MAX_EVENTS) != 0) {
+        CHECK(!"capture allocated");
+        nd_fake_usb_free(f);
+        return nd_test_finish("usbtest_labjack");
+    }
+    const nd_sink sink = nd_capture_sink(&cap);
     nd_device *dev = NULL;
     char err[512] = "";
     int rc = nd_device_open("labjack-u6:360001234?channels=0,2&gain=1000&rate=200&per_packet=8&"
@@ -350,6 +299,7 @@ int main(void)
     if (rc != 0) fprintf(stderr, "open: %s\n", err);
     CHECK(rc == 0);
     if (rc != 0) {
+        nd_capture_free(&cap);
         nd_fake_usb_free(f);
         return nd_test_finish("usbtest_labjack");
     }
@@ -373,7 +323,7 @@ int main(void)
 
     /* 1. 25 packets = 100 scans, exact counts through the device calibration. */
     send_packets(f, 0, 25, 0);
-    CHECK(wait_sets(100, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 100, 5000));
     CHECK_EQ_INT(check_scans(0, 100, 0, 0), 0);
 
     /* 2. A bad checksum drops one packet (4 scans): the counter shows the gap. */
@@ -388,7 +338,7 @@ int main(void)
         nd_fake_usb_push_packet(f, LJU6_EP_STREAM_IN, pkt, n);
     }
     send_packets(f, 104, 5, 0);
-    CHECK(wait_sets(120, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 120, 5000));
     CHECK_EQ_INT(check_scans(100, 20, 104, 104), 0);
     CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
     CHECK(cap.sets[100].flags & ND_SAMPLE_AFTER_GAP);
@@ -399,7 +349,7 @@ int main(void)
     u6.counter += 3;
     pthread_mutex_unlock(&u6.lock);
     send_packets(f, 136, 5, 0);
-    CHECK(wait_sets(140, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 140, 5000));
     CHECK_EQ_INT(check_scans(120, 20, 136, 136), 0);
     CHECK_EQ_INT(cap.sets[120].gap_sets, 12);
 
@@ -415,7 +365,7 @@ int main(void)
         nd_fake_usb_push_packet(f, LJU6_EP_STREAM_IN, pkt, 11);
     }
     send_packets(f, 160, 5, 0);
-    CHECK(wait_sets(160, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 160, 5000));
     CHECK_EQ_INT(check_scans(140, 20, 160, 160), 0);
     CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_length), 1);
     CHECK_EQ_INT(cap.sets[140].gap_sets, 4);
@@ -438,18 +388,18 @@ int main(void)
         nd_fake_usb_push_packet(f, LJU6_EP_STREAM_IN, pkt, n);
     }
     send_packets(f, 228, 3, 0);
-    CHECK(wait_sets(183, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 183, 5000));
     CHECK_EQ_INT(check_scans(160, 8, 180, 180), 0);  /* the 59 packets' data */
     CHECK_EQ_INT(check_scans(168, 15, 225, 225), 0); /* after the dummy + 37 */
     CHECK_EQ_INT(cap.sets[168].gap_sets, 37);
     CHECK_EQ_INT(atomic_load(&dev->counters.device_overflows), 37);
-    CHECK_EQ_INT(nevents(ND_EV_OVERFLOW), 2);
+    CHECK_EQ_INT(nd_capture_count_events(&cap, ND_EV_OVERFLOW), 2);
 
     /* 6. A stall on the stream endpoint is cleared; nothing is lost. */
     unsigned halts = nd_fake_usb_clear_halts(f);
     nd_fake_usb_stall(f, LJU6_EP_STREAM_IN);
     send_packets(f, 240, 5, 0);
-    CHECK(wait_sets(203, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 203, 5000));
     CHECK_EQ_INT(check_scans(183, 20, 240, 240), 0);
     CHECK(nd_fake_usb_clear_halts(f) > halts);
 
@@ -471,7 +421,7 @@ int main(void)
     CHECK(nd_fake_usb_wait(f, event_seen, &back, 5000));
     CHECK(u6.configs > configs);
     send_packets(f, 0, 5, 0); /* the device counts scans from 0 again */
-    CHECK(wait_sets(223, 5000));
+    CHECK(nd_capture_wait_sets(&cap, 223, 5000));
     pthread_mutex_lock(&cap.lock);
     const nd_sample *first = &cap.sets[203];
     CHECK(first->flags & ND_SAMPLE_AFTER_RECONNECT);
@@ -489,6 +439,7 @@ int main(void)
     CHECK_EQ_INT(r.rc, 0);
     CHECK(!u6.streaming); /* StreamStop sent at the end */
     nd_device_close(dev);
+    nd_capture_free(&cap);
     nd_fake_usb_free(f);
     return nd_test_finish("usbtest_labjack");
 }
