@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nd_capture.h"
 #include "nd_device.h"
 #include "nd_nfp.h"
 #include "test_util.h"
@@ -31,61 +32,13 @@ static void sleep_ms(int ms)
 
 /* ---- what the device delivered ---- */
 
-typedef struct collected {
-    pthread_mutex_t lock;
-    nd_sample sets[TOTAL_SETS + 64];
-    size_t nsets;
-    nd_device_event events[32];
-    size_t nevents;
-} collected;
-
-static void on_samples(void *ctx, const nd_sample *s, size_t n)
+/* Room for every set the peer sends, and a few events. */
+static void capture_init(nd_capture *col)
 {
-    collected *c = ctx;
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < n && c->nsets < sizeof c->sets / sizeof c->sets[0]; i++)
-        c->sets[c->nsets++] = s[i];
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_event(void *ctx, const nd_device_event *ev)
-{
-    collected *c = ctx;
-    pthread_mutex_lock(&c->lock);
-    if (c->nevents < 32) c->events[c->nevents++] = *ev;
-    pthread_mutex_unlock(&c->lock);
-}
-
-static size_t count_sets(collected *c)
-{
-    pthread_mutex_lock(&c->lock);
-    size_t n = c->nsets;
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}
-
-static size_t count_events(collected *c, nd_device_event_kind kind)
-{
-    pthread_mutex_lock(&c->lock);
-    size_t n = 0;
-    for (size_t i = 0; i < c->nevents; i++) n += c->events[i].kind == kind;
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}
-
-/* Wait up to 10 s for cond(c) to hold. */
-static bool wait_for(collected *c, size_t (*get)(collected *), size_t want)
-{
-    for (int i = 0; i < 1000; i++) {
-        if (get(c) >= want) return true;
-        sleep_ms(10);
+    if (nd_capture_init(col, TOTAL_SETS + 64, 32) != 0) {
+        fprintf(stderr, "no memory for the capture\n");
+        abort();
     }
-    return false;
-}
-
-static size_t lost_events(collected *c)
-{
-    return count_events(c, ND_EV_DEVICE_LOST);
 }
 
 /* ---- the device runs on its own thread ---- */
@@ -211,7 +164,8 @@ static void *peer_thread(void *arg)
 
 static void test_reconnect(void)
 {
-    static collected col = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    static nd_capture col;
+    capture_init(&col);
     static peer p;
     p.listen_fd = listen_on(0);
     p.port = port_of(p.listen_fd);
@@ -219,20 +173,21 @@ static void test_reconnect(void)
 
     char uri[128], err[256];
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d?proto=nfp&connect_timeout_ms=500", p.port);
-    nd_sink sink = {.ctx = &col, .samples = on_samples, .event = on_event};
+    nd_sink sink = nd_capture_sink(&col);
     static runner r;
     CHECK_EQ_INT(nd_device_open(uri, &sink, &r.dev, err, sizeof err), 0);
     if (!r.dev) {
         fprintf(stderr, "open: %s\n", err);
+        nd_capture_free(&col);
         return;
     }
     CHECK(atomic_load(&r.dev->connected));
     pthread_create(&r.thread, NULL, run_thread, &r);
 
-    CHECK(wait_for(&col, count_sets, N1_FRAMES * NSETS));
+    CHECK(nd_capture_wait_sets(&col, N1_FRAMES * NSETS, 10000));
     CHECK_EQ_INT(r.dev->driver->command(r.dev, "tare", err, sizeof err), 0);
     atomic_store(&p.go_away, true);
-    CHECK(wait_for(&col, count_sets, TOTAL_SETS));
+    CHECK(nd_capture_wait_sets(&col, TOTAL_SETS, 10000));
     CHECK(atomic_load(&r.dev->connected));
     double stop_ms = stop_and_join(&r);
     printf("stop while streaming took %.1f ms\n", stop_ms);
@@ -275,6 +230,7 @@ static void test_reconnect(void)
     CHECK_EQ_INT(atomic_load(&k->frames_ok), N1_FRAMES + N2_FRAMES + 2);
     CHECK(atomic_load(&r.dev->info_valid) && strcmp(r.dev->info.model, "TCP-T") == 0);
     nd_device_close(r.dev);
+    nd_capture_free(&col);
 }
 
 /* The peer vanishes for good: the device keeps retrying with back-off and a
@@ -290,20 +246,24 @@ static void *vanish_thread(void *arg)
 
 static void test_stop_during_backoff(void)
 {
-    static collected col = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    static nd_capture col;
+    capture_init(&col);
     int fds[1] = {listen_on(0)};
     int port = port_of(fds[0]);
     pthread_t t;
     pthread_create(&t, NULL, vanish_thread, fds);
     char uri[96], err[256];
     snprintf(uri, sizeof uri, "tcp:localhost:%d", port);
-    nd_sink sink = {.ctx = &col, .samples = on_samples, .event = on_event};
+    nd_sink sink = nd_capture_sink(&col);
     static runner r;
     CHECK_EQ_INT(nd_device_open(uri, &sink, &r.dev, err, sizeof err), 0);
-    if (!r.dev) return;
+    if (!r.dev) {
+        nd_capture_free(&col);
+        return;
+    }
     pthread_create(&r.thread, NULL, run_thread, &r);
     pthread_join(t, NULL);
-    CHECK(wait_for(&col, lost_events, 1));
+    CHECK(nd_capture_wait_events(&col, ND_EV_DEVICE_LOST, 1, 10000));
     sleep_ms(900); /* several refused attempts: 100, 200, 400 ms waits */
     CHECK(!atomic_load(&r.dev->connected));
     CHECK(!atomic_load(&r.returned));
@@ -313,8 +273,9 @@ static void test_stop_during_backoff(void)
     CHECK_EQ_INT(r.rc, 0);
     CHECK_EQ_INT(atomic_load(&r.dev->counters.disconnects), 1);
     CHECK_EQ_INT(atomic_load(&r.dev->counters.reconnects), 0);
-    CHECK_EQ_INT(count_events(&col, ND_EV_DEVICE_BACK), 0);
+    CHECK_EQ_INT(nd_capture_count_events(&col, ND_EV_DEVICE_BACK), 0);
     nd_device_close(r.dev);
+    nd_capture_free(&col);
 }
 
 static void test_ipv6(void)
@@ -328,10 +289,11 @@ static void test_ipv6(void)
     }
     socklen_t len = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &len);
-    static collected col = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    static nd_capture col;
+    capture_init(&col);
     char uri[96], err[256];
     snprintf(uri, sizeof uri, "tcp:[::1]:%d", ntohs(a.sin6_port));
-    nd_sink sink = {.ctx = &col, .samples = on_samples, .event = on_event};
+    nd_sink sink = nd_capture_sink(&col);
     nd_device *dev = NULL;
     CHECK_EQ_INT(nd_device_open(uri, &sink, &dev, err, sizeof err), 0);
     int c = accept(fd, NULL, NULL);
@@ -342,14 +304,18 @@ static void test_ipv6(void)
     close(c); /* then the device sees the peer leave */
     static runner r;
     r.dev = dev;
-    if (!dev) return;
+    if (!dev) {
+        nd_capture_free(&col);
+        return;
+    }
     pthread_create(&r.thread, NULL, run_thread, &r);
-    CHECK(wait_for(&col, lost_events, 1));
+    CHECK(nd_capture_wait_events(&col, ND_EV_DEVICE_LOST, 1, 10000));
     stop_and_join(&r);
     CHECK_EQ_INT(col.nsets, 1);
     CHECK_EQ_INT(col.sets[0].seq, 9);
     CHECK_EQ_INT(col.sets[0].raw[1], -22);
     nd_device_close(dev);
+    nd_capture_free(&col);
     close(fd);
 }
 
