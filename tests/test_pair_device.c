@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nd_capture.h"
 #include "nd_device.h"
 #include "nd_nfp.h"
 #include "test_util.h"
@@ -16,31 +17,8 @@
 #define SETS      600
 #define PER_FRAME 10
 
-static nd_sample got[SETS];
-static size_t ngot;
-static uint64_t gap_events, gap_event_sets;
-static nd_device_info last_info;
-
-static void on_samples(void *ctx, const nd_sample *s, size_t n)
-{
-    (void)ctx;
-    for (size_t i = 0; i < n && ngot < SETS; i++) got[ngot++] = s[i];
-}
-
-static void on_event(void *ctx, const nd_device_event *ev)
-{
-    (void)ctx;
-    if (ev->kind == ND_EV_GAP) {
-        gap_events++;
-        gap_event_sets += ev->count;
-    }
-}
-
-static void on_info(void *ctx, const nd_device_info *info)
-{
-    (void)ctx;
-    last_info = *info;
-}
+/* What the pair delivered; set up in main(). */
+static nd_capture cap;
 
 static int32_t value(int side, uint64_t seq)
 {
@@ -83,7 +61,7 @@ static void test_pair_alignment(void)
     snprintf(uri, sizeof uri,
              "pair:?left=file:%s&left.proto=nfp&left.pace=1&right=file:%s&right.pace=1&tol_ms=250",
              lpath, rpath);
-    nd_sink sink = {.samples = on_samples, .event = on_event, .info = on_info};
+    nd_sink sink = nd_capture_sink(&cap);
     nd_device *dev = NULL;
     char err[256];
     int rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
@@ -94,26 +72,26 @@ static void test_pair_alignment(void)
     }
     atomic_bool stop = false;
     CHECK_EQ_INT(nd_device_run(dev, &stop), ND_RUN_EOF);
-    CHECK_EQ_INT(ngot, SETS - 30);
+    CHECK_EQ_INT(cap.nsets, SETS - 30);
     size_t bad = 0, i = 0;
     for (uint64_t seq = 0; seq < SETS; seq++) {
         if (lost_on_right(seq)) continue;
-        if (i >= ngot || got[i].seq != seq || got[i].nch != 2 || got[i].raw[0] != value(0, seq) ||
-            got[i].raw[1] != value(1, seq))
+        if (i >= cap.nsets || cap.sets[i].seq != seq || cap.sets[i].nch != 2 ||
+            cap.sets[i].raw[0] != value(0, seq) || cap.sets[i].raw[1] != value(1, seq))
             bad++;
         bool after_gap = seq == 210 || seq == 420;
-        if (i < ngot && after_gap != !!(got[i].flags & ND_SAMPLE_AFTER_GAP)) bad++;
+        if (i < cap.nsets && after_gap != !!(cap.sets[i].flags & ND_SAMPLE_AFTER_GAP)) bad++;
         i++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(gap_events, 2);
-    CHECK_EQ_INT(gap_event_sets, 30);
+    CHECK_EQ_INT(nd_capture_count_events(&cap, ND_EV_GAP), 2);
+    CHECK_EQ_INT(nd_capture_event_count_sum(&cap, ND_EV_GAP), 30);
     CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 30);
     CHECK_EQ_INT(atomic_load(&dev->counters.sets), SETS - 30);
-    CHECK_EQ_INT(last_info.nch, 2);
-    CHECK(strcmp(last_info.model, "pair(L,R)") == 0);
-    CHECK(strcmp(last_info.channel_names[1], "right") == 0);
-    CHECK_NEAR(last_info.rate_hz, 1000, 1e-9);
+    CHECK_EQ_INT(cap.info.nch, 2);
+    CHECK(strcmp(cap.info.model, "pair(L,R)") == 0);
+    CHECK(strcmp(cap.info.channel_names[1], "right") == 0);
+    CHECK_NEAR(cap.info.rate_hz, 1000, 1e-9);
     nd_device_close(dev);
 }
 
@@ -177,7 +155,7 @@ static void test_pair_waits_without_spinning(void)
     getsockname(ls, (struct sockaddr *)&a, &alen);
     snprintf(uri, sizeof uri, "pair:?left=file:%s&left.pace=0&right=tcp:127.0.0.1:%d", lpath,
              ntohs(a.sin_port));
-    nd_sink sink = {.samples = on_samples};
+    nd_sink sink = {.ctx = &cap, .samples = nd_capture_on_samples};
     runner r = {0};
     char err[256];
     if (nd_device_open(uri, &sink, &r.dev, err, sizeof err) < 0) {
@@ -186,7 +164,7 @@ static void test_pair_waits_without_spinning(void)
         close(ls);
         return;
     }
-    ngot = 0;
+    nd_capture_reset(&cap);
     pthread_t t;
     pthread_create(&t, NULL, run_pair, &r);
     clockid_t clk;
@@ -200,7 +178,7 @@ static void test_pair_waits_without_spinning(void)
     atomic_store(&r.stop, true);
     pthread_join(t, NULL);
     CHECK_EQ_INT(r.rc, 0);
-    CHECK_EQ_INT(ngot, 0); /* no partner ever came */
+    CHECK_EQ_INT(cap.nsets, 0); /* no partner ever came */
     CHECK(used < 0.2 * elapsed);
     if (used >= 0.2 * elapsed)
         fprintf(stderr, "  run thread used %.3f s of CPU in %.3f s while waiting\n", used, elapsed);
@@ -210,8 +188,13 @@ static void test_pair_waits_without_spinning(void)
 
 int main(void)
 {
+    if (nd_capture_init(&cap, SETS, 64) != 0) {
+        CHECK(!"capture allocated");
+        return nd_test_finish("pair_device");
+    }
     test_pair_alignment();
     test_pair_waits_without_spinning();
     test_pair_errors();
+    nd_capture_free(&cap);
     return nd_test_finish("pair_device");
 }
