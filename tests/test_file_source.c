@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nd_capture.h"
 #include "nd_device.h"
 #include "nd_nfp.h"
 #include "test_util.h"
@@ -16,37 +17,13 @@
 #define SETS_PER  5
 #define NSETS_ALL (NFRAMES * SETS_PER)
 
-typedef struct collected {
-    nd_sample sets[4096];
-    size_t nsets;
-    size_t calls;
-    nd_device_event events[64];
-    size_t nevents;
-    size_t ninfo;
-    nd_device_info info;
-    atomic_bool *stop_after; /* set when stop_at sets have arrived */
-    size_t stop_at;
-} collected;
-
-static void on_samples(void *ctx, const nd_sample *s, size_t n)
+/* Room for several loop passes, and every event they cause. */
+static void capture_init(nd_capture *c)
 {
-    collected *c = ctx;
-    for (size_t i = 0; i < n && c->nsets < 4096; i++) c->sets[c->nsets++] = s[i];
-    c->calls++;
-    if (c->stop_after && c->nsets >= c->stop_at) atomic_store(c->stop_after, true);
-}
-
-static void on_event(void *ctx, const nd_device_event *ev)
-{
-    collected *c = ctx;
-    if (c->nevents < 64) c->events[c->nevents++] = *ev;
-}
-
-static void on_info(void *ctx, const nd_device_info *info)
-{
-    collected *c = ctx;
-    c->ninfo++;
-    c->info = *info;
+    if (nd_capture_init(c, 4096, 64) != 0) {
+        fprintf(stderr, "no memory for the capture\n");
+        abort();
+    }
 }
 
 static int32_t raw_value(uint32_t seq, int ch)
@@ -83,10 +60,10 @@ static long write_capture(const char *path, size_t truncate_by)
     return (long)len;
 }
 
-static int replay(const char *uri, collected *c, atomic_bool *stop, nd_device **keep)
+static int replay(const char *uri, nd_capture *c, atomic_bool *stop, nd_device **keep)
 {
     char err[256];
-    nd_sink sink = {.ctx = c, .samples = on_samples, .event = on_event, .info = on_info};
+    nd_sink sink = nd_capture_sink(c);
     nd_device *dev = NULL;
     if (nd_device_open(uri, &sink, &dev, err, sizeof err) < 0) {
         fprintf(stderr, "open %s: %s\n", uri, err);
@@ -100,7 +77,7 @@ static int replay(const char *uri, collected *c, atomic_bool *stop, nd_device **
     return rc;
 }
 
-static void check_exact(const collected *c, size_t nsets)
+static void check_exact(const nd_capture *c, size_t nsets)
 {
     CHECK_EQ_INT(c->nsets, nsets);
     bool exact = true;
@@ -115,7 +92,8 @@ static void check_exact(const collected *c, size_t nsets)
 
 static void test_exact_replay(const char *path, long size)
 {
-    static collected c;
+    nd_capture c;
+    capture_init(&c);
     atomic_bool stop = false;
     char uri[600];
     snprintf(uri, sizeof uri, "file:%s?proto=nfp&pace=0", path);
@@ -129,11 +107,13 @@ static void test_exact_replay(const char *path, long size)
     CHECK_EQ_INT(atomic_load(&dev->counters.sets), NSETS_ALL);
     CHECK_EQ_INT(atomic_load(&dev->counters.frames_ok), NFRAMES + 2);
     nd_device_close(dev);
+    nd_capture_free(&c);
 }
 
 static void test_paced(const char *path)
 {
-    static collected c;
+    nd_capture c;
+    capture_init(&c);
     atomic_bool stop = false;
     char uri[600];
     const double pace = 2.0;
@@ -153,14 +133,15 @@ static void test_paced(const char *path)
         spaced = spaced && (double)(c.sets[k].host_ns - c.sets[0].host_ns) / 1e9 >=
                                (double)(k - SETS_PER) / (RATE * pace);
     CHECK(spaced);
+    nd_capture_free(&c);
 }
 
 static void test_loop(const char *path)
 {
-    static collected c;
+    nd_capture c;
+    capture_init(&c);
     atomic_bool stop = false;
-    c.stop_after = &stop;
-    c.stop_at = 3 * NSETS_ALL + 10;
+    nd_capture_stop_after(&c, &stop, 3 * NSETS_ALL + 10);
     char uri[600];
     snprintf(uri, sizeof uri, "file:%s?pace=0&loop=1", path);
     CHECK_EQ_INT(replay(uri, &c, &stop, NULL), 0); /* stopped, not EOF */
@@ -174,11 +155,13 @@ static void test_loop(const char *path)
     CHECK_EQ_INT(c.sets[NSETS_ALL].flags, ND_SAMPLE_AFTER_RESTART);
     CHECK_EQ_INT(c.sets[2 * NSETS_ALL + 7].raw[1], raw_value(7, 1));
     CHECK_EQ_INT(c.ninfo, 1); /* same INFO every pass */
+    nd_capture_free(&c);
 }
 
 static void test_truncated(const char *dir)
 {
-    static collected c;
+    nd_capture c;
+    capture_init(&c);
     char path[600], uri[700];
     snprintf(path, sizeof path, "%s/truncated.nfp", dir);
     write_capture(path, 7); /* last frame cut */
@@ -186,6 +169,7 @@ static void test_truncated(const char *dir)
     atomic_bool stop = false;
     CHECK_EQ_INT(replay(uri, &c, &stop, NULL), ND_RUN_EOF);
     check_exact(&c, NSETS_ALL - SETS_PER);
+    nd_capture_free(&c);
 }
 
 static void test_empty(const char *dir)
@@ -193,11 +177,13 @@ static void test_empty(const char *dir)
     char path[600], uri[700];
     snprintf(path, sizeof path, "%s/empty.nfp", dir);
     fclose(fopen(path, "wb"));
-    static collected c;
+    nd_capture c;
+    capture_init(&c);
     atomic_bool stop = false;
     snprintf(uri, sizeof uri, "file:%s?pace=0&loop=1", path);
     CHECK_EQ_INT(replay(uri, &c, &stop, NULL), ND_RUN_EOF); /* no endless loop */
     CHECK_EQ_INT(c.nsets, 0);
+    nd_capture_free(&c);
 }
 
 static void expect_open_error(const char *uri, const char *want1, const char *want2)
