@@ -380,12 +380,16 @@ int main(int argc, char **argv)
         if (rec.enabled && rec.duration_s > 0 && (nd_monotonic_ns() - t0) / 1e9 >= rec.duration_s)
             break;
         if (nd_daemon_source_ended(d) && rec.enabled) break;
+        if (rec.enabled && !nd_daemon_recording(d)) break; /* stopped over the control socket */
     }
     notify("STOPPING=1");
     if (rec.enabled) {
         nd_trial_slot slot = {0};
         nd_trial_summary summary;
-        if (nd_daemon_stop_trial(d, &slot, &summary, err, sizeof err)) {
+        if (!nd_daemon_recording(d)) {
+            /* An operator stopped it with `nordctl stop`: report that trial. */
+            nd_daemon_last_trial(d, &slot, &summary);
+        } else if (nd_daemon_stop_trial(d, &slot, &summary, err, sizeof err)) {
             nd_err("stopping the trial: %s", err);
             exit_code = 1;
         }

@@ -175,6 +175,7 @@ static int start_trial_at(nd_daemon *d, const nd_trial_request *req, uint64_t at
     pthread_mutex_lock(&d->lock);
     if (wait_flag(d, &d->writer.create_done, 15.0)) {
         d->writer.create_requested = false;
+        d->writer.create_abandoned = true;
         snprintf(err, errlen, "the file writer did not answer within 15 s (disk stalled?)");
         goto refuse;
     }
@@ -421,5 +422,29 @@ int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare,
     int rc = start_trial_at(d, req, start, out, err, errlen);
     atomic_store(&d->held, false);
     nd_ring_wake_all(d->ring);
+    return rc;
+}
+
+bool nd_daemon_recording(nd_daemon *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool recording = d->state == ND_TRIAL_RECORDING;
+    pthread_mutex_unlock(&d->lock);
+    return recording;
+}
+
+int nd_daemon_last_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary)
+{
+    pthread_mutex_lock(&d->lock);
+    /* Wait briefly for the writer to close a trial that was just stopped. */
+    struct timespec deadline = deadline_after(10.0);
+    while (d->writer.closed_trial_no != d->trial.trial_no && d->trial.trial_no)
+        if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT) break;
+    int rc = d->trial.trial_no && d->writer.closed_trial_no == d->trial.trial_no ? 0 : -1;
+    if (rc == 0) {
+        *slot = d->trial;
+        *summary = d->writer.closed_summary;
+    }
+    pthread_mutex_unlock(&d->lock);
     return rc;
 }

@@ -82,6 +82,9 @@ int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *su
 int nd_daemon_mark(nd_daemon *d, const char *kind, const char *detail, int pain, char *err,
                    size_t errlen);
 void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out);
+bool nd_daemon_recording(nd_daemon *d);
+/* The last trial whose file was closed and its summary; -1 if none yet. */
+int nd_daemon_last_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary);
 /* Live values for the `live` topic. */
 void nd_daemon_live(nd_daemon *d, nd_live_msg *out, char *trial_id, size_t idlen);
 const nd_config *nd_daemon_config(const nd_daemon *d);

@@ -8,6 +8,7 @@
 
 typedef struct nd_writer_handshake {
     bool create_requested, create_done;
+    bool create_abandoned; /* the command gave up waiting: discard the file */
     int create_rc;
     char create_err[256];
     uint32_t closed_trial_no; /* last trial whose file was closed */

@@ -168,11 +168,23 @@ static void post_rep(metrics_ctx *mc, const nd_rep_result *rep, uint64_t pos)
 
 static void end_trial(metrics_ctx *mc, const nd_msg *m)
 {
-    if (!mc->trial) return;
-    nd_rep_result rep;
-    if (nd_metrics_finish(mc->trial, &rep)) post_rep(mc, &rep, m->pos);
+    if (!mc->trial_no) return;
     nd_msg s = {.kind = ND_MSG_SUMMARY, .pos = m->pos, .trial_no = mc->trial_no};
-    nd_metrics_summary(mc->trial, mc->pain_rating, &s.u.summary);
+    if (mc->trial) {
+        nd_rep_result rep;
+        if (nd_metrics_finish(mc->trial, &rep)) post_rep(mc, &rep, m->pos);
+        nd_metrics_summary(mc->trial, mc->pain_rating, &s.u.summary);
+    } else {
+        /* No engine (creation failed): the writer still needs a summary to
+         * close the file, so send one that says "no metrics". */
+        nd_trial_summary *sum = &s.u.summary;
+        memset(sum, 0, sizeof *sum);
+        for (int leg = 0; leg < 2; leg++)
+            sum->max_N[leg] = sum->mean_N[leg] = sum->torque_max_Nm[leg] =
+                sum->rel_force_max_N_per_kg[leg] = NAN;
+        sum->asymmetry_pct = sum->abs_asymmetry_pct = sum->lsi_pct = NAN;
+        sum->pain_rating = mc->pain_rating;
+    }
     nd_bus_post(&mc->d->bus, &s);
     nd_metrics_destroy(mc->trial);
     mc->trial = NULL;
@@ -300,7 +312,7 @@ void *nd_metrics_main(void *arg)
         if (nd_consumers_should_exit(d)) break;
         nd_ring_wait(d->ring, d->ring_metrics, 20);
     }
-    if (mc.trial) {
+    if (mc.trial_no) {
         nd_msg stop = {
             .kind = ND_MSG_TRIAL_STOP, .pos = nd_ring_published(d->ring), .trial_no = mc.trial_no};
         end_trial(&mc, &stop);

@@ -78,6 +78,19 @@ static void create_file(writer_ctx *w)
     nd_trial_file *tf = nd_trial_file_create(d->cfg.data_dir, &meta, d->cfg.flush_interval_s, path,
                                              sizeof path, err, sizeof err);
     pthread_mutex_lock(&d->lock);
+    if (d->writer.create_abandoned) {
+        /* The start command timed out (stalled disk) and told the operator
+         * so; the trial never began, so its empty file goes. */
+        d->writer.create_abandoned = false; /* a newer request, if any, stays pending */
+        pthread_mutex_unlock(&d->lock);
+        if (tf) {
+            char close_err[256];
+            nd_trial_file_close(tf, NULL, close_err, sizeof close_err);
+            unlink(path);
+            nd_warn("trial file %s was created too late for its start command; removed", path);
+        }
+        return;
+    }
     d->writer.create_requested = false;
     d->writer.create_done = true;
     d->writer.create_rc = tf ? 0 : -1;

@@ -159,4 +159,23 @@ if files:
         seq = h["samples/seq"][:]
         check(np.all(np.diff(seq.astype(np.int64)) == 1), "disk full: stored rows contiguous")
 
+# --- a --record trial stopped by an operator over the control socket ---------
+d, common = base_args("ctlstop")
+p = subprocess.Popen([NORDICD] + common + ["--device", "sim:?rate=1000&reps=0", "--record", "C3"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+ctl = os.path.join(BUILD, "tools", "nordctl")
+deadline = time.time() + 20
+while time.time() < deadline and not [f for f in os.listdir(d) if f.endswith(".h5")]:
+    time.sleep(0.1)
+time.sleep(0.5)
+r = subprocess.run([ctl, "--ctl", "ipc://%s/ctl" % d, "stop"], capture_output=True, text=True, timeout=30)
+check(r.returncode == 0, "nordctl stop of a --record trial: %s" % r.stderr)
+try:
+    out, err = p.communicate(timeout=30)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+check(p.returncode == 0, "--record ends with exit 0 after an operator stop (%d): %s" % (p.returncode, err[-500:]))
+check("trial " in out and "C3" in out, "--record prints the stopped trial's summary: %r" % out)
+
 finish("test_nordicd")
