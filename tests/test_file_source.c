@@ -186,39 +186,28 @@ static void test_empty(const char *dir)
     nd_capture_free(&c);
 }
 
-static void expect_open_error(const char *uri, const char *want1, const char *want2)
-{
-    char err[256] = "";
-    nd_device *dev = (nd_device *)1;
-    CHECK_EQ_INT(nd_device_open(uri, NULL, &dev, err, sizeof err), -1);
-    CHECK(dev == NULL);
-    if (!strstr(err, want1) || !strstr(err, want2))
-        fprintf(stderr, "  %s -> '%s' (wanted '%s', '%s')\n", uri, err, want1, want2);
-    CHECK(strstr(err, want1) && strstr(err, want2));
-}
-
 static void test_errors(const char *dir, const char *path)
 {
     char uri[700];
     snprintf(uri, sizeof uri, "file:%s/missing.nfp", dir);
-    expect_open_error(uri, "cannot open", "No such file or directory");
+    nd_test_expect_open_error(uri, "cannot open", "No such file or directory");
     snprintf(uri, sizeof uri, "file:%s", dir);
-    expect_open_error(uri, "is a directory", dir);
-    expect_open_error("file:/dev/null", "special file", "/dev/null");
-    expect_open_error("file:", "no path", "file:PATH");
+    nd_test_expect_open_error(uri, "is a directory", dir);
+    nd_test_expect_open_error("file:/dev/null", "special file", "/dev/null");
+    nd_test_expect_open_error("file:", "no path", "file:PATH");
     snprintf(uri, sizeof uri, "file:%s?pace=-1", path);
-    expect_open_error(uri, "pace=-1", "out of range");
+    nd_test_expect_open_error(uri, "pace=-1", "out of range");
     snprintf(uri, sizeof uri, "file:%s?loop=sometimes", path);
-    expect_open_error(uri, "loop='sometimes'", "boolean");
+    nd_test_expect_open_error(uri, "loop='sometimes'", "boolean");
     snprintf(uri, sizeof uri, "file:%s?speed=2", path);
-    expect_open_error(uri, "unknown option 'speed'", "pace, loop");
+    nd_test_expect_open_error(uri, "unknown option 'speed'", "pace, loop");
     if (geteuid() != 0) { /* root reads anything, so only as a normal user */
         char locked[600];
         snprintf(locked, sizeof locked, "%s/locked.nfp", dir);
         write_capture(locked, 0);
         chmod(locked, 0);
         snprintf(uri, sizeof uri, "file:%s", locked);
-        expect_open_error(uri, "cannot open", "Permission denied");
+        nd_test_expect_open_error(uri, "cannot open", "Permission denied");
     }
 }
 

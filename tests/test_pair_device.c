@@ -95,26 +95,17 @@ static void test_pair_alignment(void)
     nd_device_close(dev);
 }
 
-static void expect_error(const char *uri, const char *needle)
-{
-    nd_sink sink = {0};
-    nd_device *dev = NULL;
-    char err[256] = "";
-    int rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
-    CHECK_EQ_INT(rc, -1);
-    CHECK(strstr(err, needle) != NULL);
-    if (!strstr(err, needle)) fprintf(stderr, "  %s -> %s\n", uri, err);
-    if (rc == 0) nd_device_close(dev);
-}
-
 static void test_pair_errors(void)
 {
-    expect_error("pair:?left=file:/nonexistent.bin", "right=<device URI> is required");
-    expect_error("pair:?right=file:/x", "left=<device URI> is required");
-    expect_error("pair:?left=file:/x&right=file:/y&wobble=1", "unknown option 'wobble'");
-    expect_error("pair:?left=file:/nonexistent-left.bin&right=file:/y", "pair: left device:");
-    expect_error("pair:?left=file:/x&right=file:/y&left_ch=9", "left_ch");
-    expect_error("pair:/dev/x?left=file:/x&right=file:/y", "nothing before '?'");
+    nd_test_expect_open_error("pair:?left=file:/nonexistent.bin", "right=<device URI> is required",
+                              NULL);
+    nd_test_expect_open_error("pair:?right=file:/x", "left=<device URI> is required", NULL);
+    nd_test_expect_open_error("pair:?left=file:/x&right=file:/y&wobble=1",
+                              "unknown option 'wobble'", NULL);
+    nd_test_expect_open_error("pair:?left=file:/nonexistent-left.bin&right=file:/y",
+                              "pair: left device:", NULL);
+    nd_test_expect_open_error("pair:?left=file:/x&right=file:/y&left_ch=9", "left_ch", NULL);
+    nd_test_expect_open_error("pair:/dev/x?left=file:/x&right=file:/y", "nothing before '?'", NULL);
 }
 
 typedef struct runner {

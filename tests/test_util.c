@@ -1,5 +1,8 @@
 #include "test_util.h"
 
+#include "nd_device.h"
+
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,4 +63,20 @@ int nd_test_finish(const char *name)
 {
     printf("%s: %d passed, %d failed\n", name, nd_test_passed, nd_test_failed);
     return nd_test_failed == 0 && nd_test_passed > 0 ? 0 : 1;
+}
+
+void nd_test_expect_open_error(const char *uri, const char *want1, const char *want2)
+{
+    nd_sink sink = {0};
+    nd_device *dev = (nd_device *)1; /* must come back NULL */
+    char err[512] = "";
+    int rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
+    CHECK_EQ_INT(rc, -1);
+    CHECK(dev == NULL);
+    bool named = strstr(err, want1) && (!want2 || strstr(err, want2));
+    if (!named)
+        fprintf(stderr, "  %s -> '%s' (wanted '%s'%s%s%s)\n", uri, err, want1, want2 ? ", '" : "",
+                want2 ? want2 : "", want2 ? "'" : "");
+    CHECK(named);
+    if (rc == 0 && dev) nd_device_close(dev);
 }

@@ -57,4 +57,8 @@ int nd_test_reachable_by_others(const char *path);
 const char *nd_test_tmpdir_for_nobody(const char *tag);
 int nd_test_finish(const char *name);
 
+/* Opening the device URI must fail (-1, no device) with an error naming
+ * want1 and, if not NULL, want2. Prints the actual error when it does not. */
+void nd_test_expect_open_error(const char *uri, const char *want1, const char *want2);
+
 #endif

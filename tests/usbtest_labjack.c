@@ -231,26 +231,14 @@ static void test_protocol(void)
 
 static void test_bad_options(void)
 {
-    const nd_sink sink = {0};
-    nd_device *dev = NULL;
-    char err[512];
-    CHECK(nd_device_open("labjack-u6:?gain=3", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "gain") != NULL);
-    CHECK(nd_device_open("labjack-u6:?channels=1", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "pairs") != NULL);
-    CHECK(nd_device_open("labjack-u6:?channels=0,x", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "channels") != NULL);
-    CHECK(nd_device_open("labjack-u6:?rate=0", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "rate") != NULL);
-    CHECK(nd_device_open("labjack-u6:?per_packet=26", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "per_packet") != NULL);
-    CHECK(nd_device_open("labjack-u6:?rate=30000", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "50000") != NULL);
-    CHECK(nd_device_open("labjack-u6:?gains=10", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "gains") != NULL);
-    CHECK(nd_device_open("labjack-u6:999", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "not found") != NULL);
-    CHECK(dev == NULL);
+    nd_test_expect_open_error("labjack-u6:?gain=3", "gain", NULL);
+    nd_test_expect_open_error("labjack-u6:?channels=1", "pairs", NULL);
+    nd_test_expect_open_error("labjack-u6:?channels=0,x", "channels", NULL);
+    nd_test_expect_open_error("labjack-u6:?rate=0", "rate", NULL);
+    nd_test_expect_open_error("labjack-u6:?per_packet=26", "per_packet", NULL);
+    nd_test_expect_open_error("labjack-u6:?rate=30000", "50000", NULL);
+    nd_test_expect_open_error("labjack-u6:?gains=10", "gains", NULL);
+    nd_test_expect_open_error("labjack-u6:999", "not found", NULL);
 }
 
 typedef struct runner {

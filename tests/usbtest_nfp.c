@@ -146,26 +146,14 @@ static void *command_thread(void *arg)
 
 static void test_bad_uris(void)
 {
-    const nd_sink sink = {0};
-    nd_device *dev = NULL;
-    char err[512];
-    CHECK(nd_device_open("usb:zz:0001", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "VID:PID") != NULL);
-    CHECK(nd_device_open("usb:1209", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "VID:PID") != NULL);
-    CHECK(nd_device_open("usb:1209:0001?transfers=0", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "transfers") != NULL);
-    CHECK(nd_device_open("usb:1209:0001?ep=0x01", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "IN endpoint") != NULL);
-    CHECK(nd_device_open("usb:1209:0001?transfer=4", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "transfer") != NULL);
-    CHECK(nd_device_open("usb:1209:0002", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "1209:0002") != NULL && strstr(err, "not found") != NULL);
-    CHECK(nd_device_open("usb:1209:0001:NOPE", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "NOPE") != NULL);
-    CHECK(nd_device_open("usb:1209:0001?ep=0x85", &sink, &dev, err, sizeof err) < 0);
-    CHECK(strstr(err, "no bulk IN endpoint") != NULL);
-    CHECK(dev == NULL);
+    nd_test_expect_open_error("usb:zz:0001", "VID:PID", NULL);
+    nd_test_expect_open_error("usb:1209", "VID:PID", NULL);
+    nd_test_expect_open_error("usb:1209:0001?transfers=0", "transfers", NULL);
+    nd_test_expect_open_error("usb:1209:0001?ep=0x01", "IN endpoint", NULL);
+    nd_test_expect_open_error("usb:1209:0001?transfer=4", "transfer", NULL);
+    nd_test_expect_open_error("usb:1209:0002", "1209:0002", "not found");
+    nd_test_expect_open_error("usb:1209:0001:NOPE", "NOPE", NULL);
+    nd_test_expect_open_error("usb:1209:0001?ep=0x85", "no bulk IN endpoint", NULL);
 }
 
 static int open_up(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -407,18 +407,6 @@ static void test_command_during_unplug(nd_stb *tb)
     nd_device_close(dev);
 }
 
-static void expect_open_error(const char *uri, const char *needle)
-{
-    nd_sink sink = {0};
-    nd_device *dev = NULL;
-    char err[256] = "";
-    int rc = nd_device_open(uri, &sink, &dev, err, sizeof err);
-    CHECK_EQ_INT(rc, -1);
-    CHECK(strstr(err, needle) != NULL);
-    if (!strstr(err, needle)) fprintf(stderr, "  %s -> error was: %s\n", uri, err);
-    if (rc == 0) nd_device_close(dev);
-}
-
 static void test_open_by_usb_and_errors(nd_stb *tb)
 {
     int fd = nd_stb_plug(tb, 3, "0403", "6001", "FT123");
@@ -438,15 +426,15 @@ static void test_open_by_usb_and_errors(nd_stb *tb)
                         sizeof err);
     CHECK_EQ_INT(rc, 0);
     if (rc == 0) nd_device_close(dev);
-    expect_open_error("serial:usb=0403:6001:NOPE", "no such USB serial port");
-    expect_open_error("serial:/dev/ttyACM7", "not a serial port known");
-    expect_open_error("serial:/dev/ttyACM3?parity=weird", "parity=weird");
-    expect_open_error("serial:/dev/ttyACM3?flow=dtrdsr", "flow=dtrdsr");
-    expect_open_error("serial:/dev/ttyACM3?baud=fast", "baud");
-    expect_open_error("serial:/dev/ttyACM3?bauds=9600", "bauds");
-    expect_open_error("serial:usb=zz:1", "usb=VID:PID");
-    expect_open_error("serial:ttyACM3", "device path");
-    expect_open_error("serial:/dev/ttyACM3?proto=text&preset=nope", "preset=nope");
+    nd_test_expect_open_error("serial:usb=0403:6001:NOPE", "no such USB serial port", NULL);
+    nd_test_expect_open_error("serial:/dev/ttyACM7", "not a serial port known", NULL);
+    nd_test_expect_open_error("serial:/dev/ttyACM3?parity=weird", "parity=weird", NULL);
+    nd_test_expect_open_error("serial:/dev/ttyACM3?flow=dtrdsr", "flow=dtrdsr", NULL);
+    nd_test_expect_open_error("serial:/dev/ttyACM3?baud=fast", "baud", NULL);
+    nd_test_expect_open_error("serial:/dev/ttyACM3?bauds=9600", "bauds", NULL);
+    nd_test_expect_open_error("serial:usb=zz:1", "usb=VID:PID", NULL);
+    nd_test_expect_open_error("serial:ttyACM3", "device path", NULL);
+    nd_test_expect_open_error("serial:/dev/ttyACM3?proto=text&preset=nope", "preset=nope", NULL);
     /* wait=1: opening an absent port succeeds and waits for it */
     rc = nd_device_open("serial:/dev/ttyACM6?wait=1", &sink, &dev, err, sizeof err);
     CHECK_EQ_INT(rc, 0);
