@@ -1,6 +1,6 @@
 /* The metrics thread: a lossless ring consumer that calibrates every sample
  * set, runs tare and two-point calibration windows, feeds the trial's metrics
- * engine (SPEC 4) and posts rep results and the trial summary on the bus.
+ * engine (daemon/METRICS.md) and posts rep results and the trial summary on the bus.
  * Between trials an idle engine keeps the live force display going. */
 #include <math.h>
 #include <stdarg.h>

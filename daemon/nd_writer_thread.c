@@ -169,7 +169,7 @@ static void handle_msg(writer_ctx *w, const nd_msg *m)
         if (w->tf && m->trial_no == w->trial_no) {
             w->recording = true;
             w->start_pos = m->pos;
-            /* The calibration in force, as an event too (SPEC 5 /events). */
+            /* The calibration in force, as an event too (daemon/TRIAL_FORMAT.md /events). */
             int l = w->cal.left_channel, r = w->cal.right_channel;
             snprintf(detail, sizeof detail,
                      "left ch%d offset %.3f counts gain %.9g N/count; right ch%d offset %.3f "
