@@ -31,6 +31,15 @@ void nd_calibration_default(nd_calibration *c, int nch, const double *counts_per
     c->right_channel = nch > 1 ? 1 : 0;
 }
 
+void nd_calibration_from_device(nd_calibration *c, const nd_device_info *info)
+{
+    int l = c->left_channel, r = c->right_channel;
+    nd_calibration_default(c, info->nch, info->counts_per_newton);
+    c->left_channel = l;
+    c->right_channel = r;
+    snprintf(c->device_serial, sizeof c->device_serial, "%s", info->serial);
+}
+
 void nd_raw_mean_start(nd_raw_mean *a, int nch, uint64_t want_sets)
 {
     memset(a, 0, sizeof *a);

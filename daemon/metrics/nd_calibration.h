@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nd_device.h"
 #include "nd_sample.h"
 
 typedef struct nd_calibration {
@@ -20,6 +21,9 @@ typedef struct nd_calibration {
 
 /* Defaults: offset 0, gain 1/counts_per_newton (or 1 when unknown), L=0 R=1. */
 void nd_calibration_default(nd_calibration *c, int nch, const double *counts_per_newton);
+/* The device's own counts per newton (INFO) as the calibration, keeping the
+ * channel mapping: what applies while no calibration was saved. */
+void nd_calibration_from_device(nd_calibration *c, const nd_device_info *info);
 static inline double nd_calibration_apply(const nd_calibration *c, int ch, int32_t raw)
 {
     return ((double)raw - c->offset[ch]) * c->gain[ch];

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nd_calibration.h"
 #include "nd_device.h"
 #include "nd_metrics.h"
 #include "nd_ring.h"
@@ -30,18 +31,25 @@
 #define ND_BUS_CAPACITY    4096
 #define ND_BUS_MAX_READERS 4
 
+struct nd_trial; /* the runtime's trial descriptor (daemon/nd_trial.h) */
+struct nd_reply; /* a one-shot reply (nd_reply.h) */
+
 typedef enum nd_msg_kind {
-    ND_MSG_TRIAL_START,   /* trial_no; the trial's metadata is in the daemon's trial slot */
-    ND_MSG_TRIAL_STOP,    /* trial_no */
-    ND_MSG_DEVICE_EVENT,  /* u.dev */
-    ND_MSG_MARK,          /* u.mark (operator marks and pain ratings) */
-    ND_MSG_TARE,          /* metrics: start a tare window here */
-    ND_MSG_CALIBRATE,     /* metrics: start a two-point window here (u.cal) */
-    ND_MSG_CALIBRATION,   /* metrics -> others: calibration changed (u.text) */
-    ND_MSG_REP,           /* metrics -> writer, publisher: u.rep */
-    ND_MSG_SUMMARY,       /* metrics -> writer, publisher: u.summary (after STOP) */
-    ND_MSG_ERROR,         /* anyone: u.text, published on status and logged in the file */
-    ND_MSG_CANCEL_WINDOW, /* metrics: drop the tare/calibration window (its request timed out) */
+    ND_MSG_TRIAL_START,     /* command -> all: u.trial begins here (each handler retains it) */
+    ND_MSG_TRIAL_OPENED,    /* writer -> publisher: the trial's file exists (at its start) */
+    ND_MSG_TRIAL_ABORT,     /* command -> all: the trial never began (no file); forget it */
+    ND_MSG_TRIAL_STOP,      /* trial_no */
+    ND_MSG_DEVICE_EVENT,    /* u.dev */
+    ND_MSG_DEVICE_INFO,     /* acquisition -> metrics: the device board changed */
+    ND_MSG_MARK,            /* u.mark (operator marks and pain ratings) */
+    ND_MSG_TARE,            /* metrics: start a tare window here (u.cal, reply in u.cal.reply) */
+    ND_MSG_CALIBRATE,       /* metrics: start a two-point window here (u.cal) */
+    ND_MSG_CANCEL_WINDOW,   /* metrics: drop the tare/calibration window (its request timed out) */
+    ND_MSG_SET_CALIBRATION, /* metrics: adopt u.calibration (a tare taken by the command) */
+    ND_MSG_SETTINGS,        /* metrics: u.settings for the live display between trials */
+    ND_MSG_REP,             /* metrics -> writer, publisher: u.rep */
+    ND_MSG_SUMMARY,         /* metrics -> writer, publisher: u.summary (after STOP) */
+    ND_MSG_ERROR,           /* anyone: u.text, published on status and logged in the file */
 } nd_msg_kind;
 
 typedef struct nd_msg {
@@ -49,6 +57,7 @@ typedef struct nd_msg {
     uint64_t pos;      /* ring position the message applies at */
     uint32_t trial_no; /* trial it belongs to (0 = none) */
     union {
+        struct nd_trial *trial;
         nd_device_event dev;
         struct {
             char kind[32];
@@ -56,12 +65,14 @@ typedef struct nd_msg {
             int pain; /* -1 unless kind is "pain" */
         } mark;
         struct {
-            int side;              /* calibrate: ND_LEFT / ND_RIGHT */
-            double mass_kg;        /* calibrate */
-            bool left, right;      /* tare: which hooks */
-            bool require_unloaded; /* refuse while a rep is open (zero known) */
-            double window_s;       /* averaging window */
+            int side;               /* calibrate: ND_LEFT / ND_RIGHT */
+            double mass_kg;         /* calibrate */
+            bool left, right;       /* tare: which hooks */
+            double window_s;        /* averaging window */
+            struct nd_reply *reply; /* finished by the metrics thread (it holds one ref) */
         } cal;
+        nd_calibration calibration;
+        nd_metric_settings settings;
         nd_rep_result rep;
         nd_trial_summary summary;
         char text[240];

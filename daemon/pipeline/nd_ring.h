@@ -90,4 +90,13 @@ static inline nd_sample *nd_ring_slot(nd_ring *r, uint64_t pos)
     return &b->slots[pos & b->mask];
 }
 
+/* How many of the n sets from pos lie contiguously in memory (a consumer
+ * handing runs to a bulk API, such as the file writer, stops at the wrap). */
+static inline uint64_t nd_ring_contiguous(const nd_ring *r, uint64_t pos, uint64_t n)
+{
+    const struct nd_ring_base *b = (const struct nd_ring_base *)r;
+    uint64_t run = b->mask + 1 - (pos & b->mask);
+    return run < n ? run : n;
+}
+
 #endif

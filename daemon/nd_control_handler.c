@@ -1,59 +1,10 @@
-/* ZeroMQ side of the daemon: the context, optional CURVE security, the live
- * PUB socket and the control REP socket, and the handler that turns control
- * requests (nd_control.h) into daemon commands (nd_daemon.h). */
-#include <errno.h>
+/* Control requests (nd_request.h) turned into daemon commands (nd_daemon.h):
+ * the handler the control socket calls for each request. Uses only the
+ * daemon's public API. */
+#include "nd_control_handler.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <zmq.h>
-
-#include "nd_control.h"
-#include "nd_daemon_internal.h"
-#include "nd_log.h"
-#include "nd_publisher.h"
-#include "nd_zsec.h"
-
-int nd_publisher_prepare(nd_daemon *d, char *err, size_t errlen)
-{
-    d->zctx = zmq_ctx_new();
-    if (!d->zctx)
-        return snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(errno)), -1;
-    if (d->cfg.curve_secret_key[0] || d->cfg.curve_allowed_clients[0]) {
-        if (!d->cfg.curve_secret_key[0] || !d->cfg.curve_allowed_clients[0]) {
-            snprintf(err, errlen, "CURVE needs both curve_secret_key and curve_allowed_clients");
-            return -1;
-        }
-        d->curve = calloc(1, sizeof *d->curve);
-        if (!d->curve) return snprintf(err, errlen, "out of memory"), -1;
-        if (nd_curve_server_load(d->curve, d->cfg.curve_secret_key, d->cfg.curve_allowed_clients,
-                                 err, errlen))
-            return -1;
-        d->zap = nd_zap_start(d->zctx, d->curve, err, errlen);
-        if (!d->zap) return -1;
-    }
-    nd_publisher_options po = {.endpoint = d->cfg.pub, .curve = d->curve};
-    d->publisher = nd_publisher_open(d->zctx, &po, err, errlen);
-    return d->publisher ? 0 : -1;
-}
-
-void nd_publisher_release(nd_daemon *d)
-{
-    nd_control_release(d);
-    if (d->publisher) nd_publisher_close(d->publisher);
-    d->publisher = NULL;
-    if (d->zap) nd_zap_stop(d->zap);
-    d->zap = NULL;
-    if (d->zctx) zmq_ctx_term(d->zctx);
-    d->zctx = NULL;
-    if (d->curve) {
-        nd_curve_server_free(d->curve);
-        free(d->curve);
-    }
-    d->curve = NULL;
-}
-
-/* --- control requests -> daemon commands --- */
 
 static int handle_status(nd_daemon *d, cJSON *reply)
 {
@@ -85,11 +36,10 @@ static int handle_devices(nd_daemon *d, cJSON *reply)
 
 static void add_config(nd_daemon *d, cJSON *reply)
 {
-    pthread_mutex_lock(&d->lock);
-    nd_metric_settings s = d->settings;
-    double live_hz = d->cfg.live_hz;
-    int decimation = d->cfg.wave_decimation;
-    pthread_mutex_unlock(&d->lock);
+    nd_metric_settings s;
+    double live_hz;
+    int decimation;
+    nd_daemon_get_options(d, &s, &live_hz, &decimation);
     cJSON *cfg = nd_json_settings(&s);
     cJSON_AddNumberToObject(cfg, "live_hz", live_hz);
     cJSON_AddNumberToObject(cfg, "wave_decimation", decimation);
@@ -104,17 +54,19 @@ static int handle_config(nd_daemon *d, const nd_config_request *r, cJSON *reply,
     bool metric_keys = false;
     for (int k = 0; k < ND_CFG_LIVE_HZ; k++) metric_keys |= r->has[k];
     if (metric_keys) {
-        pthread_mutex_lock(&d->lock);
-        nd_metric_settings s = d->settings;
-        pthread_mutex_unlock(&d->lock);
+        nd_metric_settings s;
+        nd_daemon_get_options(d, &s, NULL, NULL);
         nd_config_request_apply(r, &s);
         if (nd_daemon_set_metric_settings(d, &s, err, errlen)) return -1;
     }
-    pthread_mutex_lock(&d->lock);
-    if (r->has[ND_CFG_LIVE_HZ]) d->cfg.live_hz = r->value[ND_CFG_LIVE_HZ];
-    if (r->has[ND_CFG_WAVE_DECIMATION])
-        d->cfg.wave_decimation = (int)r->value[ND_CFG_WAVE_DECIMATION];
-    pthread_mutex_unlock(&d->lock);
+    if (r->has[ND_CFG_LIVE_HZ] || r->has[ND_CFG_WAVE_DECIMATION]) {
+        double live_hz;
+        int decimation;
+        nd_daemon_get_options(d, NULL, &live_hz, &decimation);
+        if (r->has[ND_CFG_LIVE_HZ]) live_hz = r->value[ND_CFG_LIVE_HZ];
+        if (r->has[ND_CFG_WAVE_DECIMATION]) decimation = (int)r->value[ND_CFG_WAVE_DECIMATION];
+        nd_daemon_set_live_options(d, live_hz, decimation);
+    }
     add_config(d, reply);
     return 0;
 }
@@ -158,7 +110,8 @@ static int handle_stop(nd_daemon *d, cJSON *reply, char *err, size_t errlen)
     return 0;
 }
 
-static int handle_request(void *ctx, const nd_request *req, cJSON *reply, char *err, size_t errlen)
+int nd_control_handle_request(void *ctx, const nd_request *req, cJSON *reply, char *err,
+                              size_t errlen)
 {
     nd_daemon *d = ctx;
     char detail[256] = "";
@@ -192,44 +145,4 @@ static int handle_request(void *ctx, const nd_request *req, cJSON *reply, char *
     }
     snprintf(err, errlen, "unsupported command");
     return -1;
-}
-
-/* mkdir -p of the ipc socket's directory (the runtime directory). */
-static int ensure_ipc_dir(const char *endpoint, char *err, size_t errlen)
-{
-    if (strncmp(endpoint, "ipc://", 6) != 0) return 0;
-    char dir[ND_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", endpoint + 6);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = 0;
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(dir, 0755);
-        *p = '/';
-    }
-    if (mkdir(dir, 0750) && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create the control socket directory %s: %s", dir,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-int nd_control_prepare(nd_daemon *d, char *err, size_t errlen)
-{
-    if (ensure_ipc_dir(d->cfg.ctl, err, errlen)) return -1;
-    nd_control_options co = {
-        .endpoint = d->cfg.ctl, .handle = handle_request, .ctx = d, .curve = d->curve};
-    d->control = nd_control_start(d->zctx, &co, err, errlen);
-    if (!d->control) return -1;
-    nd_notice("control on %s, live metrics on %s", d->cfg.ctl, d->cfg.pub);
-    return 0;
-}
-
-void nd_control_release(nd_daemon *d)
-{
-    if (d->control) nd_control_stop(d->control);
-    d->control = NULL;
 }
