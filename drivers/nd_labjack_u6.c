@@ -335,14 +335,14 @@ static int lj_check_rate(lj_priv *p, double requested, long gain, char *err, siz
     if (p->rate > max) {
         snprintf(err, errlen,
                  "labjack-u6: rate=%.3f scans/s with %d channel(s) at gain x%ld, resolution %d "
-                 "exceeds the U6's stream limit of %.4g scans/s (datasheet table 3.2.1, see "
+                 "exceeds the U6's stream limit of %.6g scans/s (datasheet table 3.2.1, see "
                  "drivers/USB.md); lower rate, gain or channels",
                  p->rate, c->nch, gain, res, max);
         return -1;
     }
     if (p->rate > LJ_RATE_WARN_SHARE * max)
         nd_warn("labjack-u6: rate=%.3f scans/s with %d channel(s) at gain x%ld, resolution %d is "
-                "within 10 %% of the U6's typical stream limit of %.4g scans/s (datasheet table "
+                "within 10 %% of the U6's typical stream limit of %.6g scans/s (datasheet table "
                 "3.2.1); a busy host may see auto-recovery overflows",
                 p->rate, c->nch, gain, res, max);
     return 0;

@@ -307,6 +307,23 @@ static void test_calibration_fallback(void)
     }
 }
 
+/* Block 3 erased (all 0xFF: each constant reads as -2^-32, so the negative
+ * slopes and centers of x100 and x1000 are nonsense): those gains fall back
+ * to the nominal constants with a warning naming them; x10 keeps the
+ * device's. */
+static void test_erased_block(void)
+{
+    nd_fake_u6_set_cal_fault(u6, 3, ND_FAKE_U6_CAL_ERASED);
+    check_conversion(u6, "labjack-u6:360001234?gain=1000&rate=100&per_packet=8", nominal_model(3),
+                     "maker's nominal", "erased block 3, x1000");
+    CHECK(strstr(open_log, "gain x1000 are implausible") != NULL);
+    CHECK(strstr(open_log, "gain x100 are implausible") != NULL);
+    CHECK(strstr(open_log, "gain x10 are implausible") == NULL);
+    check_conversion(u6, "labjack-u6:360001234?gain=10&rate=100&per_packet=8",
+                     device_model(u6, 1, false), "device's calibration", "erased block 3, x10");
+    nd_fake_u6_set_cal_fault(u6, 3, ND_FAKE_U6_CAL_OK);
+}
+
 /* A U6-Pro at stream ResolutionIndex 0: stream mode means index 1 and has
  * no high-resolution converter, so blocks 0-3 convert, not 6-9. */
 static void test_pro_stream_uses_normal_constants(nd_fake_u6 *pro)
@@ -328,7 +345,10 @@ static void test_rate_at_limit(void)
     } cases[] = {{"labjack-u6:360001234?rate=178", 22472, "178"},
                  {"labjack-u6:360001234?channels=0,2,4,6&rate=88", 45455, "88"},
                  /* 4 MHz / 9009 would be 444.0004: one tick more keeps it within */
-                 {"labjack-u6:360001234?gain=100&rate=444", 9010, "444"}};
+                 {"labjack-u6:360001234?gain=100&rate=444", 9010, "444"},
+                 /* The clock meets these limits exactly: 4 MHz / 160, / 80. */
+                 {"labjack-u6:360001234?gain=1&rate=25000", 160, "25000"},
+                 {"labjack-u6:360001234?channels=0&rate=50000", 80, "50000"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nd_capture_reset(&cap);
         nd_device *dev = NULL;
@@ -343,6 +363,18 @@ static void test_rate_at_limit(void)
         CHECK(strstr(open_log, "within 10 %") && strstr(open_log, cases[i].limit));
         nd_device_close(dev);
     }
+    /* Just below 90 % of the limit: no warning (160 of 178 is the default). */
+    nd_device *dev = NULL;
+    char err[512] = "";
+    CHECK(open_logged("labjack-u6:360001234?rate=160", &dev, err, sizeof err) == 0);
+    CHECK(strstr(open_log, "warning: ") == NULL);
+    if (dev) nd_device_close(dev);
+    /* Resolution 2-8: the table nordicd has read gives no limit; it says so
+     * instead of claiming a check. */
+    dev = NULL;
+    CHECK(open_logged("labjack-u6:360001234?resolution=3&rate=100", &dev, err, sizeof err) == 0);
+    CHECK(strstr(open_log, "no datasheet stream limit") != NULL);
+    if (dev) nd_device_close(dev);
 }
 
 /* ---- the long run: default rate, then stream faults ---- */
@@ -560,6 +592,7 @@ int main(void)
     test_bad_options();
     test_each_gain();
     test_calibration_fallback();
+    test_erased_block();
     test_rate_at_limit();
     CHECK(nd_fake_usb_plug(nd_fake_u6_usb(pro)) == 0);
     test_pro_stream_uses_normal_constants(pro);

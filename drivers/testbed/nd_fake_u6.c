@@ -189,6 +189,8 @@ static void read_cal(nd_fake_u6 *u, nd_fake_usb *f, const uint8_t *d)
     uint8_t r[40] = {0, 0xF8, 0x11, 0x2D};
     if (fault == ND_FAKE_U6_CAL_ERRORCODE) {
         r[6] = ERR_ANY;
+    } else if (fault == ND_FAKE_U6_CAL_ERASED) {
+        memset(r + 8, 0xFF, 32);
     } else {
         for (int i = 0; i < 4; i++) store_fixed(u->cal[block][i], r + 8 + 8 * i);
     }

@@ -46,6 +46,7 @@ typedef enum nd_fake_u6_cal_fault {
     ND_FAKE_U6_CAL_ERRORCODE,    /* answer with a nonzero errorcode, no data */
     ND_FAKE_U6_CAL_BAD_CHECKSUM, /* answer with a corrupted checksum16 */
     ND_FAKE_U6_CAL_SILENT,       /* no answer at all */
+    ND_FAKE_U6_CAL_ERASED,       /* a valid answer whose data is all 0xFF (erased flash) */
 } nd_fake_u6_cal_fault;
 void nd_fake_u6_set_cal_fault(nd_fake_u6 *u, int block, nd_fake_u6_cal_fault fault);
 
