@@ -234,10 +234,17 @@ static void check_conversion(nd_fake_u6 *u, const char *uri, model m, const char
 
 /* ---- tests ---- */
 
-/* The documented fixed-point format, byte by byte: fraction 0x80000000 /
- * 2^32 = 0.5, integer part -2. */
-static void test_fixed_point_bytes(void)
+/* Documented arithmetic by hand. Checksum8 (datasheet 5.1): the sum with its
+ * carries added back twice (5 x 0xFF = 0x4FB: 0xFB + 0x04 = 0xFF; 0x80 + 0x80
+ * = 0x100: 0x00 + 0x01). Fixed point: fraction 0x80000000 / 2^32 = 0.5,
+ * integer part -2 gives -1.5. */
+static void test_documented_arithmetic(void)
 {
+    CHECK_EQ_INT(lju6_checksum8((const uint8_t *)"\xff\xff\xff\xff\xff", 5), 0xFF);
+    CHECK_EQ_INT(lju6_checksum8((const uint8_t *)"\x80\x80", 2), 0x01);
+    uint8_t start[2];
+    CHECK_EQ_INT(lju6_build_stream_start(start), 2);
+    CHECK(start[0] == 0xA8 && start[1] == 0xA8); /* the datasheet's StreamStart bytes */
     const uint8_t b[8] = {0x00, 0x00, 0x00, 0x80, 0xFE, 0xFF, 0xFF, 0xFF};
     CHECK_NEAR(lju6_fixed_to_double(b), -1.5, 0);
     const uint8_t c[8] = {0x00, 0x00, 0x00, 0x40, 0x03, 0x00, 0x00, 0x00};
@@ -368,6 +375,18 @@ static void test_rate_at_limit(void)
     char err[512] = "";
     CHECK(open_logged("labjack-u6:360001234?rate=160", &dev, err, sizeof err) == 0);
     CHECK(strstr(open_log, "warning: ") == NULL);
+    if (dev) nd_device_close(dev);
+    /* 10 scans/s needs the 4 MHz / 256 clock (ScanConfig bit 1): 15625 / 1563. */
+    dev = NULL;
+    nd_capture_reset(&cap);
+    CHECK(open_logged("labjack-u6:360001234?rate=10", &dev, err, sizeof err) == 0);
+    nd_fake_u6_state st;
+    nd_fake_u6_state_get(u6, &st);
+    CHECK_EQ_INT(st.scan_config, 0x02);
+    CHECK_EQ_INT(st.scan_interval, 1563);
+    nd_device_info info;
+    CHECK(nd_capture_info(&cap, &info));
+    CHECK_NEAR(info.rate_hz, 15625.0 / 1563, 1e-9);
     if (dev) nd_device_close(dev);
     /* Resolution 2-8: the table nordicd has read gives no limit; it says so
      * instead of claiming a check. */
@@ -574,7 +593,7 @@ static void test_default_and_faults(void)
 int main(void)
 {
     nd_log_set_level(ND_LOG_NOTICE);
-    test_fixed_point_bytes();
+    test_documented_arithmetic();
     test_rate_refusals();
     const nd_fake_u6_identity id = {.serial = SERIAL, .fw_major = 1, .fw_minor = 43};
     const nd_fake_u6_identity pro_id = {
