@@ -276,6 +276,8 @@ static void test_bad_options(void)
     nd_test_expect_open_error("labjack-u6:?per_packet=26", "per_packet", NULL);
     nd_test_expect_open_error("labjack-u6:?gain=1&rate=30000", "50000", NULL);
     nd_test_expect_open_error("labjack-u6:?gains=10", "gains", NULL);
+    /* 9-12 are the U6-Pro's high-resolution converter, which cannot stream. */
+    nd_test_expect_open_error("labjack-u6:?resolution=9", "resolution", NULL);
     nd_test_expect_open_error("labjack-u6:999", "not found", NULL);
 }
 
