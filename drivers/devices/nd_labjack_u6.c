@@ -1,9 +1,10 @@
-/* LabJack U6 in stream mode: `labjack-u6:[SERIAL]?channels=0,2&gain=1000&rate=200`.
+/* LabJack U6 in stream mode: `labjack-u6:[SERIAL]?channels=0,2&gain=1000&rate=160`.
  *
  * Differential bridge inputs with the U6's own amplifier (x1000 for a bare
  * load cell), scanned by the device clock. At open: ConfigU6 (serial,
- * firmware), ReadCal blocks 0-1 (the device's calibration constants),
- * StreamStop, StreamConfig. run(): stream transfers on EP3 kept in flight by
+ * firmware, U6 or U6-Pro), ReadCal blocks 0-3 (the device's calibration
+ * constants; the maker's nominal ones when they cannot be read), StreamStop,
+ * StreamConfig. run(): stream transfers on EP3 kept in flight by
  * nd_usb_async, StreamStart, then StreamData packets through the parser
  * (nd_labjack_u6_proto.c) into sample sets.
  *
@@ -26,6 +27,9 @@
 #define LJ_CMD_TIMEOUT_MS  1000
 #define LJ_BATCH           64
 #define LJ_COUNTS_PER_VOLT 1e8
+#define LJ_DEFAULT_RATE    160 /* scans/s: the datasheet allows 178 for 2 channels at x1000 */
+/* Warn above this share of the datasheet's typical maximum scan rate. */
+#define LJ_RATE_WARN_SHARE 0.9
 
 static const char *const lj_keys[] = {
     "channels",   "diff",      "gain",  "rate",      "per_packet",           "resolution",
@@ -123,6 +127,51 @@ static int lj_stream_stop_cmd(lj_priv *p)
     return lju6_check_stream_cmd_resp(resp, (size_t)n, LJU6_STREAM_STOP) < 0 ? ND_TR_ERR : 0;
 }
 
+static const char *const gain_names[4] = {"x1", "x10", "x100", "x1000"};
+
+/* ReadCal blocks 0-3. When a block cannot be read (no answer, invalid
+ * answer, device errorcode) the maker's nominal constants are used for every
+ * gain, and the log says so and why; streaming goes on. Returns ND_TR_LOST
+ * when the device went away, else 0. */
+static int lj_read_calibration(lj_priv *p)
+{
+    uint8_t cmd[64], resp[64], blocks[LJU6_CAL_BLOCKS][32];
+    for (uint8_t b = 0; b < LJU6_CAL_BLOCKS; b++) {
+        ssize_t n = lj_exchange(p, cmd, lju6_build_readcal(cmd, b), resp, sizeof resp);
+        if (n == ND_TR_LOST) return ND_TR_LOST;
+        int rc = n > 0 ? lju6_parse_readcal_resp(resp, (size_t)n, blocks[b]) : -1;
+        if (rc != 0) {
+            lju6_calibration_nominal(&p->cal);
+            char why[64];
+            if (n <= 0)
+                snprintf(why, sizeof why, "no answer");
+            else if (rc > 0)
+                snprintf(why, sizeof why, "errorcode %d", rc);
+            else
+                snprintf(why, sizeof why, "invalid answer");
+            nd_warn("labjack-u6 %u: reading calibration block %u failed (%s): using the maker's "
+                    "nominal constants (center %.1f, slopes %+.9g/%+.9g V per bit at %s)",
+                    p->devcfg.serial, b, why, p->cal.center[p->scfg.gain_index],
+                    p->cal.pos_slope[p->scfg.gain_index], p->cal.neg_slope[p->scfg.gain_index],
+                    gain_names[p->scfg.gain_index]);
+            return 0;
+        }
+    }
+    unsigned rejected = lju6_calibration_from_blocks(&p->cal, blocks);
+    for (int g = 0; g < 4; g++)
+        if (rejected & (1u << g))
+            nd_warn("labjack-u6 %u: calibration constants for gain %s are implausible: using the "
+                    "maker's nominal ones for that gain",
+                    p->devcfg.serial, gain_names[g]);
+    int g = p->scfg.gain_index;
+    nd_notice("labjack-u6 %u: gain %s converts with %s constants: center %.4f, positive slope "
+              "%.9g, negative slope %.9g V per bit",
+              p->devcfg.serial, gain_names[g],
+              p->cal.from_device[g] ? "the device's calibration" : "the maker's nominal",
+              p->cal.center[g], p->cal.pos_slope[g], p->cal.neg_slope[g]);
+    return 0;
+}
+
 /* ConfigU6, calibration, StreamStop, StreamConfig. */
 static int lj_configure(lj_priv *p, char *err, size_t errlen)
 {
@@ -134,20 +183,7 @@ static int lj_configure(lj_priv *p, char *err, size_t errlen)
                  n < 0 ? "got no answer" : "answer invalid");
         return n == ND_TR_LOST ? ND_TR_LOST : -1;
     }
-    uint8_t blocks[2][32];
-    bool cal_ok = true;
-    for (uint8_t b = 0; b < 2 && cal_ok; b++) {
-        n = lj_exchange(p, cmd, lju6_build_readcal(cmd, b), resp, sizeof resp);
-        cal_ok = n > 0 && lju6_parse_readcal_resp(resp, (size_t)n, blocks[b]) == 0;
-    }
-    if (!cal_ok) {
-        snprintf(err, errlen, "labjack-u6: reading the calibration constants failed");
-        return n == ND_TR_LOST ? ND_TR_LOST : -1;
-    }
-    if (lju6_calibration_from_blocks(&p->cal, blocks[0], blocks[1]) != 0)
-        nd_warn("labjack-u6 %u: implausible calibration constant(s); nominal values used for "
-                "those ranges",
-                p->devcfg.serial);
+    if (lj_read_calibration(p) == ND_TR_LOST) return ND_TR_LOST;
     rc = lj_stream_stop_cmd(p); /* in case a previous run left it streaming */
     if (rc == ND_TR_LOST) return ND_TR_LOST;
     size_t len = lju6_build_stream_config(cmd, sizeof cmd, &p->scfg);
@@ -167,10 +203,9 @@ static void lj_publish_info(lj_priv *p)
 {
     nd_device_info info;
     memset(&info, 0, sizeof info);
-    snprintf(info.model, sizeof info.model, "LabJack U6");
+    snprintf(info.model, sizeof info.model, "%s", p->devcfg.pro ? "LabJack U6-Pro" : "LabJack U6");
     snprintf(info.serial, sizeof info.serial, "%u", p->devcfg.serial);
-    snprintf(info.fw, sizeof info.fw, "%u.%02u", p->devcfg.firmware & 0xff,
-             p->devcfg.firmware >> 8);
+    lju6_firmware_string(&p->devcfg, info.fw, sizeof info.fw);
     info.rate_hz = p->rate;
     info.nch = p->scfg.nch;
     for (int i = 0; i < p->scfg.nch; i++) {
@@ -274,6 +309,45 @@ static void lj_sync_counters(lj_priv *p)
     atomic_store(&c->frames_unknown_type, p->parser.bad_header);
 }
 
+/* The scan rate the clock gives against the datasheet's stream table:
+ * above the typical maximum the U6 overflows continuously (auto-recovery
+ * discards scans), so it is refused; within 10 % of it a busy host may still
+ * make it overflow, so it is allowed with a warning. May lengthen the scan
+ * interval by one clock tick (see below). */
+static int lj_check_rate(lj_priv *p, double requested, long gain, char *err, size_t errlen)
+{
+    const lju6_stream_config *c = &p->scfg;
+    int res = c->resolution_index ? c->resolution_index : 1; /* stream: 0 means 1 */
+    double max = lju6_stream_max_scan_rate(res, c->gain_index, c->nch);
+    if (max <= 0) {
+        nd_warn("labjack-u6: resolution=%d: nordicd has no datasheet stream limit for this "
+                "resolution index; %.3f scans/s of %d channel(s) at gain x%ld are not checked "
+                "(the device reports overflows if it cannot keep up)",
+                res, p->rate, c->nch, gain);
+        return 0;
+    }
+    if (p->rate > max && requested <= max && p->scfg.scan_interval < 65535) {
+        /* The nearest clock tick lands a hair above a limit asked for
+         * exactly: one tick more stays within it. */
+        p->scfg.scan_interval++;
+        p->rate = lju6_actual_rate(c->scan_config, c->scan_interval);
+    }
+    if (p->rate > max) {
+        snprintf(err, errlen,
+                 "labjack-u6: rate=%.3f scans/s with %d channel(s) at gain x%ld, resolution %d "
+                 "exceeds the U6's stream limit of %.6g scans/s (datasheet table 3.2.1, see "
+                 "drivers/USB.md); lower rate, gain or channels",
+                 p->rate, c->nch, gain, res, max);
+        return -1;
+    }
+    if (p->rate > LJ_RATE_WARN_SHARE * max)
+        nd_warn("labjack-u6: rate=%.3f scans/s with %d channel(s) at gain x%ld, resolution %d is "
+                "within 10 %% of the U6's typical stream limit of %.6g scans/s (datasheet table "
+                "3.2.1); a busy host may see auto-recovery overflows",
+                p->rate, c->nch, gain, res, max);
+    return 0;
+}
+
 /* ---- driver entry points ---- */
 
 static int lj_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
@@ -290,7 +364,7 @@ static int lj_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     double rate, sens, excit, capacity;
     if (nd_uri_get_bool(uri, "diff", 1, &diff, err, errlen) < 0 ||
         nd_uri_get_long(uri, "gain", 1000, 1, 1000, &gain, err, errlen) < 0 ||
-        nd_uri_get_double(uri, "rate", 200, 0.25, 50000, &rate, err, errlen) < 0 ||
+        nd_uri_get_double(uri, "rate", LJ_DEFAULT_RATE, 0.25, 50000, &rate, err, errlen) < 0 ||
         nd_uri_get_long(uri, "per_packet", 0, 0, LJU6_MAX_SPP, &per_packet, err, errlen) < 0 ||
         nd_uri_get_long(uri, "resolution", 1, 0, 8, &resolution, err, errlen) < 0 ||
         nd_uri_get_long(uri, "settling", 0, 0, 255, &settling, err, errlen) < 0 ||
@@ -320,16 +394,13 @@ static int lj_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
         goto fail;
     }
     p->rate = lju6_scan_timing(rate, &p->scfg.scan_config, &p->scfg.scan_interval);
+    if (lj_check_rate(p, rate, gain, err, errlen) < 0) goto fail;
     if (per_packet == 0) {
         /* About 50 packets a second keeps latency near 20 ms. */
         double spp = ceil(rate * p->scfg.nch / 50.0);
         per_packet = spp < 1 ? 1 : spp > LJU6_MAX_SPP ? LJU6_MAX_SPP : (long)spp;
     }
     p->scfg.samples_per_packet = (uint8_t)per_packet;
-    if (gi == 3 && rate * p->scfg.nch > 400)
-        nd_warn("labjack-u6: %g samples/s at gain x1000 is beyond what the U6 sustains (about "
-                "360/s); expect auto-recovery overflows",
-                rate * p->scfg.nch);
     if (sens > 0 && capacity > 0)
         p->counts_per_newton = sens * 1e-3 * excit * LJ_COUNTS_PER_VOLT / capacity;
 
@@ -382,10 +453,12 @@ static int lj_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     dev->priv = p;
     atomic_store(&dev->connected, true);
     lj_publish_info(p);
-    nd_info("labjack-u6 %u: %d channel(s) at %.3f Hz, gain x%ld, %ld samples/packet, "
-            "calibration %s",
-            p->devcfg.serial, p->scfg.nch, p->rate, gain, per_packet,
-            p->cal.from_device ? "from the device" : "nominal");
+    char fw[16];
+    lju6_firmware_string(&p->devcfg, fw, sizeof fw);
+    nd_info("labjack-u6 %u (%s, firmware %s): %d channel(s) at %.3f Hz, gain x%ld, %ld "
+            "samples/packet, %s calibration",
+            p->devcfg.serial, p->devcfg.pro ? "U6-Pro" : "U6", fw, p->scfg.nch, p->rate, gain,
+            per_packet, p->cal.from_device[gi] ? "device" : "nominal");
     return 0;
 fail:
     free(p->buf);
@@ -513,8 +586,8 @@ static void lj_close(nd_device *dev)
 const nd_driver nd_labjack_u6_driver = {
     .scheme = "labjack-u6",
     .description = "LabJack U6 (USB 0cd5:0006) in stream mode: differential bridge inputs with "
-                   "gain, device calibration applied",
-    .usage = "labjack-u6:[SERIAL]?channels=0,2&diff=1&gain=1000&rate=200&per_packet=0&"
+                   "gain, the device's calibration applied as the maker does",
+    .usage = "labjack-u6:[SERIAL]?channels=0,2&diff=1&gain=1000&rate=160&per_packet=0&"
              "resolution=1&settling=0&sensitivity=<mV/V>&excitation=5&capacity=<N>&"
              "transfers=4&packets_per_transfer=0&queue=0&rescan_ms=500",
     .open = lj_open,

@@ -2,11 +2,15 @@
 #include "nd_labjack_u6_proto.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-/* Nominal bipolar ranges by gain index (datasheet table 2.6.2-1). */
-static const double range_max[4] = {10.1, 1.01, 0.101, 0.0101};
-static const double range_min[4] = {-10.6, -1.06, -0.106, -0.0106};
+/* The maker's nominal constants for gain index 0 (x1); each higher gain
+ * divides the slopes by 10 (LabJackPython u6.py CalibrationInfo, exodriver
+ * u6.c U6_CALIBRATION_INFO_DEFAULT). */
+#define LJU6_NOMINAL_POS_SLOPE 3.1580578e-4
+#define LJU6_NOMINAL_NEG_SLOPE (-3.15805800e-4)
+#define LJU6_NOMINAL_CENTER    33523.0
 
 uint8_t lju6_checksum8(const uint8_t *b, size_t n)
 {
@@ -121,23 +125,6 @@ size_t lju6_build_stream_config(uint8_t *out, size_t cap, const lju6_stream_conf
     return build_extended(out, len, LJU6_EXT_STREAMCONFIG);
 }
 
-int lju6_parse_stream_config(const uint8_t *pkt, size_t len, lju6_stream_config *c)
-{
-    if (lju6_check_extended(pkt, len, LJU6_EXT_STREAMCONFIG) != 0 || len < 16) return -1;
-    memset(c, 0, sizeof *c);
-    c->nch = pkt[6];
-    if (c->nch < 1 || c->nch > LJU6_MAX_CHANNELS || len != 14 + 2 * (size_t)c->nch) return -1;
-    c->resolution_index = pkt[7];
-    c->samples_per_packet = pkt[8];
-    c->settling_factor = pkt[10];
-    c->scan_config = pkt[11];
-    c->scan_interval = (uint16_t)(pkt[12] | pkt[13] << 8);
-    c->differential = (pkt[15] & 0x80) != 0;
-    c->gain_index = (pkt[15] >> 4) & 3;
-    for (int i = 0; i < c->nch; i++) c->channel[i] = pkt[14 + 2 * i];
-    return 0;
-}
-
 int lju6_check_stream_config_resp(const uint8_t *r, size_t len)
 {
     if (len != LJU6_STREAMCONFIG_RESP_LEN ||
@@ -159,12 +146,21 @@ int lju6_parse_configu6_resp(const uint8_t *r, size_t len, lju6_device_config *o
     if (len != LJU6_CONFIGU6_RESP_LEN || lju6_check_extended(r, len, LJU6_EXT_CONFIGU6) != 0)
         return -1;
     if (r[6] != 0) return r[6];
-    out->firmware = (uint16_t)(r[9] | r[10] << 8);
-    out->hardware = (uint16_t)(r[13] | r[14] << 8);
+    out->fw_minor = r[9];
+    out->fw_major = r[10];
+    out->hw_minor = r[13];
+    out->hw_major = r[14];
     out->serial =
         (uint32_t)r[15] | (uint32_t)r[16] << 8 | (uint32_t)r[17] << 16 | (uint32_t)r[18] << 24;
     out->product_id = (uint16_t)(r[19] | r[20] << 8);
+    out->version_info = r[37];
+    out->pro = (r[37] & 0x08) != 0;
     return 0;
+}
+
+void lju6_firmware_string(const lju6_device_config *c, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%u.%02u", c->fw_major, c->fw_minor);
 }
 
 double lju6_fixed_to_double(const uint8_t *b)
@@ -177,54 +173,49 @@ double lju6_fixed_to_double(const uint8_t *b)
     return (double)whole + (double)frac / 4294967296.0;
 }
 
-void lju6_double_to_fixed(double v, uint8_t *b)
-{
-    double whole = floor(v);
-    long long f = llround((v - whole) * 4294967296.0);
-    if (f >= 4294967296LL) { /* rounded up to the next integer */
-        f = 0;
-        whole += 1.0;
-    }
-    uint32_t frac = (uint32_t)f;
-    int32_t w = (int32_t)whole;
-    uint32_t wu = (uint32_t)w;
-    for (int i = 0; i < 4; i++) {
-        b[i] = (uint8_t)(frac >> (8 * i));
-        b[4 + i] = (uint8_t)(wu >> (8 * i));
-    }
-}
-
 void lju6_calibration_nominal(lju6_calibration *cal)
 {
-    for (int g = 0; g < 4; g++) {
-        cal->slope[g] = (range_max[g] - range_min[g]) / 65536.0;
-        cal->offset[g] = range_min[g];
+    double scale = 1.0;
+    for (int g = 0; g < 4; g++, scale /= 10.0) {
+        cal->pos_slope[g] = LJU6_NOMINAL_POS_SLOPE * scale;
+        cal->neg_slope[g] = LJU6_NOMINAL_NEG_SLOPE * scale;
+        cal->center[g] = LJU6_NOMINAL_CENTER;
+        cal->from_device[g] = false;
     }
-    cal->from_device = false;
 }
 
-int lju6_calibration_from_blocks(lju6_calibration *cal, const uint8_t block0[32],
-                                 const uint8_t block1[32])
+static bool slope_plausible(double v, double nominal)
+{
+    return isfinite(v) && fabs(v / nominal - 1.0) <= 0.05; /* also rejects a sign flip */
+}
+
+unsigned lju6_calibration_from_blocks(lju6_calibration *cal,
+                                      const uint8_t blocks[LJU6_CAL_BLOCKS][32])
 {
     lju6_calibration nominal;
     lju6_calibration_nominal(&nominal);
     *cal = nominal;
-    int rc = 0;
+    unsigned rejected = 0;
     for (int g = 0; g < 4; g++) {
-        const uint8_t *b = g < 2 ? block0 + 16 * g : block1 + 16 * (g - 2);
-        double slope = lju6_fixed_to_double(b), offset = lju6_fixed_to_double(b + 8);
-        double span = range_max[g] - range_min[g];
-        bool plausible = isfinite(slope) && fabs(slope / nominal.slope[g] - 1.0) <= 0.05 &&
-                         fabs(offset - nominal.offset[g]) <= 0.05 * span;
-        if (plausible) {
-            cal->slope[g] = slope;
-            cal->offset[g] = offset;
+        /* Two gains per block, 16 bytes each: x1/x10 in blocks 0 and 2,
+         * x100/x1000 in blocks 1 and 3. */
+        const uint8_t *pos = blocks[g / 2] + 16 * (g % 2);
+        const uint8_t *neg = blocks[2 + g / 2] + 16 * (g % 2);
+        double pos_slope = lju6_fixed_to_double(pos);
+        double neg_slope = lju6_fixed_to_double(neg);
+        double center = lju6_fixed_to_double(neg + 8);
+        if (slope_plausible(pos_slope, nominal.pos_slope[g]) &&
+            slope_plausible(neg_slope, nominal.neg_slope[g]) &&
+            fabs(center - nominal.center[g]) <= 0.05 * 65536.0) {
+            cal->pos_slope[g] = pos_slope;
+            cal->neg_slope[g] = neg_slope;
+            cal->center[g] = center;
+            cal->from_device[g] = true;
         } else {
-            rc = -1;
+            rejected |= 1u << g;
         }
     }
-    cal->from_device = true;
-    return rc;
+    return rejected;
 }
 
 int lju6_parse_readcal_resp(const uint8_t *r, size_t len, uint8_t data[32])
@@ -236,24 +227,24 @@ int lju6_parse_readcal_resp(const uint8_t *r, size_t len, uint8_t data[32])
     return 0;
 }
 
-size_t lju6_build_stream_data(uint8_t *out, int spp, uint8_t counter, uint8_t errorcode,
-                              uint32_t timestamp, const uint16_t *samples, uint8_t backlog)
+/* Datasheet table 3.2.1, ResolutionIndex 1, scans/s for 1, 2, 4 and 8
+ * channels by gain index. */
+static const double stream_table_res1[4][4] = {
+    {50000, 25000, 12500, 6300}, /* x1    (+-10 V) */
+    {50000, 2200, 1100, 540},    /* x10   (+-1 V) */
+    {50000, 444, 222, 110},      /* x100  (+-0.1 V) */
+    {50000, 178, 88, 44},        /* x1000 (+-0.01 V) */
+};
+
+double lju6_stream_max_scan_rate(int resolution_index, int gain_index, int nch)
 {
-    size_t len = lju6_stream_packet_len(spp);
-    memset(out, 0, len);
-    out[1] = LJU6_STREAMDATA_CMD;
-    out[2] = (uint8_t)(4 + spp);
-    out[3] = LJU6_STREAMDATA_EXT;
-    for (int i = 0; i < 4; i++) out[6 + i] = (uint8_t)(timestamp >> (8 * i));
-    out[10] = counter;
-    out[11] = errorcode;
-    for (int i = 0; i < spp; i++) {
-        out[12 + 2 * i] = (uint8_t)(samples[i] & 0xff);
-        out[13 + 2 * i] = (uint8_t)(samples[i] >> 8);
-    }
-    out[12 + 2 * spp] = backlog;
-    lju6_seal_extended(out, len);
-    return len;
+    if (resolution_index > 1 || resolution_index < 0 || gain_index < 0 || gain_index > 3 || nch < 1)
+        return 0.0;
+    static const int counts[4] = {1, 2, 4, 8};
+    int col = 0;
+    while (col < 3 && counts[col] < nch) col++;
+    /* That column's samples/s shared by nch channels (exact for 1, 2, 4, 8). */
+    return stream_table_res1[gain_index][col] * counts[col] / nch;
 }
 
 /* ---- StreamData parser ---- */

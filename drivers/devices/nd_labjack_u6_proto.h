@@ -3,7 +3,8 @@
  * StreamStart, StreamStop, StreamData; section 5.4 calibration constants).
  * Pure functions on byte buffers: command builders, response checkers, the
  * calibration decoder and the StreamData parser. No I/O here; the driver is
- * nd_labjack_u6.c, the fake device in tests uses the same builders. */
+ * nd_labjack_u6.c. The fake U6 the tests use (drivers/testbed/nd_fake_u6.c)
+ * is written separately from the datasheet and shares nothing with this. */
 #ifndef ND_LABJACK_U6_PROTO_H
 #define ND_LABJACK_U6_PROTO_H
 
@@ -78,43 +79,68 @@ typedef struct lju6_stream_config {
 double lju6_scan_timing(double rate_hz, uint8_t *scan_config, uint16_t *scan_interval);
 double lju6_actual_rate(uint8_t scan_config, uint16_t scan_interval);
 size_t lju6_build_stream_config(uint8_t *out, size_t cap, const lju6_stream_config *c);
-/* Parse a StreamConfig command (for the fake device). 0 or -1. */
-int lju6_parse_stream_config(const uint8_t *pkt, size_t len, lju6_stream_config *c);
 
 /* Response checks: return the device error code (0 = fine) or -1 when the
  * response is malformed (length, command bytes, checksums). */
 int lju6_check_stream_config_resp(const uint8_t *r, size_t len);
 int lju6_check_stream_cmd_resp(const uint8_t *r, size_t len, uint8_t cmd);
 
+/* ConfigU6 response (datasheet 5.2.2): firmware in bytes 9 (minor) and 10
+ * (major), printed major.minor as the maker's own tools do; byte 37
+ * VersionInfo has bit 3 set on a U6-Pro (12 there, 4 on a U6). */
 typedef struct lju6_device_config {
     uint32_t serial;
-    uint16_t firmware; /* low byte integer part, high byte fraction */
-    uint16_t hardware;
+    uint8_t fw_major, fw_minor;
+    uint8_t hw_major, hw_minor;
     uint16_t product_id;
+    uint8_t version_info;
+    bool pro;
 } lju6_device_config;
 int lju6_parse_configu6_resp(const uint8_t *r, size_t len, lju6_device_config *out);
+/* "1.43": byte 10, a dot, byte 9 with two digits. */
+void lju6_firmware_string(const lju6_device_config *c, char *out, size_t outlen);
 
-/* Calibration (datasheet 5.4): per gain a slope and an offset, each an
- * 8-byte little-endian fixed point number (4 bytes fraction, 4 bytes
- * signed integer). Volts = slope * bits + offset. */
+/* Calibration, the maker's model (LabJackPython u6.py getCalibrationData /
+ * binaryToCalibratedAnalogVoltage, exodriver u6.c getAinVoltCalibrated).
+ * Each 32-byte block holds four 8-byte fixed-point numbers (little-endian:
+ * 4 bytes unsigned fraction / 2^32, then 4 bytes signed integer part).
+ *   block 0: x1 positive slope, offset, x10 positive slope, offset
+ *   block 1: x100 and x1000 positive slope, offset
+ *   block 2: x1 negative slope, center, x10 negative slope, center
+ *   block 3: x100 and x1000 negative slope, center
+ * A 16-bit stream value b converts as
+ *   b <  center: volts = (center - b) * negative slope   (the slope is < 0)
+ *   b >= center: volts = (b - center) * positive slope
+ * The block 0-1 offsets take no part. Stream mode always uses these
+ * constants: its ResolutionIndex 0 means 1 and the U6-Pro's high-resolution
+ * converter (resolution 9-12, constants in blocks 6-9) cannot stream. */
+#define LJU6_CAL_BLOCKS 4
 typedef struct lju6_calibration {
-    double slope[4], offset[4]; /* by gain index */
-    bool from_device;           /* false: nominal values */
+    double pos_slope[4], neg_slope[4], center[4]; /* by gain index */
+    bool from_device[4];                          /* false: the maker's nominal value */
 } lju6_calibration;
 double lju6_fixed_to_double(const uint8_t *b);
-void lju6_double_to_fixed(double v, uint8_t *b);
+/* The maker's nominal constants (used when the device's cannot be read). */
 void lju6_calibration_nominal(lju6_calibration *cal);
-/* Blocks 0 and 1 of the calibration memory (32 bytes each): AIN x1, x10
- * then x100, x1000 (slope, offset each). Returns 0, or -1 when a constant is
- * implausible (more than 5 % off nominal slope, offset beyond the range) and
- * the nominal value was kept for that gain. */
-int lju6_calibration_from_blocks(lju6_calibration *cal, const uint8_t block0[32],
-                                 const uint8_t block1[32]);
+/* Takes the constants of each gain from blocks 0-3; a gain whose constants
+ * are implausible (slope more than 5 % off nominal or of the wrong sign,
+ * center more than 5 % of full scale from nominal) keeps the nominal ones.
+ * Returns a bit mask of those gains (0 = all from the device). */
+unsigned lju6_calibration_from_blocks(lju6_calibration *cal,
+                                      const uint8_t blocks[LJU6_CAL_BLOCKS][32]);
 int lju6_parse_readcal_resp(const uint8_t *r, size_t len, uint8_t data[32]);
 static inline double lju6_volts(const lju6_calibration *cal, int gain, uint16_t bits)
 {
-    return cal->slope[gain] * bits + cal->offset[gain];
+    double b = bits, center = cal->center[gain];
+    return b < center ? (center - b) * cal->neg_slope[gain] : (b - center) * cal->pos_slope[gain];
 }
+
+/* Maximum scan rate in stream mode from the U6 datasheet, section 3.2, table
+ * 3.2.1 (typical results; the rows for ResolutionIndex 1, which stream
+ * index 0 also means). nch between tabulated counts takes the next larger
+ * count's per-sample rate; beyond 8 the 8-channel per-sample rate. Returns 0
+ * when the table has no row for the resolution index (2-8). */
+double lju6_stream_max_scan_rate(int resolution_index, int gain_index, int nch);
 
 /* StreamData parser: checksums, packet counter, auto-recovery (errorcodes
  * 59/60 with the discarded-scan count) and the reassembly of scans that
@@ -154,9 +180,5 @@ void lju6_parser_restart(lju6_parser *p);
 /* Feed one USB transfer (whole packets; a trailing partial packet is a short
  * packet and is counted as bad_length). */
 void lju6_parser_feed(lju6_parser *p, const uint8_t *buf, size_t len);
-
-/* Build one StreamData packet (for the fake device and tests). */
-size_t lju6_build_stream_data(uint8_t *out, int spp, uint8_t counter, uint8_t errorcode,
-                              uint32_t timestamp, const uint16_t *samples, uint8_t backlog);
 
 #endif
