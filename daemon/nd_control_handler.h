@@ -1,4 +1,4 @@
-/* The control socket's request handler (daemon/ZMQ_PROTOCOL.md, "Control"). */
+/* The control socket's request handler (daemon/wire/ZMQ_PROTOCOL.md, "Control"). */
 #ifndef ND_CONTROL_HANDLER_H
 #define ND_CONTROL_HANDLER_H
 

@@ -1,7 +1,7 @@
 /* The metrics thread: a lossless ring consumer that owns the calibration
  * (tare and two-point windows, the device's counts per newton, a tare taken
  * for --record), calibrates every sample set, feeds the trial's metrics
- * engine (daemon/METRICS.md) and posts rep results and the trial summary on
+ * engine (daemon/metrics/METRICS.md) and posts rep results and the trial summary on
  * the bus. Between trials an idle engine keeps the live force display going.
  * Everything it publishes for others is on its board (nd_boards.h). */
 #ifndef ND_METRICS_THREAD_H

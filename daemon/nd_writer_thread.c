@@ -110,7 +110,7 @@ static void open_trial(writer_ctx *w, nd_trial *t, const nd_msg *m)
     w->failed_reported = false;
     nd_msg opened = {.kind = ND_MSG_TRIAL_OPENED, .pos = m->pos, .trial_no = t->trial_no};
     nd_bus_post(w->t->in.bus, &opened);
-    /* The calibration in force, as an event too (daemon/TRIAL_FORMAT.md /events). */
+    /* The calibration in force, as an event too (daemon/trialfile/TRIAL_FORMAT.md /events). */
     int l = w->cal.left_channel, r = w->cal.right_channel;
     char detail[256];
     snprintf(detail, sizeof detail,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""nordicd over ZeroMQ with pyzmq as the independent client (daemon/ZMQ_PROTOCOL.md).
+"""nordicd over ZeroMQ with pyzmq as the independent client (daemon/wire/ZMQ_PROTOCOL.md).
 
 A simulated trial is recorded while a SUB receives every topic: schema of each
 payload, per-topic seq continuity, rep messages equal to the /reps rows of the

@@ -1,4 +1,4 @@
-/* nordctl: command-line client for nordicd's control socket (daemon/ZMQ_PROTOCOL.md).
+/* nordctl: command-line client for nordicd's control socket (daemon/wire/ZMQ_PROTOCOL.md).
  * Human-readable output by default, --json for scripts. Exit status: 0 ok, 1 refused by the daemon,
  * 2 usage error, 3 no answer / transport error. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* nordic-watch: live terminal view of nordicd for the testing station.
- * Subscribes to every live topic (daemon/ZMQ_PROTOCOL.md) and redraws at
+ * Subscribes to every live topic (daemon/wire/ZMQ_PROTOCOL.md) and redraws at
  * 25 Hz (configurable): per-leg force bars with the open rep's running
  * peaks, a table of reps, the last trial summary with flags, device
  * counters and lost-message counts (seq gaps).

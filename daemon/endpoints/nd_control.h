@@ -1,4 +1,4 @@
-/* Control server of daemon/ZMQ_PROTOCOL.md: a ZeroMQ REP socket on its own thread.
+/* Control server of daemon/wire/ZMQ_PROTOCOL.md: a ZeroMQ REP socket on its own thread.
  *
  * Each request is one frame holding a JSON object {"cmd": ..., fields}. It is
  * validated strictly (types, ranges, string lengths, unknown fields refused)
@@ -9,7 +9,7 @@
  *
  * The handler runs on the control thread, so it must take whatever locks the
  * daemon needs. It may block for a tare/calibration window (the client waits).
- * Field-by-field reference: daemon/ZMQ_PROTOCOL.md. */
+ * Field-by-field reference: daemon/wire/ZMQ_PROTOCOL.md. */
 #ifndef ND_CONTROL_H
 #define ND_CONTROL_H
 

@@ -1,4 +1,4 @@
-/* Live publisher of daemon/ZMQ_PROTOCOL.md: one XPUB socket (behaves as PUB) sending
+/* Live publisher of daemon/wire/ZMQ_PROTOCOL.md: one XPUB socket (behaves as PUB) sending
  * two-frame messages, topic then JSON. Every payload carries "v":1, a
  * per-topic "seq" (incremented for every message produced, so a gap seen by
  * a subscriber is exactly a lost message), trial time "t" (null when no

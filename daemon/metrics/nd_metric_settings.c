@@ -1,4 +1,4 @@
-/* Metric settings, subject parameters and side names (daemon/METRICS.md): defaults,
+/* Metric settings, subject parameters and side names (daemon/metrics/METRICS.md): defaults,
  * ranges and validation with clear messages. */
 #include "nd_metrics.h"
 

@@ -1,4 +1,4 @@
-/* Metrics of daemon/METRICS.md (version 1): filter, rep detection, per-leg peaks,
+/* Metrics of daemon/metrics/METRICS.md (version 1): filter, rep detection, per-leg peaks,
  * asymmetry, torque, N/kg, time to peak, RFD, impulse, trial summary, flags.
  * Pure computation: no I/O, no allocation after nd_metrics_create(). The same
  * code runs live (daemon) and offline (recomputation from a trial file).

@@ -1,5 +1,5 @@
 /* Lock-free single-producer, multi-consumer sample ring (see nd_ring.h and
- * daemon/RING.md for the design and the memory-ordering argument). */
+ * daemon/pipeline/RING.md for the design and the memory-ordering argument). */
 #include "nd_ring.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* Trial file writer (daemon/TRIAL_FORMAT.md, schema "nordic-trial" version 1).
- * Format: daemon/TRIAL_FORMAT.md.
+/* Trial file writer (daemon/trialfile/TRIAL_FORMAT.md, schema "nordic-trial" version 1).
+ * Format: daemon/trialfile/TRIAL_FORMAT.md.
  *
  * One writer per trial, used from ONE thread (the daemon's writer thread).
  * The HDF5 library here is built thread-safe, so a reader in another thread
@@ -76,7 +76,7 @@ typedef struct nd_trial_meta {
  * default calibration for nch, created_utc_s = now). */
 void nd_trial_meta_init(nd_trial_meta *m, int nch);
 
-/* daemon/TRIAL_FORMAT.md athlete id rule. Returns 0, or -1 with a message saying why. */
+/* daemon/trialfile/TRIAL_FORMAT.md athlete id rule. Returns 0, or -1 with a message saying why. */
 int nd_trial_athlete_id_check(const char *id, char *err, size_t errlen);
 /* Trial ids follow the same rule (they are part of the file name). */
 int nd_trial_id_check(const char *id, char *err, size_t errlen);

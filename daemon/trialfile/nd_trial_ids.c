@@ -1,4 +1,4 @@
-/* Athlete and trial ids, file names and metadata defaults (daemon/TRIAL_FORMAT.md). */
+/* Athlete and trial ids, file names and metadata defaults (daemon/trialfile/TRIAL_FORMAT.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -105,7 +105,7 @@ void nd_trial_meta_init(nd_trial_meta *m, int nch)
     for (int ch = 0; ch < nch; ch++) m->calibration.gain[ch] = 1.0;
     m->calibration.left_channel = 0;
     m->calibration.right_channel = nch > 1 ? 1 : 0;
-    /* daemon/METRICS.md defaults (kept in step with nd_metric_settings_default()). */
+    /* daemon/metrics/METRICS.md defaults (kept in step with nd_metric_settings_default()). */
     m->settings.cutoff_hz = 10.0;
     m->settings.on_N = 100.0;
     m->settings.off_N = 50.0;

@@ -8,7 +8,7 @@
 
 #include "nd_trial_h5.h"
 
-/* Every metric setting of daemon/METRICS.md, stored as a float64 root attribute whose
+/* Every metric setting of daemon/metrics/METRICS.md, stored as a float64 root attribute whose
  * name carries the unit. */
 static const struct {
     const char *name;
@@ -98,7 +98,7 @@ int nd_trial_write_dataset_attrs(hid_t raw, hid_t force, hid_t seq, hid_t reps, 
         describe(force, "N", "calibrated unfiltered force [set, channel] = (raw - offset) * gain");
     rc |= describe(seq, NULL, "device sequence number of each sample set; jumps are gaps");
     rc |= describe(reps, NULL,
-                   "one row per rep (daemon/METRICS.md); trial summary in this dataset's attributes "
+                   "one row per rep (daemon/metrics/METRICS.md); trial summary in this dataset's attributes "
                    "once the trial is complete");
     rc |= describe(events, NULL, "t_s (s from the first sample), kind, detail (UTF-8)");
     return rc ? -1 : 0;

@@ -1,4 +1,4 @@
-/* Names and defaults every ZeroMQ party agrees on (daemon/ZMQ_PROTOCOL.md):
+/* Names and defaults every ZeroMQ party agrees on (daemon/wire/ZMQ_PROTOCOL.md):
  * the live topics and the default endpoints. Defined once, here: the
  * daemon's publisher, its config defaults and every client use these. */
 #ifndef ND_ENDPOINTS_H

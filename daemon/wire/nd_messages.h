@@ -1,10 +1,10 @@
-/* Payloads of the live topics (daemon/ZMQ_PROTOCOL.md) as plain structs the daemon
+/* Payloads of the live topics (daemon/wire/ZMQ_PROTOCOL.md) as plain structs the daemon
  * fills, and pure builders turning them into cJSON objects. The publisher
  * adds the common header fields ("v", "seq", "t", "trial_id", "uptime_s");
  * the control server can reuse the same bodies (e.g. the `status` reply).
  *
  * Non-finite numbers (NaN = "undefined" in nd_metrics.h) become JSON null.
- * Field reference with units: daemon/ZMQ_PROTOCOL.md. */
+ * Field reference with units: daemon/wire/ZMQ_PROTOCOL.md. */
 #ifndef ND_MESSAGES_H
 #define ND_MESSAGES_H
 

@@ -1,4 +1,4 @@
-/* Control requests (daemon/ZMQ_PROTOCOL.md, "Control"): the typed form of
+/* Control requests (daemon/wire/ZMQ_PROTOCOL.md, "Control"): the typed form of
  * each command and its strict parser. Pure: no sockets, no daemon state, so
  * the daemon, tests and fuzzers share one validator. */
 #ifndef ND_REQUEST_H

@@ -85,7 +85,7 @@ int nd_zsec_check_bind(const char *endpoint, const nd_curve_server *curve, char 
         snprintf(err, errlen,
                  "refusing to bind %.200s: it is not a loopback address, which needs CURVE; set "
                  "curve_secret_key and curve_allowed_clients in [security] (keys from "
-                 "`nordctl keygen PREFIX`, see daemon/ZMQ_PROTOCOL.md)",
+                 "`nordctl keygen PREFIX`, see daemon/wire/ZMQ_PROTOCOL.md)",
                  endpoint);
         return -1;
     }

@@ -1,4 +1,4 @@
-/* ZeroMQ endpoint security policy (daemon/ZMQ_PROTOCOL.md).
+/* ZeroMQ endpoint security policy (daemon/wire/ZMQ_PROTOCOL.md).
  *
  * Local endpoints (ipc://, inproc://, tcp on a loopback address) may be bound
  * without authentication. Any other tcp bind (a LAN address, "*", 0.0.0.0, a

@@ -1,5 +1,5 @@
 /* The "nfp" decoder: NFP/1 byte stream -> sample sets, info and events
- * (NFP/1, drivers/PROTOCOL.md, conventions in PROTOCOL.md).
+ * (NFP/1, drivers/decoders/PROTOCOL.md, conventions in PROTOCOL.md).
  *
  * Bytes are collected until a 0x00 delimiter, then the block is COBS-decoded
  * and checked (length, CRC, version) before the payload is parsed. Anything
@@ -376,7 +376,7 @@ static const char *const nfp_keys[] = {NULL};
 
 const nd_decoder_ops nd_decoder_nfp = {
     .name = "nfp",
-    .description = "NFP/1 binary frames (COBS, CRC-16; see drivers/PROTOCOL.md)",
+    .description = "NFP/1 binary frames (COBS, CRC-16; see drivers/decoders/PROTOCOL.md)",
     .keys = nfp_keys,
     .create = nfp_create,
     .feed = nfp_feed,

@@ -1,4 +1,4 @@
-/* The client side of nordicd's ZeroMQ interface (daemon/ZMQ_PROTOCOL.md):
+/* The client side of nordicd's ZeroMQ interface (daemon/wire/ZMQ_PROTOCOL.md):
  * endpoints, CURVE set-up, request builders, request/reply and live
  * subscription with per-topic loss counting. nordctl, nordic-watch and
  * nordic-station link this and nothing else of the daemon for ZeroMQ; it
@@ -55,7 +55,7 @@ int nd_ctl_client_call_json(nd_ctl_client *c, const cJSON *request, cJSON **repl
 bool nd_reply_ok(const cJSON *reply);
 const char *nd_reply_error(const cJSON *reply);
 
-/* ---- request builders (field names: daemon/ZMQ_PROTOCOL.md) ----
+/* ---- request builders (field names: daemon/wire/ZMQ_PROTOCOL.md) ----
  * Each returns a new object (caller frees) or NULL when out of memory. The
  * daemon validates every field; these only spell the requests. */
 cJSON *nd_req_simple(const char *cmd); /* status, devices, stop */

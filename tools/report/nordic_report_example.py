@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Read nordicd trial files with h5py + numpy and recompute the headline metrics.
 
-Living documentation of the trial file format (daemon/TRIAL_FORMAT.md) and of
-the metric definitions (daemon/METRICS.md, daemon/METRICS.md) for Python users.
+Living documentation of the trial file format (daemon/trialfile/TRIAL_FORMAT.md) and of
+the metric definitions (daemon/metrics/METRICS.md, daemon/metrics/METRICS.md) for Python users.
 It recomputes, from the stored calibrated force and the stored settings, what
 `nordic-report --recompute` reports, and its numbers agree with the C tool
 (tests/test_report.py checks this).

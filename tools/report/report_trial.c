@@ -1,6 +1,6 @@
 /* nordic-report: read one trial file and compute what the tables need.
  * Metrics come from the stored values or from nd_metrics_recompute(), the
- * daemon's own code, on the stored calibrated force (daemon/METRICS.md 4.9). */
+ * daemon's own code, on the stored calibrated force (daemon/metrics/METRICS.md 4.9). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
