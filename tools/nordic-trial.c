@@ -4,6 +4,7 @@
  *   nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv] [--events OUT.csv]
  *                            [--out-dir DIR]
  *   nordic-trial recover DIR
+ *   nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]
  *
  * CSV: comma-separated, header row, numbers printed so they read back
  * exactly (shortest round-trip form), NaN as "NaN", text fields quoted. Output files appear
@@ -11,12 +12,16 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "nd_config.h"
+#include "nd_index.h"
 #include "nd_trial_reader.h"
 #include "nd_trial_recover.h"
 
@@ -28,12 +33,17 @@ static void usage(FILE *out)
                  "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
                  "                               [--events OUT.csv] [--out-dir DIR]\n"
                  "       nordic-trial recover DIR\n"
+                 "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
                  "\n"
                  "summary  print the trial's metadata, status and summary metrics\n"
                  "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
                  "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
                  "recover  repair trials in DIR left open by a crash and mark them\n"
                  "         interrupted (safe while nordicd records: files in use are skipped)\n"
+                 "index    bring the trial index (SQLite) in line with the data directory;\n"
+                 "         --rebuild drops the trial rows and reads every file again (the\n"
+                 "         athlete registry is kept); --watch keeps indexing files as they\n"
+                 "         appear. Defaults: nordicd's state_dir/index.sqlite3 and data_dir.\n"
                  "\n"
                  "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
 }
@@ -367,6 +377,91 @@ static int cmd_recover(const char *dir)
     return rc;
 }
 
+static volatile sig_atomic_t stop_watching;
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_watching = 1;
+}
+
+static int watch_index(nd_index *ix)
+{
+    int fd = nd_index_watch_fd(ix);
+    if (fd < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    fprintf(stderr, "nordic-trial: watching %s (Ctrl-C stops)\n", nd_index_data_dir(ix));
+    while (!stop_watching) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            fprintf(stderr, "nordic-trial: poll: %s\n", strerror(errno));
+            return 1;
+        }
+        int handled = nd_index_watch_handle(ix);
+        if (handled < 0)
+            fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
+        else if (handled > 0)
+            fprintf(stderr, "nordic-trial: %d file(s) indexed\n", handled);
+    }
+    return 0;
+}
+
+static int cmd_index(int argc, char **argv)
+{
+    nd_config cfg;
+    nd_config_defaults(&cfg);
+    char db[sizeof cfg.state_dir + 32];
+    snprintf(db, sizeof db, "%s/index.sqlite3", cfg.state_dir);
+    const char *data_dir = cfg.data_dir;
+    bool rebuild = false, watch = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--rebuild") == 0)
+            rebuild = true;
+        else if (strcmp(argv[i], "--watch") == 0)
+            watch = true;
+        else if ((strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
+                 i + 1 < argc) {
+            if (argv[i][2] == 'd' && argv[i][3] == 'b')
+                snprintf(db, sizeof db, "%s", argv[++i]);
+            else
+                data_dir = argv[++i];
+        } else {
+            fprintf(stderr, "nordic-trial: index: unknown or incomplete option '%s' (see --help)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    char err[1024];
+    nd_index *ix = nd_index_open(db, data_dir, err, sizeof err);
+    if (!ix) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n = rebuild ? nd_index_rebuild(ix, err, sizeof err) : nd_index_sync(ix, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int rc = 0;
+    if (n < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        rc = 1;
+    } else {
+        printf("%s: %d file(s) %s in %.3f s\n", db, n,
+               rebuild ? "indexed" : "added, changed or removed",
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        fflush(stdout);
+        if (watch) rc = watch_index(ix);
+    }
+    nd_index_close(ix);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -377,6 +472,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "summary") == 0) return cmd_summary(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "export") == 0) return cmd_export(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "recover") == 0) return cmd_recover(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "index") == 0) return cmd_index(argc - 2, argv + 2);
     if (argc >= 2) fprintf(stderr, "nordic-trial: unknown or incomplete command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -64,13 +64,13 @@ const char *nd_index_data_dir(const nd_index *ix);
 #define ND_ATHLETE_NOTES_MAX 1024
 
 typedef struct nd_athlete {
-    char id[ND_ATHLETE_ID_MAX + 1];          /* the trial files' athlete_id rule */
+    char id[ND_ATHLETE_ID_MAX + 1]; /* the trial files' athlete_id rule */
     char display_name[ND_ATHLETE_NAME_MAX + 1];
-    double body_mass_kg;                     /* 0 = not given, else (0, 500] */
-    double lever_m;                          /* 0 = not given, else (0, 1.5] */
-    char injured_side[8];                    /* "none", "left", "right" */
+    double body_mass_kg;  /* 0 = not given, else (0, 500] */
+    double lever_m;       /* 0 = not given, else (0, 1.5] */
+    char injured_side[8]; /* "none", "left", "right" */
     char notes[ND_ATHLETE_NOTES_MAX + 1];
-    char created_utc[32], updated_utc[32];   /* ISO 8601, set by the index */
+    char created_utc[32], updated_utc[32]; /* ISO 8601, set by the index */
 } nd_athlete;
 
 /* Checks every field (id rule, ranges, side). Returns 0, or -1 with a
@@ -84,8 +84,7 @@ int nd_index_athlete_create(nd_index *ix, nd_athlete *a, char *err, size_t errle
  * 1 when not found, -1 on error. */
 int nd_index_athlete_update(nd_index *ix, nd_athlete *a, char *err, size_t errlen);
 /* Returns 0 and fills *out, 1 when not found, -1 on error. */
-int nd_index_athlete_get(nd_index *ix, const char *id, nd_athlete *out, char *err,
-                         size_t errlen);
+int nd_index_athlete_get(nd_index *ix, const char *id, nd_athlete *out, char *err, size_t errlen);
 /* Returns 0, 1 when not found, -1 on error. Trials of the athlete stay. */
 int nd_index_athlete_delete(nd_index *ix, const char *id, char *err, size_t errlen);
 
