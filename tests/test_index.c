@@ -307,8 +307,10 @@ static void test_index_rows(void)
     ix = nd_index_open(db_path, data_dir, err, sizeof err);
     CHECK(ix != NULL);
     if (!ix) return;
-    CHECK_EQ_INT(nd_index_sync(ix, err, sizeof err), 2); /* one added, one removed */
-    CHECK_EQ_INT(nd_index_sync(ix, err, sizeof err), 0); /* nothing changed since */
+    CHECK_EQ_INT(nd_index_sync(ix, err, sizeof err), 0);
+    CHECK_EQ_INT(nd_index_last_changes(ix), 2); /* one added, one removed */
+    CHECK_EQ_INT(nd_index_sync(ix, err, sizeof err), 0);
+    CHECK_EQ_INT(nd_index_last_changes(ix), 0); /* nothing changed since */
     CHECK_EQ_INT(count(ix, "SELECT count(*) FROM trials"), 8);
     CHECK(strcmp(cell(ix, "s_pain_rating", "trial-b2"), "7") == 0);
     nd_index_close(ix);
@@ -320,14 +322,15 @@ static void test_index_rows(void)
     snprintf(fresh, sizeof fresh, "%s.fresh", db_path);
     nd_index *ix2 = nd_index_open(fresh, data_dir, err, sizeof err);
     CHECK(ix2 != NULL);
-    CHECK_EQ_INT(nd_index_rebuild(ix2, err, sizeof err), 8);
+    CHECK_EQ_INT(nd_index_rebuild(ix2, err, sizeof err), 0);
+    CHECK_EQ_INT(nd_index_last_changes(ix2), 8);
     nd_index_close(ix2);
     char *rebuilt = dump(fresh);
     CHECK(incremental && rebuilt && strcmp(incremental, rebuilt) == 0);
     if (incremental && rebuilt && strcmp(incremental, rebuilt) != 0)
         fprintf(stderr, "incremental:\n%s\nrebuilt:\n%s\n", incremental, rebuilt);
     ix2 = nd_index_open(db_path, data_dir, err, sizeof err);
-    CHECK(ix2 && nd_index_rebuild(ix2, err, sizeof err) == 8);
+    CHECK(ix2 && nd_index_rebuild(ix2, err, sizeof err) == 0 && nd_index_last_changes(ix2) == 8);
     nd_index_close(ix2);
     char *again = dump(db_path);
     CHECK(incremental && again && strcmp(incremental, again) == 0);

@@ -29,23 +29,25 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: nordic-trial summary FILE\n"
-                 "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
-                 "                               [--events OUT.csv] [--out-dir DIR]\n"
-                 "       nordic-trial recover DIR\n"
-                 "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
-                 "\n"
-                 "summary  print the trial's metadata, status and summary metrics\n"
-                 "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
-                 "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
-                 "recover  repair trials in DIR left open by a crash and mark them\n"
-                 "         interrupted (safe while nordicd records: files in use are skipped)\n"
-                 "index    bring the trial index (SQLite) in line with the data directory;\n"
-                 "         --rebuild drops the trial rows and reads every file again (the\n"
-                 "         athlete registry is kept); --watch keeps indexing files as they\n"
-                 "         appear. Defaults: nordicd's state_dir/index.sqlite3 and data_dir.\n"
-                 "\n"
-                 "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
+    fprintf(
+        out,
+        "usage: nordic-trial summary FILE\n"
+        "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
+        "                               [--events OUT.csv] [--out-dir DIR]\n"
+        "       nordic-trial recover DIR\n"
+        "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
+        "\n"
+        "summary  print the trial's metadata, status and summary metrics\n"
+        "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
+        "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
+        "recover  repair trials in DIR left open by a crash and mark them\n"
+        "         interrupted (safe while nordicd records: files in use are skipped)\n"
+        "index    bring the trial index (SQLite) in line with the data directory;\n"
+        "         --rebuild drops the trial rows and reads every file again (the\n"
+        "         athlete registry is kept); --watch keeps indexing files as they\n"
+        "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's data_dir.\n"
+        "\n"
+        "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
 }
 
 static void put_num(FILE *f, double v)
@@ -416,8 +418,9 @@ static int cmd_index(int argc, char **argv)
 {
     nd_config cfg;
     nd_config_defaults(&cfg);
+    /* nordic-station keeps the index in its state directory. */
     char db[sizeof cfg.state_dir + 32];
-    snprintf(db, sizeof db, "%s/index.sqlite3", cfg.state_dir);
+    snprintf(db, sizeof db, "/var/lib/nordic-station/index.sqlite");
     const char *data_dir = cfg.data_dir;
     bool rebuild = false, watch = false;
     for (int i = 0; i < argc; i++) {
@@ -446,6 +449,7 @@ static int cmd_index(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int n = rebuild ? nd_index_rebuild(ix, err, sizeof err) : nd_index_sync(ix, err, sizeof err);
+    if (n == 0) n = nd_index_last_changes(ix);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int rc = 0;
     if (n < 0) {

@@ -51,6 +51,10 @@ const char *nd_index_data_dir(const nd_index *ix)
 {
     return ix->data_dir;
 }
+int nd_index_last_changes(const nd_index *ix)
+{
+    return ix->last_changes;
+}
 const char *nd_index_last_error(const nd_index *ix)
 {
     return ix->last_error;
@@ -735,7 +739,9 @@ int nd_index_sync(nd_index *ix, char *err, size_t errlen)
     }
     names_free(&files);
     names_free(&known);
-    return rc ? -1 : changed;
+    if (rc) return -1;
+    ix->last_changes = changed;
+    return 0;
 }
 
 int nd_index_rebuild(nd_index *ix, char *err, size_t errlen)

@@ -31,8 +31,9 @@ void nd_index_close(nd_index *ix);
 
 /* Brings the index in line with data_dir: adds new files, re-reads files
  * whose size or mtime changed, removes rows of files that are gone. Hidden
- * files (".name.partial" being created) are ignored. Returns the number of
- * files (re)indexed or removed, or -1. */
+ * files (".name.partial" being created) are ignored. Returns 0 or -1;
+ * nd_index_last_changes() then tells how many files it (re)indexed or
+ * removed. */
 int nd_index_sync(nd_index *ix, char *err, size_t errlen);
 
 /* (Re)indexes one file (absolute, or relative to data_dir). A damaged or
@@ -41,8 +42,11 @@ int nd_index_sync(nd_index *ix, char *err, size_t errlen);
 int nd_index_add_file(nd_index *ix, const char *path, char *err, size_t errlen);
 
 /* Drops every trial row and indexes every file of data_dir again (the
- * athlete registry is kept). Returns the number of files indexed, or -1. */
+ * athlete registry is kept). Returns 0 or -1; nd_index_last_changes() then
+ * tells how many files it indexed. */
 int nd_index_rebuild(nd_index *ix, char *err, size_t errlen);
+/* Files (re)indexed or removed by the last successful sync or rebuild. */
+int nd_index_last_changes(const nd_index *ix);
 
 /* inotify descriptor on data_dir (created on first call; -1 on failure).
  * Poll it for POLLIN and call nd_index_watch_handle(), which reads the

@@ -13,6 +13,7 @@ struct nd_index {
     int inotify_fd; /* -1 until nd_index_watch_fd() */
     int watch_wd;
     char last_error[512];
+    int last_changes; /* of the last sync or rebuild */
 };
 
 /* "YYYY-MM-DDTHH:MM:SSZ" for Unix seconds t. */

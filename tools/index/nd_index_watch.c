@@ -80,12 +80,11 @@ int nd_index_watch_handle(nd_index *ix)
     }
     if (resync) {
         char err[512];
-        int n = nd_index_sync(ix, err, sizeof err);
-        if (n < 0) {
+        if (nd_index_sync(ix, err, sizeof err) < 0) {
             snprintf(ix->last_error, sizeof ix->last_error, "%s", err);
             return -1;
         }
-        handled += n;
+        handled += nd_index_last_changes(ix);
     }
     if (!failed) ix->last_error[0] = '\0';
     return failed ? -1 : handled;
