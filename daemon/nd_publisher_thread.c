@@ -14,6 +14,10 @@
 
 #define COPY_MAX          4096
 #define WAVE_BLOCK_POINTS 50
+/* A partial wave block is sent after at most this long (50 Hz), so a plotted
+ * point never waits for the block to fill (up to 0.5 s at 1 kHz and the
+ * default decimation). */
+#define WAVE_FLUSH_NS 20000000ull
 
 typedef struct pub_ctx {
     nd_daemon *d;
@@ -26,7 +30,7 @@ typedef struct pub_ctx {
     uint64_t trial_start_pos;
     double fs;
     nd_trial_msg trial;
-    uint64_t next_live_ns, next_status_ns;
+    uint64_t next_live_ns, next_status_ns, next_wave_flush_ns;
 } pub_ctx;
 
 static void fill_trial_info(pub_ctx *pc)
@@ -129,10 +133,23 @@ static void process_sets(pub_ctx *pc, nd_publisher *pub, uint64_t pos, size_t n)
     }
 }
 
+/* Sends the completed points of a partial block (the open point stays). */
+static void flush_wave(pub_ctx *pc, nd_publisher *pub, uint64_t now)
+{
+    if (now < pc->next_wave_flush_ns) return;
+    pc->next_wave_flush_ns = now + WAVE_FLUSH_NS;
+    if (pc->wave.block.n == 0) return;
+    const nd_wave_block *b = &pc->wave.block;
+    double t_last = b->t0_s + (b->n - 1) * b->dt_s;
+    nd_publish_wave(pub, pc->recording ? pc->trial.trial_id : NULL, t_last, b);
+    nd_wave_clear(&pc->wave);
+}
+
 static void tick(pub_ctx *pc, nd_publisher *pub)
 {
     nd_daemon *d = pc->d;
     uint64_t now = nd_monotonic_ns();
+    flush_wave(pc, pub, now);
     if (now >= pc->next_live_ns) {
         nd_live_msg live;
         char trial_id[80];
