@@ -21,7 +21,7 @@ void api_add_col_num(cJSON *o, const char *name, sqlite3_stmt *st, int col)
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
         cJSON_AddNullToObject(o, name);
     else
-        cJSON_AddNumberToObject(o, name, sqlite3_column_double(st, col));
+        cJSON_AddItemToObject(o, name, nd_index_json_number(sqlite3_column_double(st, col)));
 }
 
 void api_add_col_int(cJSON *o, const char *name, sqlite3_stmt *st, int col)
@@ -475,7 +475,7 @@ static int get_trace(nd_index *ix, const char *trial_id, const char *query, nd_a
     sqlite3_finalize(st);
     if (!path) return api_error(out, 500, NULL, "out of memory");
     char err[4400];
-    nd_trial_reader *r = nd_trial_reader_open(path, err, sizeof err);
+    nd_trial_reader *r = nd_trial_reader_open_unlocked(path, err, sizeof err);
     free(path);
     if (!r) return api_error(out, 409, "trial_id", "cannot read the trial file: %s", err);
     const nd_trial_info *in = nd_trial_reader_info(r);

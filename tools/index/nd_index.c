@@ -201,11 +201,21 @@ static void b_json(binder *b, cJSON *j)
     cJSON_Delete(j);
 }
 
+cJSON *nd_index_json_number(double v)
+{
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
 static cJSON *doubles_json(const double *v, int n)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < n; i++)
-        cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, nd_index_json_number(v[i]));
     return a;
 }
 
@@ -228,11 +238,15 @@ static const char *classify_unreadable(const char *path, off_t size)
         return got == (ssize_t)sizeof head && memcmp(head, sig, sizeof sig) == 0 ? "damaged"
                                                                                  : "foreign";
     }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    /* Without HDF5's file lock, like the reader (never block nordicd). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_file_locking(fapl, 0, 1);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
     if (f < 0) {
         H5Eclear2(H5E_DEFAULT);
-        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl >= 0 ? fapl : H5P_DEFAULT);
     }
+    if (fapl >= 0) H5Pclose(fapl);
     if (f < 0) {
         H5Eclear2(H5E_DEFAULT);
         return "damaged";
@@ -314,7 +328,7 @@ static int read_trial(const char *full, off_t size, trial_data *d, const char **
 {
     memset(d, 0, sizeof *d);
     char err[4400];
-    d->r = nd_trial_reader_open(full, err, sizeof err);
+    d->r = nd_trial_reader_open_unlocked(full, err, sizeof err);
     if (!d->r) {
         *status = classify_unreadable(full, size);
         snprintf(why, whylen, "%s", strip_path(err, full));
