@@ -20,8 +20,8 @@ static cJSON *athlete_json(const nd_athlete *a)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", a->id);
     cJSON_AddStringToObject(o, "display_name", a->display_name);
-    cJSON_AddNumberToObject(o, "body_mass_kg", a->body_mass_kg);
-    cJSON_AddNumberToObject(o, "lever_m", a->lever_m);
+    cJSON_AddItemToObject(o, "body_mass_kg", nd_index_json_number(a->body_mass_kg));
+    cJSON_AddItemToObject(o, "lever_m", nd_index_json_number(a->lever_m));
     cJSON_AddStringToObject(o, "injured_side", a->injured_side);
     cJSON_AddStringToObject(o, "notes", a->notes);
     cJSON_AddStringToObject(o, "created_utc", a->created_utc);

@@ -16,6 +16,11 @@ struct nd_index {
     int last_changes; /* of the last sync or rebuild */
 };
 
+struct cJSON;
+/* A JSON number printed in the shortest form that reads back to the same
+ * double (cJSON's own printing may drop the last bit); null for NaN/inf. */
+struct cJSON *nd_index_json_number(double v);
+
 /* "YYYY-MM-DDTHH:MM:SSZ" for Unix seconds t. */
 void nd_index_iso_utc(long long t, char *out, size_t outlen);
 /* Executes sql (no parameters); -1 with the SQLite message in err. */
