@@ -5,6 +5,7 @@
  *                            [--out-dir DIR]
  *   nordic-trial recover DIR
  *   nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]
+ *                      [--central postgresql://... --station ID]
  *
  * CSV: comma-separated, header row, numbers printed so they read back
  * exactly (shortest round-trip form), NaN as "NaN", text fields quoted. Output files appear
@@ -22,6 +23,7 @@
 
 #include "nd_config.h"
 #include "nd_index.h"
+#include "nd_index_central.h"
 #include "nd_trial_reader.h"
 #include "nd_trial_recover.h"
 
@@ -29,25 +31,27 @@
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: nordic-trial summary FILE\n"
-        "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
-        "                               [--events OUT.csv] [--out-dir DIR]\n"
-        "       nordic-trial recover DIR\n"
-        "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
-        "\n"
-        "summary  print the trial's metadata, status and summary metrics\n"
-        "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
-        "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
-        "recover  repair trials in DIR left open by a crash and mark them\n"
-        "         interrupted (safe while nordicd records: files in use are skipped)\n"
-        "index    bring the trial index (SQLite) in line with the data directory;\n"
-        "         --rebuild drops the trial rows and reads every file again (the\n"
-        "         athlete registry is kept); --watch keeps indexing files as they\n"
-        "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's data_dir.\n"
-        "\n"
-        "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
+    fprintf(out, "usage: nordic-trial summary FILE\n"
+                 "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
+                 "                               [--events OUT.csv] [--out-dir DIR]\n"
+                 "       nordic-trial recover DIR\n"
+                 "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
+                 "                          [--central postgresql://... --station ID]\n"
+                 "\n"
+                 "summary  print the trial's metadata, status and summary metrics\n"
+                 "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
+                 "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
+                 "recover  repair trials in DIR left open by a crash and mark them\n"
+                 "         interrupted (safe while nordicd records: files in use are skipped)\n"
+                 "index    bring the trial index (SQLite) in line with the data directory;\n"
+                 "         --rebuild drops the trial rows and reads every file again (the\n"
+                 "         athlete registry is kept); --watch keeps indexing files as they\n"
+                 "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's\n"
+                 "         data_dir. --central also copies the index to one PostgreSQL shared by\n"
+                 "         many stations, through a local outbox (exit status 3: the server could\n"
+                 "         not be reached, changes stay queued for the next run)\n"
+                 "\n"
+                 "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
 }
 
 static void put_num(FILE *f, double v)
@@ -386,7 +390,23 @@ static void on_stop_signal(int sig)
     stop_watching = 1;
 }
 
-static int watch_index(nd_index *ix)
+/* Sends the queued changes to the central server; 0 when all went. */
+static int push_central(nd_index_central *c)
+{
+    if (!c) return 0;
+    char err[1024];
+    int n = nd_index_central_push(c, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "nordic-trial: %s (%ld file(s) stay queued)\n", err,
+                nd_index_central_pending(c));
+        return -1;
+    }
+    if (n > 0) printf("central index: %d file(s) sent\n", n);
+    fflush(stdout);
+    return 0;
+}
+
+static int watch_index(nd_index *ix, nd_index_central *c)
 {
     int fd = nd_index_watch_fd(ix);
     if (fd < 0) {
@@ -397,19 +417,24 @@ static int watch_index(nd_index *ix)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     fprintf(stderr, "nordic-trial: watching %s (Ctrl-C stops)\n", nd_index_data_dir(ix));
+    bool queued = c && nd_index_central_pending(c) != 0;
     while (!stop_watching) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int n = poll(&p, 1, -1);
+        /* While changes wait for the central server, retry every 2 s. */
+        int n = poll(&p, 1, queued ? 2000 : -1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             fprintf(stderr, "nordic-trial: poll: %s\n", strerror(errno));
             return 1;
         }
-        int handled = nd_index_watch_handle(ix);
-        if (handled < 0)
-            fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
-        else if (handled > 0)
-            fprintf(stderr, "nordic-trial: %d file(s) indexed\n", handled);
+        if (n > 0) {
+            int handled = nd_index_watch_handle(ix);
+            if (handled < 0)
+                fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
+            else if (handled > 0)
+                fprintf(stderr, "nordic-trial: %d file(s) indexed\n", handled);
+        }
+        if (c) queued = push_central(c) != 0;
     }
     return 0;
 }
@@ -423,11 +448,16 @@ static int cmd_index(int argc, char **argv)
     snprintf(db, sizeof db, "/var/lib/nordic-station/index.sqlite");
     const char *data_dir = cfg.data_dir;
     bool rebuild = false, watch = false;
+    const char *central = NULL, *station = NULL;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--rebuild") == 0)
             rebuild = true;
         else if (strcmp(argv[i], "--watch") == 0)
             watch = true;
+        else if (strcmp(argv[i], "--central") == 0 && i + 1 < argc)
+            central = argv[++i];
+        else if (strcmp(argv[i], "--station") == 0 && i + 1 < argc)
+            station = argv[++i];
         else if ((strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
                  i + 1 < argc) {
             if (argv[i][2] == 'd' && argv[i][3] == 'b')
@@ -440,10 +470,20 @@ static int cmd_index(int argc, char **argv)
             return 2;
         }
     }
+    if (!central != !station) {
+        fprintf(stderr, "nordic-trial: index: --central URL and --station ID go together\n");
+        return 2;
+    }
     char err[1024];
     nd_index *ix = nd_index_open(db, data_dir, err, sizeof err);
     if (!ix) {
         fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    nd_index_central *c = NULL;
+    if (central && !(c = nd_index_central_open(ix, central, station, err, sizeof err))) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        nd_index_close(ix);
         return 1;
     }
     struct timespec t0, t1;
@@ -460,8 +500,11 @@ static int cmd_index(int argc, char **argv)
                rebuild ? "indexed" : "added, changed or removed",
                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         fflush(stdout);
-        if (watch) rc = watch_index(ix);
+        /* Exit status 3: indexed here, but the central server has not got it yet. */
+        if (push_central(c)) rc = 3;
+        if (watch) rc = watch_index(ix, c);
     }
+    nd_index_central_close(c);
     nd_index_close(ix);
     return rc;
 }
