@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nd_endpoints.h"
+#include "nd_trial_dirs.h"
 #include "nd_log.h"
 #include "nd_sample.h"
 
@@ -76,22 +77,8 @@ static const key_desc keys[] = {
 
 static void set_default_dirs(nd_config *c)
 {
-    const char *home = getenv("HOME");
-    const char *state = getenv("STATE_DIRECTORY"); /* systemd StateDirectory= */
-    const char *xdg_data = getenv("XDG_DATA_HOME");
-    bool root = geteuid() == 0;
-
-    if (state && *state)
-        snprintf(c->state_dir, sizeof c->state_dir, "%s", state);
-    else if (root)
-        snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/nordicd");
-    else if (xdg_data && *xdg_data)
-        snprintf(c->state_dir, sizeof c->state_dir, "%s/nordicd", xdg_data);
-    else
-        snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/share/nordicd",
-                 home && *home ? home : "/tmp");
+    nd_default_state_dir(c->state_dir, sizeof c->state_dir);
     snprintf(c->data_dir, sizeof c->data_dir, "%.400s/trials", c->state_dir);
-
     nd_default_runtime_dir(c->runtime_dir, sizeof c->runtime_dir);
     snprintf(c->ctl, sizeof c->ctl, "ipc://%.480s/control", c->runtime_dir);
 }

@@ -10,6 +10,10 @@
 
 #define COPY_MAX          4096
 #define WAVE_BLOCK_POINTS 50
+/* A partial wave block is sent after at most this long (50 Hz), so a plotted
+ * point never waits for the block to fill (up to 0.5 s at 1 kHz and the
+ * default decimation). */
+#define WAVE_FLUSH_NS 20000000ull
 
 typedef struct pub_ctx {
     nd_publisher_thread *t;
@@ -22,7 +26,7 @@ typedef struct pub_ctx {
     uint64_t trial_start_pos;
     double fs;
     nd_trial_msg msg;
-    uint64_t next_live_ns, next_status_ns;
+    uint64_t next_live_ns, next_status_ns, next_wave_flush_ns;
 } pub_ctx;
 
 static void fill_trial_msg(pub_ctx *pc)
@@ -132,10 +136,23 @@ static void process_sets(pub_ctx *pc, uint64_t pos, size_t n)
     }
 }
 
+/* Sends the completed points of a partial block (the open point stays). */
+static void flush_wave(pub_ctx *pc, uint64_t now)
+{
+    if (now < pc->next_wave_flush_ns) return;
+    pc->next_wave_flush_ns = now + WAVE_FLUSH_NS;
+    if (pc->wave.block.n == 0) return;
+    const nd_wave_block *b = &pc->wave.block;
+    double t_last = b->t0_s + (b->n - 1) * b->dt_s;
+    nd_publish_wave(pc->t->pub, pc->recording ? pc->msg.trial_id : NULL, t_last, b);
+    nd_wave_clear(&pc->wave);
+}
+
 static void tick(pub_ctx *pc)
 {
     nd_publisher_thread *t = pc->t;
     uint64_t now = nd_monotonic_ns();
+    flush_wave(pc, now);
     if (now >= pc->next_live_ns) {
         nd_live_msg live;
         nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns);

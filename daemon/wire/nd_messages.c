@@ -271,6 +271,7 @@ cJSON *nd_json_wave(const nd_wave_block *b)
                                     : cJSON_CreateNull());
     }
     if (b->host_ns) add_u64(o, "host_ns", b->host_ns);
+    if (b->host_ns_oldest) add_u64(o, "host_ns_oldest", b->host_ns_oldest);
     return o;
 }
 
@@ -290,11 +291,17 @@ int nd_wave_init(nd_wave_builder *w, unsigned decimation, unsigned block_points,
 
 int nd_wave_push(nd_wave_builder *w, double t_s, double left_N, double right_N, uint64_t host_ns)
 {
-    if (w->acc_n == 0) w->acc_t0 = t_s;
+    if (w->acc_n == 0) {
+        w->acc_t0 = t_s;
+        w->acc_host_ns = host_ns;
+    }
     w->acc_l += left_N;
     w->acc_r += right_N;
     if (++w->acc_n < w->decimation) return 0;
-    if (w->block.n == 0) w->block.t0_s = w->acc_t0;
+    if (w->block.n == 0) {
+        w->block.t0_s = w->acc_t0;
+        w->block.host_ns_oldest = w->acc_host_ns;
+    }
     w->block.left_N[w->block.n] = w->acc_l / w->acc_n;
     w->block.right_N[w->block.n] = w->acc_r / w->acc_n;
     w->block.n++;
@@ -308,6 +315,7 @@ void nd_wave_clear(nd_wave_builder *w)
 {
     w->block.n = 0;
     w->block.host_ns = 0;
+    w->block.host_ns_oldest = 0;
 }
 
 void nd_wave_reset(nd_wave_builder *w)

@@ -68,7 +68,8 @@ typedef struct nd_wave_block {
     unsigned n; /* points in this block */
     double left_N[ND_WAVE_MAX_POINTS];
     double right_N[ND_WAVE_MAX_POINTS];
-    uint64_t host_ns; /* arrival of the newest set in the block (0 = omit) */
+    uint64_t host_ns;        /* arrival of the newest set in the block (0 = omit) */
+    uint64_t host_ns_oldest; /* arrival of the oldest set in the block (0 = omit) */
 } nd_wave_block;
 
 /* Decimator feeding wave blocks: each point is the mean of `decimation`
@@ -79,6 +80,7 @@ typedef struct nd_wave_builder {
     unsigned acc_n;
     double acc_l, acc_r;
     double acc_t0;
+    uint64_t acc_host_ns; /* arrival of the first set of the open point */
     nd_wave_block block;
 } nd_wave_builder;
 /* decimation >= 1, 1 <= block_points <= ND_WAVE_MAX_POINTS, fs > 0. */
