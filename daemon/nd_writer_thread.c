@@ -142,19 +142,20 @@ static void close_file(writer_ctx *w, const nd_trial_summary *summary)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* The /events kinds of TRIAL_FORMAT.md (tests/test_event_kinds.py checks them). */
 static const char *device_event_kind(nd_device_event_kind k)
 {
     switch (k) {
     case ND_EV_GAP:
         return "gap";
     case ND_EV_RESTART:
-        return "device_restart";
+        return "restart";
     case ND_EV_DEVICE_LOST:
         return "device_lost";
     case ND_EV_DEVICE_BACK:
         return "device_back";
     case ND_EV_OVERFLOW:
-        return "device_overflow";
+        return "overflow";
     case ND_EV_ERROR:
         return "error";
     }
