@@ -128,12 +128,29 @@ int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s,
     return run_window(d, &m, window_s, detail, detaillen, err, errlen);
 }
 
+/* A trial started "now" on a board that is gone would be an empty file. */
+static int check_device_present(nd_daemon *d, char *err, size_t errlen)
+{
+    if (atomic_load(&d->source_ended))
+        return snprintf(err, errlen, "the device stream has ended (%s): no data to record",
+                        d->cfg.device),
+               -1;
+    if (!atomic_load(&d->dev->connected))
+        return snprintf(err, errlen,
+                        "the device is disconnected (%s): reconnect the board and start again",
+                        d->cfg.device),
+               -1;
+    return 0;
+}
+
 /* at: ring position of the trial's first set, or UINT64_MAX for "now". */
 static int start_trial_at(nd_daemon *d, const nd_trial_request *req, uint64_t at,
                           nd_trial_slot *out, char *err, size_t errlen)
 {
     if (nd_trial_athlete_id_check(req->athlete_id, err, errlen)) return -1;
     if (nd_subject_validate(&req->subject, err, errlen)) return -1;
+    /* A held start (--record) keeps what the ring holds from position 0. */
+    if (at == UINT64_MAX && check_device_present(d, err, errlen)) return -1;
 
     pthread_mutex_lock(&d->lock);
     if (d->state == ND_TRIAL_RECORDING) {
