@@ -230,6 +230,23 @@ int nd_daemon_start_trial(nd_daemon *d, const nd_trial_request *req, nd_trial_sl
     return start_trial_at(d, req, UINT64_MAX, out, err, errlen);
 }
 
+/* A reload made during the trial takes effect with the stop, before any
+ * later start can read d->settings; caller holds d->lock. */
+static void apply_deferred_settings(nd_daemon *d)
+{
+    if (!d->settings_deferred) return;
+    d->settings_deferred = false;
+    char err[200];
+    if (nd_metric_settings_validate(&d->deferred_settings, d->info_valid ? d->info.rate_hz : 1000.0,
+                                    err, sizeof err)) {
+        nd_err("reload: metric settings refused at trial stop: %s", err);
+        snprintf(d->last_error, sizeof d->last_error, "reload: metric settings refused: %s", err);
+        return;
+    }
+    d->settings = d->deferred_settings;
+    nd_notice("reload: metric settings in effect from the next trial (applied at stop)");
+}
+
 int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary, char *err,
                          size_t errlen)
 {
@@ -241,6 +258,7 @@ int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *su
     }
     uint32_t no = d->trial.trial_no;
     d->state = ND_TRIAL_IDLE;
+    apply_deferred_settings(d);
     pthread_mutex_unlock(&d->lock);
 
     nd_msg m = {.kind = ND_MSG_TRIAL_STOP, .trial_no = no};
@@ -300,6 +318,26 @@ int nd_daemon_set_metric_settings(nd_daemon *d, const nd_metric_settings *s, cha
                                          errlen) == 0) {
         d->settings = *s;
         rc = 0;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int nd_daemon_set_or_defer_metric_settings(nd_daemon *d, const nd_metric_settings *s,
+                                           bool *deferred, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&d->lock);
+    *deferred = d->state == ND_TRIAL_RECORDING;
+    int rc = 0;
+    if (*deferred) {
+        d->deferred_settings = *s;
+        d->settings_deferred = true;
+    } else {
+        rc = nd_metric_settings_validate(s, d->info_valid ? d->info.rate_hz : 1000.0, err, errlen);
+        if (rc == 0) {
+            d->settings = *s;
+            d->settings_deferred = false;
+        }
     }
     pthread_mutex_unlock(&d->lock);
     return rc;

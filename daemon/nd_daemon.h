@@ -91,5 +91,10 @@ const nd_config *nd_daemon_config(const nd_daemon *d);
 /* Metric settings for the next trial (refused while recording). */
 int nd_daemon_set_metric_settings(nd_daemon *d, const nd_metric_settings *s, char *err,
                                   size_t errlen);
+/* Like nd_daemon_set_metric_settings, but while a trial records the settings
+ * are kept and applied by the stop itself (*deferred = true), so a trial
+ * started right after the stop uses them. */
+int nd_daemon_set_or_defer_metric_settings(nd_daemon *d, const nd_metric_settings *s,
+                                           bool *deferred, char *err, size_t errlen);
 
 #endif

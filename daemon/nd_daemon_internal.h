@@ -58,6 +58,8 @@ struct nd_daemon {
     bool cal_saved; /* cal came from the state file or a tare/calibration */
     char cal_path[ND_PATH_MAX + 32];
     nd_metric_settings settings;
+    nd_metric_settings deferred_settings; /* a reload's, applied when the trial stops */
+    bool settings_deferred;
     nd_live_state live;
     uint64_t live_host_ns; /* arrival time of the newest set behind `live` */
     char last_error[256];

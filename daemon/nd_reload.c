@@ -63,25 +63,16 @@ void nd_reload_init(nd_reload *r, const nd_config *running)
     r->loaded = *running;
 }
 
-static void apply_metrics(nd_reload *r, nd_daemon *d)
+static void apply_metrics(nd_daemon *d, const nd_metric_settings *s)
 {
     char err[256];
-    if (nd_daemon_set_metric_settings(d, &r->pending, err, sizeof err) == 0) {
-        r->metrics_pending = false;
-        nd_notice("reload: metric settings in effect from the next trial");
-        return;
-    }
-    pthread_mutex_lock(&d->lock);
-    bool recording = d->state == ND_TRIAL_RECORDING;
-    pthread_mutex_unlock(&d->lock);
-    if (recording) {
-        if (!r->metrics_pending)
-            nd_notice("reload: a trial is recording; metric settings apply when it stops");
-        r->metrics_pending = true;
-    } else {
-        r->metrics_pending = false;
+    bool deferred;
+    if (nd_daemon_set_or_defer_metric_settings(d, s, &deferred, err, sizeof err))
         nd_err("reload: metric settings refused: %s", err);
-    }
+    else if (deferred)
+        nd_notice("reload: a trial is recording; metric settings apply when it stops");
+    else
+        nd_notice("reload: metric settings in effect from the next trial");
 }
 
 int nd_reload_apply(nd_reload *r, nd_daemon *d, const nd_config *fresh, char *summary,
@@ -141,18 +132,12 @@ int nd_reload_apply(nd_reload *r, nd_daemon *d, const nd_config *fresh, char *su
         r->loaded.wave_decimation = fresh->wave_decimation;
     }
     if (metrics) {
-        r->pending = fresh->metrics;
         r->loaded.metrics = fresh->metrics;
-        apply_metrics(r, d);
+        apply_metrics(d, &fresh->metrics);
     }
     snprintf(summary, summarylen, "configuration reloaded: %s%s%s%s",
              *applied ? "applied " : (changed ? "" : "no changes"), applied,
              *restart ? (*applied ? "; restart needed for " : "restart needed for ") : "", restart);
     nd_notice("%s", summary);
     return changed;
-}
-
-void nd_reload_tick(nd_reload *r, nd_daemon *d)
-{
-    if (r->metrics_pending) apply_metrics(r, d);
 }
