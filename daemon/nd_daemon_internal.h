@@ -71,6 +71,8 @@ struct nd_daemon {
     _Atomic uint64_t file_samples_written, file_samples_lost, file_errors;
     _Atomic uint64_t live_dropped;
     _Atomic uint64_t metrics_channel_errors; /* sets lacking the configured channels */
+    /* Monotonic time of each consumer loop's latest pass (nd_watchdog.c). */
+    _Atomic uint64_t metrics_beat_ns, writer_beat_ns;
 };
 
 /* Thread entry points (one file each). */

@@ -286,6 +286,7 @@ void *nd_metrics_main(void *arg)
     pthread_mutex_unlock(&d->lock);
 
     for (;;) {
+        atomic_store(&d->metrics_beat_ns, nd_monotonic_ns());
         if (atomic_load(&d->held) && !nd_consumers_should_exit(d)) {
             nd_ring_wait(d->ring, d->ring_metrics, 2);
             continue;

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nd_daemon_internal.h"
 #include "nd_log.h"
 #include "nd_trial_file.h"
 #include "nd_trial_recover.h"
+#include "nd_watchdog.h"
 
 #define WRITE_BATCH 4096 /* sets converted to force per append call */
 
@@ -29,6 +31,7 @@ typedef struct writer_ctx {
     double fs;
     int nch;
     nd_calibration cal;
+    double test_stall_s; /* NORDICD_TEST_STALL_WRITER_S, see nd_watchdog.h */
     double force[WRITE_BATCH * ND_MAX_CHANNELS];
 } writer_ctx;
 
@@ -226,6 +229,13 @@ static void store(writer_ctx *w, uint64_t pos, uint64_t n)
         atomic_fetch_add(&d->file_samples_lost, n);
         return;
     }
+    if (w->test_stall_s > 0) { /* test-only: a disk that hangs */
+        nd_warn("test hook: file writer stalls for %.1f s", w->test_stall_s);
+        struct timespec ts = {(time_t)w->test_stall_s,
+                              (long)((w->test_stall_s - (double)(time_t)w->test_stall_s) * 1e9)};
+        nanosleep(&ts, NULL);
+        w->test_stall_s = 0;
+    }
     while (n > 0) {
         /* Contiguous run inside the ring buffer, capped by the batch. */
         uint64_t cap = nd_ring_capacity(d->ring);
@@ -244,6 +254,7 @@ static void store(writer_ctx *w, uint64_t pos, uint64_t n)
             return;
         }
         atomic_fetch_add(&d->file_samples_written, run);
+        atomic_store(&d->writer_beat_ns, nd_monotonic_ns()); /* a long backlog is progress */
         pos += run;
         n -= run;
     }
@@ -262,9 +273,11 @@ void *nd_writer_main(void *arg)
     static writer_ctx w; /* one writer thread; the force buffer is large */
     memset(&w, 0, sizeof w);
     w.d = arg;
+    w.test_stall_s = nd_watchdog_test_writer_stall_s();
     nd_daemon *d = w.d;
 
     for (;;) {
+        atomic_store(&d->writer_beat_ns, nd_monotonic_ns());
         pthread_mutex_lock(&d->lock);
         bool create = d->writer.create_requested && !d->writer.create_done;
         pthread_mutex_unlock(&d->lock);
