@@ -60,6 +60,7 @@ typedef struct nd_msg {
             double mass_kg;        /* calibrate */
             bool left, right;      /* tare: which hooks */
             bool require_unloaded; /* refuse while a rep is open (zero known) */
+            bool force;            /* tare: accept a zero the tare guard finds loaded */
             double window_s;       /* averaging window */
         } cal;
         nd_rep_result rep;

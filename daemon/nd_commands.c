@@ -103,7 +103,7 @@ static int check_window(double window_s, char *err, size_t errlen)
     return 0;
 }
 
-int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *detail,
+int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, bool force, char *detail,
                    size_t detaillen, char *err, size_t errlen)
 {
     if (!left && !right) return snprintf(err, errlen, "nothing to tare: no hook chosen"), -1;
@@ -111,6 +111,7 @@ int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *d
     nd_msg m = {.kind = ND_MSG_TARE};
     m.u.cal.left = left;
     m.u.cal.right = right;
+    m.u.cal.force = force;
     return run_window(d, &m, window_s, detail, detaillen, err, errlen);
 }
 
@@ -383,6 +384,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     out->calib_gain[0] = d->cal.gain[d->cal.left_channel];
     out->calib_gain[1] = d->cal.gain[d->cal.right_channel];
     snprintf(out->last_error, sizeof out->last_error, "%s", d->last_error);
+    snprintf(out->warning, sizeof out->warning, "%s", d->warning);
     if (recording) {
         snprintf(out->trial_id, sizeof out->trial_id, "%s", d->trial.trial_id);
         snprintf(out->athlete_id, sizeof out->athlete_id, "%s", d->trial.req.athlete_id);
@@ -426,6 +428,13 @@ int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare,
         pthread_mutex_lock(&d->lock);
         nd_calibration cal = d->cal;
         uint64_t want = (uint64_t)llround(d->settings.tare_window_s * fs);
+        nd_tare_guard guard = {.have_zero = d->cal_saved,
+                               .max_shift_N = d->cfg.tare_max_shift_N,
+                               .max_offset_N = d->cfg.tare_max_offset_N};
+        for (int side = 0; side < 2; side++) {
+            int ch = side ? cal.right_channel : cal.left_channel;
+            guard.nominal_known[side] = d->info.counts_per_newton[ch] > 0;
+        }
         pthread_mutex_unlock(&d->lock);
         if (want < 1) want = 1;
         /* The consumers are held at position 0, so slots [0, want) stay
@@ -460,6 +469,13 @@ int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare,
         nd_raw_mean mean;
         nd_raw_mean_start(&mean, cal.nch, want);
         for (uint64_t i = 0; i < want; i++) nd_raw_mean_add(&mean, nd_ring_slot(d->ring, i));
+        char why[240];
+        for (int side = 0; side < 2; side++) {
+            int ch = side ? cal.right_channel : cal.left_channel;
+            if (nd_calibration_tare_check(&cal, &guard, side, ch, nd_raw_mean_value(&mean, ch), why,
+                                          sizeof why))
+                return snprintf(err, errlen, "tare refused: %s", why), -1;
+        }
         if (nd_calibration_tare(&cal, &mean, err, errlen)) return -1;
         pthread_mutex_lock(&d->lock);
         d->cal = cal;

@@ -37,7 +37,7 @@ static const struct {
 
 /* Fields each command accepts besides "cmd" (NULL-terminated). */
 static const char *const fields_none[] = {NULL};
-static const char *const fields_tare[] = {"side", "window_s", NULL};
+static const char *const fields_tare[] = {"side", "window_s", "force", NULL};
 static const char *const fields_calibrate[] = {"side", "mass_kg", "window_s", NULL};
 static const char *const fields_start[] = {"athlete_id", "body_mass_kg", "lever_m", "injured_side",
                                            "notes",      "protocol",     NULL};
@@ -284,6 +284,12 @@ static int parse_tare(const cJSON *root, nd_tare_request *t, char *err, size_t e
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "window_s");
     if (w && get_number(w, "window_s", 0.05, 60, false, false, &t->window_s, err, errlen))
         return -1;
+    const cJSON *force = cJSON_GetObjectItemCaseSensitive(root, "force");
+    t->force = false;
+    if (force) {
+        if (!cJSON_IsBool(force)) return fail(err, errlen, "\"force\" must be true or false");
+        t->force = cJSON_IsTrue(force);
+    }
     return 0;
 }
 

@@ -63,8 +63,10 @@ bool nd_daemon_source_ended(const nd_daemon *d);
 void nd_daemon_shutdown(nd_daemon *d);
 
 /* Commands. Each returns 0, or -1 with a clear message in err. */
-/* Tare the chosen hooks over window_s seconds (0 = the configured window). */
-int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *detail,
+/* Tare the chosen hooks over window_s seconds (0 = the configured window).
+ * A zero that looks taken under load (nd_calibration_tare_check) is refused
+ * unless force. */
+int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, bool force, char *detail,
                    size_t detaillen, char *err, size_t errlen);
 /* Two-point calibration of one hook (ND_LEFT/ND_RIGHT) with a known mass. */
 int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s, char *detail,

@@ -63,6 +63,7 @@ struct nd_daemon {
     nd_live_state live;
     uint64_t live_host_ns; /* arrival time of the newest set behind `live` */
     char last_error[256];
+    char warning[240];       /* a standing problem, e.g. a zero taken under load; "" = none */
     nd_pending_op op;        /* tare / calibrate in progress */
     char op_kind[16];        /* "taring" / "calibrating" while op.active */
     uint32_t cal_generation; /* bumped when d->cal changes outside the metrics thread */

@@ -116,6 +116,10 @@ cJSON *nd_json_status(const nd_status_snapshot *s)
         cJSON_AddStringToObject(o, "last_error", s->last_error);
     else
         cJSON_AddNullToObject(o, "last_error");
+    if (s->warning[0])
+        cJSON_AddStringToObject(o, "warning", s->warning);
+    else
+        cJSON_AddNullToObject(o, "warning");
     return o;
 }
 

@@ -51,6 +51,7 @@ typedef struct nd_status_snapshot {
     uint64_t trial_samples;     /* sets stored in the current trial */
     uint32_t trial_reps;
     char last_error[240]; /* "" when none */
+    char warning[240];    /* standing problem (zero taken under load); "" when none */
 } nd_status_snapshot;
 
 /* `live`: newest filtered force and the open rep's running peaks. */

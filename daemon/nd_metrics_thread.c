@@ -24,8 +24,11 @@ typedef struct metrics_ctx {
     enum { WIN_NONE, WIN_TARE, WIN_CAL } window;
     nd_raw_mean mean;
     int cal_side;
-    bool tare_left, tare_right;
+    bool tare_left, tare_right, tare_force;
     uint32_t cal_generation;
+    /* force clearly negative at rest: the zero was taken under load */
+    uint64_t rest_bad_since_ns, rest_ok_since_ns;
+    bool rest_warned;
     double cal_mass;
     uint64_t idle_since_reset;
     uint64_t newest_host_ns;
@@ -80,11 +83,50 @@ static void publish_calibration(metrics_ctx *mc, const char *what)
     nd_bus_post_at_head(&d->bus, &m, NULL);
 }
 
+static void set_warning(nd_daemon *d, const char *text)
+{
+    pthread_mutex_lock(&d->lock);
+    snprintf(d->warning, sizeof d->warning, "%s", text);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* The tare guard (nd_calibration_tare_check) on the hooks being tared. */
+static int tare_guard(metrics_ctx *mc, char *why, size_t whylen)
+{
+    nd_daemon *d = mc->d;
+    int l = mc->cal.left_channel, r = mc->cal.right_channel;
+    nd_tare_guard g = {.max_shift_N = d->cfg.tare_max_shift_N,
+                       .max_offset_N = d->cfg.tare_max_offset_N};
+    pthread_mutex_lock(&d->lock);
+    g.have_zero = d->cal_saved;
+    g.nominal_known[0] = d->info_valid && d->info.counts_per_newton[l] > 0;
+    g.nominal_known[1] = d->info_valid && d->info.counts_per_newton[r] > 0;
+    pthread_mutex_unlock(&d->lock);
+    if (mc->tare_left &&
+        nd_calibration_tare_check(&mc->cal, &g, 0, l, nd_raw_mean_value(&mc->mean, l), why, whylen))
+        return -1;
+    if (mc->tare_right &&
+        nd_calibration_tare_check(&mc->cal, &g, 1, r, nd_raw_mean_value(&mc->mean, r), why, whylen))
+        return -1;
+    return 0;
+}
+
 static void window_done(metrics_ctx *mc)
 {
     nd_daemon *d = mc->d;
     int l = mc->cal.left_channel, r = mc->cal.right_channel;
     if (mc->window == WIN_TARE) {
+        char why[240] = "", text[240];
+        bool loaded = tare_guard(mc, why, sizeof why) != 0;
+        if (loaded && !mc->tare_force) {
+            nd_warn("tare refused: %s", why);
+            finish_op(d, -1, "tare refused: %s", why);
+            mc->window = WIN_NONE;
+            return;
+        }
+        snprintf(text, sizeof text, "tare forced: %s", why);
+        set_warning(d, loaded ? text : "");
+        mc->rest_warned = false;
         if (mc->tare_left) mc->cal.offset[l] = nd_raw_mean_value(&mc->mean, l);
         if (mc->tare_right) mc->cal.offset[r] = nd_raw_mean_value(&mc->mean, r);
         char what[200];
@@ -137,6 +179,7 @@ static void start_window(metrics_ctx *mc, const nd_msg *m)
     mc->cal_side = m->u.cal.side;
     mc->tare_left = m->u.cal.left;
     mc->tare_right = m->u.cal.right;
+    mc->tare_force = m->u.cal.force;
     mc->cal_mass = m->u.cal.mass_kg;
 }
 
@@ -257,6 +300,43 @@ static void process(metrics_ctx *mc, uint64_t pos, uint64_t n)
     }
 }
 
+/* A hook clearly negative at rest for a second means its zero was taken
+ * with load on it: warn on status until it reads about zero again (or a
+ * tare succeeds). Pulling opens a rep, so only rest is judged. */
+static void check_rest_force(metrics_ctx *mc, const nd_live_state *live)
+{
+    double limit = mc->d->cfg.tare_max_shift_N;
+    uint64_t now = mc->newest_host_ns;
+    if (limit <= 0 || live->rep_open || mc->window != WIN_NONE) {
+        mc->rest_bad_since_ns = mc->rest_ok_since_ns = 0;
+        return;
+    }
+    int worst = live->force_N[ND_LEFT] <= live->force_N[ND_RIGHT] ? ND_LEFT : ND_RIGHT;
+    double f = live->force_N[worst];
+    if (f < -limit) {
+        mc->rest_ok_since_ns = 0;
+        if (!mc->rest_bad_since_ns) mc->rest_bad_since_ns = now;
+        if (!mc->rest_warned && now - mc->rest_bad_since_ns >= 1000000000u) {
+            char text[240];
+            snprintf(text, sizeof text,
+                     "%s hook reads %.1f N at rest: its zero was taken with load on the hook; "
+                     "unload the hooks and tare again (nordctl tare --force)",
+                     nd_side_name(worst == ND_LEFT ? ND_SIDE_LEFT : ND_SIDE_RIGHT), f);
+            nd_warn("%s", text);
+            set_warning(mc->d, text);
+            mc->rest_warned = true;
+        }
+    } else if (f > -limit / 2) {
+        mc->rest_bad_since_ns = 0;
+        if (!mc->rest_ok_since_ns) mc->rest_ok_since_ns = now;
+        if (mc->rest_warned && now - mc->rest_ok_since_ns >= 1000000000u) {
+            nd_notice("both hooks read about zero at rest again");
+            set_warning(mc->d, "");
+            mc->rest_warned = false;
+        }
+    }
+}
+
 /* Publishes live values and picks up a calibration changed elsewhere (the
  * device's counts_per_newton arriving) while no trial or window runs. */
 static void publish_live(metrics_ctx *mc)
@@ -264,6 +344,7 @@ static void publish_live(metrics_ctx *mc)
     nd_metrics *engine = mc->trial ? mc->trial : mc->idle;
     nd_live_state live;
     if (engine) nd_metrics_live(engine, &live);
+    if (engine) check_rest_force(mc, &live);
     pthread_mutex_lock(&mc->d->lock);
     if (engine) {
         mc->d->live = live;
