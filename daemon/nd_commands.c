@@ -365,6 +365,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     nd_ring_get_stats(d->ring, &rs);
     out->ring_overruns = rs.overrun_sets;
     out->live_skipped = rs.skipped[d->ring_pub];
+    out->live_dropped_msgs = atomic_load(&d->live_dropped);
     out->file_sets_written = atomic_load(&d->file_samples_written);
     out->file_sets_lost = atomic_load(&d->file_samples_lost);
     out->file_errors = atomic_load(&d->file_errors);

@@ -44,6 +44,7 @@ typedef struct nd_status_snapshot {
     uint64_t restarts, disconnects, reconnects;
     uint64_t ring_overruns;     /* sets refused because the file/metrics path was full */
     uint64_t live_skipped;      /* sets the live path skipped (lossy consumer lapped) */
+    uint64_t live_dropped_msgs; /* publisher sends that failed locally */
     uint64_t file_sets_written; /* sets stored in trial files */
     uint64_t file_sets_lost;    /* trial sets not stored (the file failed: disk full...) */
     uint64_t file_errors;       /* trial-file write/flush/close failures */

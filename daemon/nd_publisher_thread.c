@@ -150,6 +150,7 @@ static void tick(pub_ctx *pc, nd_publisher *pub)
         pc->next_status_ns = now + 1000000000ull;
     }
     nd_publisher_service(pub);
+    atomic_store(&d->live_dropped, nd_publisher_drops(pub)); /* for the control `status` */
 }
 
 void *nd_publisher_main(void *arg)
