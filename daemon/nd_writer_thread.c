@@ -26,6 +26,11 @@ typedef struct writer_ctx {
     nd_trial_file *tf;
     bool recording; /* between START and STOP: samples go to the file */
     bool failed_reported;
+    bool file_gone;         /* the open file was removed: what follows is lost */
+    bool storage_bad;       /* data directory or file problem reported */
+    uint64_t next_check_ns; /* next storage check */
+    uint64_t rows_counted;  /* this file's flushed rows added to file_sets_written */
+    char path[1024];
     uint32_t trial_no;
     uint64_t start_pos;
     double fs;
@@ -104,6 +109,9 @@ static void create_file(writer_ctx *w)
     if (!tf) return;
 
     w->tf = tf;
+    w->file_gone = false;
+    w->rows_counted = 0;
+    snprintf(w->path, sizeof w->path, "%s", path);
     w->trial_no = t.trial_no;
     w->fs = t.fs;
     w->nch = nch;
@@ -121,6 +129,15 @@ static void add_event(writer_ctx *w, uint64_t pos, const char *kind, const char 
         record_failure(w, "event not stored", err);
 }
 
+/* file_sets_written counts only rows flushed into the file (durable), so a
+ * write failure never leaves it above what the file holds. */
+static void count_flushed(writer_ctx *w, uint64_t rows_flushed)
+{
+    if (rows_flushed <= w->rows_counted) return;
+    atomic_fetch_add(&w->d->file_samples_written, rows_flushed - w->rows_counted);
+    w->rows_counted = rows_flushed;
+}
+
 static void close_file(writer_ctx *w, const nd_trial_summary *summary)
 {
     nd_daemon *d = w->d;
@@ -128,7 +145,16 @@ static void close_file(writer_ctx *w, const nd_trial_summary *summary)
     if (w->tf) {
         nd_trial_file_stats st;
         nd_trial_file_get_stats(w->tf, &st);
-        if (nd_trial_file_close(w->tf, summary, err, sizeof err))
+        int rc = nd_trial_file_close(w->tf, summary, err, sizeof err);
+        if (w->file_gone) { /* closing it fails on reopening: say why */
+            rc = -1;
+            snprintf(err, sizeof err, "the file %s was removed while recording", w->path);
+        }
+        /* A clean close flushed every row; after a failure the rows accepted
+         * but never flushed are lost with the file. */
+        if (!w->file_gone) count_flushed(w, rc == 0 ? st.rows_appended : st.rows_flushed);
+        atomic_fetch_add(&d->file_samples_lost, st.rows_appended - w->rows_counted);
+        if (rc)
             record_failure(w, "closing", err);
         else
             nd_notice("trial file complete: %llu sample sets, %llu reps, flush p99 %.2f ms",
@@ -225,7 +251,7 @@ static void store(writer_ctx *w, uint64_t pos, uint64_t n)
 {
     nd_daemon *d = w->d;
     if (!w->recording) return;
-    if (!w->tf || nd_trial_file_failed(w->tf)) {
+    if (!w->tf || nd_trial_file_failed(w->tf) || w->file_gone) {
         atomic_fetch_add(&d->file_samples_lost, n);
         return;
     }
@@ -253,7 +279,6 @@ static void store(writer_ctx *w, uint64_t pos, uint64_t n)
             atomic_fetch_add(&d->file_samples_lost, n);
             return;
         }
-        atomic_fetch_add(&d->file_samples_written, run);
         atomic_store(&d->writer_beat_ns, nd_monotonic_ns()); /* a long backlog is progress */
         pos += run;
         n -= run;
@@ -262,10 +287,47 @@ static void store(writer_ctx *w, uint64_t pos, uint64_t n)
 
 static void maybe_flush(writer_ctx *w)
 {
-    if (!w->tf || nd_trial_file_failed(w->tf)) return;
+    if (!w->tf || nd_trial_file_failed(w->tf) || w->file_gone) return;
     char err[256];
     if (nd_trial_file_maybe_flush(w->tf, nd_monotonic_ns(), err, sizeof err) < 0)
         record_failure(w, "flush failed", err);
+    nd_trial_file_stats st;
+    nd_trial_file_get_stats(w->tf, &st);
+    count_flushed(w, st.rows_flushed);
+}
+
+/* Once a second: is the data directory usable, and is the open trial file
+ * still there? A directory removed while recording is reported at once (not
+ * when the stop fails to reopen the file), and an idle problem reaches
+ * status.last_error before anyone tries to start a trial. */
+static void check_storage(writer_ctx *w)
+{
+    uint64_t now = nd_monotonic_ns();
+    if (now < w->next_check_ns) return;
+    w->next_check_ns = now + 1000000000u;
+    const char *dir = w->d->cfg.data_dir;
+    char why[600] = "";
+    struct stat st;
+    if (stat(dir, &st))
+        snprintf(why, sizeof why, "data directory %s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(why, sizeof why, "data directory %s is not a directory", dir);
+    else if (access(dir, W_OK | X_OK))
+        snprintf(why, sizeof why, "data directory %s is not writable: %s", dir, strerror(errno));
+    else if (w->tf && stat(w->path, &st))
+        snprintf(why, sizeof why, "trial file %s: %s", w->path, strerror(errno));
+    if (why[0] && !w->storage_bad) {
+        w->storage_bad = true;
+        if (w->tf && stat(w->path, &st)) {
+            w->file_gone = true; /* rows written from now on go to a deleted file */
+            record_failure(w, "removed while recording", why);
+        } else {
+            nd_daemon_set_error(w->d, "%s: no trial can be recorded", why);
+        }
+    } else if (!why[0] && w->storage_bad) {
+        w->storage_bad = false;
+        nd_notice("data directory %s is usable again", dir);
+    }
 }
 
 void *nd_writer_main(void *arg)
@@ -301,6 +363,7 @@ void *nd_writer_main(void *arg)
         }
         if (avail) nd_ring_release(d->ring, d->ring_writer, pos + avail);
         maybe_flush(&w);
+        check_storage(&w);
         if (avail) continue;
         if (nd_consumers_should_exit(d)) break;
         nd_ring_wait(d->ring, d->ring_writer, 20);

@@ -37,7 +37,8 @@ def wait_for(pred, timeout=10.0, step=0.05):
 class Daemon:
     """nordicd with its own state, data and socket directories under `home`."""
 
-    def __init__(self, home, device, args=(), env=None, data_dir=None, wait_ready=True):
+    def __init__(self, home, device, args=(), env=None, data_dir=None, wait_ready=True,
+                 preexec_fn=None):
         self.home = home
         os.makedirs(os.path.join(home, "run"), exist_ok=True)
         self.data_dir = data_dir or os.path.join(home, "data")
@@ -50,7 +51,7 @@ class Daemon:
             [NORDICD, "--device", device, "--data-dir", self.data_dir, "--state-dir",
              os.path.join(home, "state"), "--ctl", self.ctl, "--pub",
              "ipc://%s/run/pub" % home] + list(args),
-            stdout=self.log, stderr=subprocess.STDOUT, env=full_env)
+            stdout=self.log, stderr=subprocess.STDOUT, env=full_env, preexec_fn=preexec_fn)
         self.zctx = zmq.Context()
         self.req = None
         self._connect()
