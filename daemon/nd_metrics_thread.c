@@ -317,11 +317,15 @@ static void check_rest_force(metrics_ctx *mc, const nd_live_state *live)
         mc->rest_ok_since_ns = 0;
         if (!mc->rest_bad_since_ns) mc->rest_bad_since_ns = now;
         if (!mc->rest_warned && now - mc->rest_bad_since_ns >= 1000000000u) {
+            pthread_mutex_lock(&mc->d->lock);
+            bool tared = mc->d->cal_saved;
+            pthread_mutex_unlock(&mc->d->lock);
             char text[240];
-            snprintf(text, sizeof text,
-                     "%s hook reads %.1f N at rest: its zero was taken with load on the hook; "
-                     "unload the hooks and tare again (nordctl tare --force)",
-                     nd_side_name(worst == ND_LEFT ? ND_SIDE_LEFT : ND_SIDE_RIGHT), f);
+            snprintf(text, sizeof text, "%s hook reads %.1f N at rest: %s",
+                     nd_side_name(worst == ND_LEFT ? ND_SIDE_LEFT : ND_SIDE_RIGHT), f,
+                     tared ? "its zero was taken with load on the hook; unload the hooks and "
+                             "tare again (nordctl tare --force)"
+                           : "the hooks have not been tared; tare them unloaded");
             nd_warn("%s", text);
             set_warning(mc->d, text);
             mc->rest_warned = true;

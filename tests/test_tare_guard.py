@@ -32,8 +32,9 @@ RATE = 500
 class Board(threading.Thread):
     """An NFP/1 board on TCP; `load_N` (per hook) is what the hooks carry."""
 
-    def __init__(self, port):
+    def __init__(self, port, offset=OFFSET):
         super().__init__(daemon=True)
+        self.offset = offset
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.srv.bind(("127.0.0.1", port))
@@ -43,7 +44,7 @@ class Board(threading.Thread):
         self.start()
 
     def raw(self):
-        return OFFSET + int(round(self.load_N * CPN))
+        return self.offset + int(round(self.load_N * CPN))
 
     def run(self):
         while self.running:
@@ -169,6 +170,20 @@ try:
     board.load_N = 0.0
     check(wait_for(lambda: "-200.0 N at rest" in (d.status().get("warning") or ""), 8),
           "unloaded, status warns the hooks read -200 N at rest: %r" % d.status().get("warning"))
+finally:
+    d.stop()
+    board.stop()
+# Never tared, amplifier offset of -50 N: the warning asks for a tare.
+port = free_port()
+board = Board(port, offset=-5000)
+d = Daemon(os.path.join(TMP, "untared"), "tcp:127.0.0.1:%d?proto=nfp" % port)
+try:
+    check(wait_for(lambda: "not been tared" in (d.status().get("warning") or ""), 8),
+          "untared hooks reading -50 N at rest: the warning asks for a tare: %r"
+          % d.status().get("warning"))
+    r = d.ask({"cmd": "tare"})
+    check(r["ok"] and wait_for(lambda: d.status().get("warning") is None, 3),
+          "a tare clears it: %r %r" % (r, d.status().get("warning")))
 finally:
     d.stop()
     board.stop()
