@@ -20,6 +20,7 @@ import threading
 import time
 
 import nfp_frames as nfp
+import daemon_harness
 from daemon_harness import NORDCTL, Daemon, free_port, wait_for
 from nordic_testlib import check, finish
 
@@ -155,6 +156,23 @@ def scenario_first_tare(name, conf):
 
 
 scenario_with_last_zero()
+
+# nordicd --record --tare applies the same guard: the state directory of
+# scenario "a" holds the last zero (5000 counts); kneeling at 40 N it refuses.
+port = free_port()
+board = Board(port)
+board.load_N = 40.0
+try:
+    home = os.path.join(TMP, "a")
+    r = subprocess.run([daemon_harness.NORDICD, "--device", "tcp:127.0.0.1:%d?proto=nfp" % port,
+                        "--state-dir", os.path.join(home, "state"), "--data-dir",
+                        os.path.join(home, "data-record"), "--ctl", "ipc://%s/run/rec-ctl" % home,
+                        "--pub", "ipc://%s/run/rec-pub" % home, "--record", "K1", "--tare",
+                        "--duration", "3"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "tare refused" in r.stderr and "+40.0 N" in r.stderr,
+          "--record --tare kneeling at 40 N is refused (exit %d): %s" % (r.returncode, r.stderr[-400:]))
+finally:
+    board.stop()
 
 d, board, r = scenario_first_tare("nominal", "[channels]\ntare_max_offset_N = 100\n")
 try:
