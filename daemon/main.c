@@ -21,6 +21,7 @@
 #include "nd_privilege.h"
 #include "nd_reload.h"
 #include "nd_transport.h"
+#include "nd_watchdog.h"
 
 typedef struct record_opts {
     bool enabled, tare;
@@ -256,6 +257,23 @@ static void notify(const char *state)
 #endif
 }
 
+/* Pets only while every thread makes progress (nd_watchdog.h). */
+static void pet_watchdog(nd_watchdog *w, nd_daemon *d)
+{
+    char why[200], msg[256];
+    switch (nd_watchdog_check(w, d, nd_monotonic_ns(), why, sizeof why)) {
+    case ND_WATCHDOG_PET:
+        notify("WATCHDOG=1");
+        break;
+    case ND_WATCHDOG_TRIGGER:
+        snprintf(msg, sizeof msg, "WATCHDOG=trigger\nSTATUS=%s", why);
+        notify(msg);
+        break;
+    case ND_WATCHDOG_HOLD:
+        break;
+    }
+}
+
 /* SIGHUP: rebuild the configuration as at start (defaults, file, command
  * line) and let nd_reload apply what may change at run time. */
 static void reload_config(nd_daemon *d, nd_reload *r, int argc, char **argv)
@@ -367,6 +385,8 @@ int main(int argc, char **argv)
 #ifdef NORDIC_HAVE_SYSTEMD
     if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
 #endif
+    nd_watchdog watchdog;
+    nd_watchdog_init(&watchdog, watchdog_usec, nd_monotonic_ns());
     while (!nd_daemon_stop_requested(d)) {
         struct timespec timeout = {0, 100 * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &timeout);
@@ -375,7 +395,7 @@ int main(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) reload_config(d, &reload, argc, argv);
-        if (watchdog_usec) notify("WATCHDOG=1");
+        if (watchdog_usec) pet_watchdog(&watchdog, d);
         if (rec.enabled && rec.duration_s > 0 && (nd_monotonic_ns() - t0) / 1e9 >= rec.duration_s)
             break;
         if (nd_daemon_source_ended(d) && rec.enabled) break;

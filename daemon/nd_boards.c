@@ -83,6 +83,13 @@ uint64_t nd_metrics_board_info_generation(nd_metrics_board *b)
     return g;
 }
 
+void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen)
+{
+    pthread_mutex_lock(&b->lock);
+    snprintf(out, outlen, "%s", b->warning);
+    pthread_mutex_unlock(&b->lock);
+}
+
 void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns)
 {
     pthread_mutex_lock(&b->lock);

@@ -30,6 +30,7 @@ typedef struct nd_metrics_board {
     nd_live_state live;
     uint64_t live_host_ns;    /* arrival of the newest set behind `live` */
     uint64_t info_generation; /* device board generation the calibration reflects */
+    char warning[240];        /* a standing problem (a zero taken under load); "" = none */
 } nd_metrics_board;
 
 /* Writer: the file writer thread. */
@@ -64,6 +65,7 @@ void nd_metrics_board_init(nd_metrics_board *b, const nd_calibration *cal, bool 
 void nd_metrics_board_destroy(nd_metrics_board *b);
 void nd_metrics_board_get_cal(nd_metrics_board *b, nd_calibration *cal, bool *saved);
 uint64_t nd_metrics_board_info_generation(nd_metrics_board *b);
+void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen);
 void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns);
 
 void nd_live_board_init(nd_live_board *b, double live_hz, int wave_decimation);

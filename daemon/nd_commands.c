@@ -111,7 +111,7 @@ static int check_window(double window_s, char *err, size_t errlen)
     return 0;
 }
 
-int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *detail,
+int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, bool force, char *detail,
                    size_t detaillen, char *err, size_t errlen)
 {
     if (!left && !right) return snprintf(err, errlen, "nothing to tare: no hook chosen"), -1;
@@ -119,6 +119,7 @@ int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *d
     nd_msg m = {.kind = ND_MSG_TARE};
     m.u.cal.left = left;
     m.u.cal.right = right;
+    m.u.cal.force = force;
     return run_window(d, &m, window_s, detail, detaillen, err, errlen);
 }
 
@@ -134,6 +135,21 @@ int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s,
     m.u.cal.side = side;
     m.u.cal.mass_kg = mass_kg;
     return run_window(d, &m, window_s, detail, detaillen, err, errlen);
+}
+
+/* A trial started "now" on a board that is gone would be an empty file. */
+static int check_device_present(nd_daemon *d, char *err, size_t errlen)
+{
+    if (atomic_load(&d->acq.ended))
+        return snprintf(err, errlen, "the device stream has ended (%s): no data to record",
+                        d->cfg.device),
+               -1;
+    if (!atomic_load(&d->dev->connected))
+        return snprintf(err, errlen,
+                        "the device is disconnected (%s): reconnect the board and start again",
+                        d->cfg.device),
+               -1;
+    return 0;
 }
 
 /* A new trial descriptor from the request and what is in force now. The
@@ -177,6 +193,8 @@ static int start_trial_at(nd_daemon *d, const nd_trial_request *req, uint64_t at
 {
     if (nd_trial_athlete_id_check(req->athlete_id, err, errlen)) return -1;
     if (nd_subject_validate(&req->subject, err, errlen)) return -1;
+    /* A held start (--record) keeps what the ring holds from position 0. */
+    if (at == UINT64_MAX && check_device_present(d, err, errlen)) return -1;
 
     nd_command_state *c = &d->cmd;
     nd_device_info info;
@@ -417,6 +435,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     nd_ring_get_stats(d->ring, &rs);
     out->ring_overruns = rs.overrun_sets;
     out->live_skipped = rs.skipped[d->publisher.ring_reader];
+    out->live_dropped_msgs = atomic_load(&d->publisher.live_dropped_msgs);
     out->file_sets_written = atomic_load(&d->writer.counters.sets_written);
     out->file_sets_lost = atomic_load(&d->writer.counters.sets_lost);
     out->file_errors = atomic_load(&d->writer.counters.errors);
@@ -433,6 +452,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     out->calib_gain[0] = cal.gain[cal.left_channel];
     out->calib_gain[1] = cal.gain[cal.right_channel];
     nd_error_board_get(&d->errors, out->last_error, sizeof out->last_error);
+    nd_metrics_board_get_warning(&d->metrics_board, out->warning, sizeof out->warning);
     nd_live_state live;
     nd_metrics_board_get_live(&d->metrics_board, &live, NULL);
 
@@ -513,6 +533,22 @@ int nd_daemon_record_start(nd_daemon *d, const nd_trial_request *req, bool tare,
         nd_raw_mean mean;
         nd_raw_mean_start(&mean, cal.nch, want);
         for (uint64_t i = 0; i < want; i++) nd_raw_mean_add(&mean, nd_ring_slot(d->ring, i));
+        /* The same tare guard as the metrics thread's (a loaded zero is refused). */
+        nd_tare_guard guard = {.have_zero = saved,
+                               .max_shift_N = d->cfg.tare_max_shift_N,
+                               .max_offset_N = d->cfg.tare_max_offset_N};
+        bool have_info = nd_device_board_get(&d->device_board, &info);
+        char why[240];
+        for (int side = 0; side < 2; side++) {
+            int ch = side ? cal.right_channel : cal.left_channel;
+            guard.nominal_known[side] = have_info && info.counts_per_newton[ch] > 0;
+        }
+        for (int side = 0; side < 2; side++) {
+            int ch = side ? cal.right_channel : cal.left_channel;
+            if (nd_calibration_tare_check(&cal, &guard, side, ch, nd_raw_mean_value(&mean, ch), why,
+                                          sizeof why))
+                return snprintf(err, errlen, "tare refused: %s", why), -1;
+        }
         if (nd_calibration_tare(&cal, &mean, err, errlen)) return -1;
         /* The metrics thread owns the calibration: it adopts (and saves)
          * this tare before the first set it processes. */

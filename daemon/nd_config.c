@@ -61,6 +61,8 @@ static const key_desc keys[] = {
     INT("live", "wave_decimation", wave_decimation, 1, 100000),
     INT("channels", "left_channel", left_channel, 0, ND_MAX_CHANNELS - 1),
     INT("channels", "right_channel", right_channel, 0, ND_MAX_CHANNELS - 1),
+    DBL("channels", "tare_max_shift_N", tare_max_shift_N, 0, 1e5),
+    DBL("channels", "tare_max_offset_N", tare_max_offset_N, 0, 1e5),
     DBL("metrics", "cutoff_hz", metrics.cutoff_hz, 0.1, 1e6),
     DBL("metrics", "on_N", metrics.on_N, 0, 1e5),
     DBL("metrics", "off_N", metrics.off_N, 0, 1e5),
@@ -98,6 +100,8 @@ void nd_config_defaults(nd_config *c)
     c->wave_decimation = 10;
     c->left_channel = 0;
     c->right_channel = 1;
+    c->tare_max_shift_N = 25; /* kneeling on the hooks is ~40 N per hook */
+    c->tare_max_offset_N = 0;
     nd_metric_settings_default(&c->metrics);
 }
 

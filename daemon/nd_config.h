@@ -30,6 +30,8 @@ typedef struct nd_config {
     int wave_decimation; /* one `wave` point per N sample sets */
     /* [channels] */
     int left_channel, right_channel;
+    double tare_max_shift_N;  /* tare guard: largest zero move from the last zero, N */
+    double tare_max_offset_N; /* ... from the device's nominal zero; 0 = not checked */
     /* [metrics] */
     nd_metric_settings metrics;
     /* [security] */

@@ -121,8 +121,8 @@ int nd_control_handle_request(void *ctx, const nd_request *req, cJSON *reply, ch
     case ND_CMD_DEVICES:
         return handle_devices(d, reply);
     case ND_CMD_TARE:
-        if (nd_daemon_tare(d, req->tare.left, req->tare.right, req->tare.window_s, detail,
-                           sizeof detail, err, errlen))
+        if (nd_daemon_tare(d, req->tare.left, req->tare.right, req->tare.window_s, req->tare.force,
+                           detail, sizeof detail, err, errlen))
             return -1;
         cJSON_AddStringToObject(reply, "detail", detail);
         return 0;

@@ -4,6 +4,7 @@
  * drain consumers, join). */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "nd_control_handler.h"
 #include "nd_daemon_internal.h"
 #include "nd_log.h"
+#include "nd_watchdog.h"
 
 /* mkdir -p for the daemon's own directories. */
 static int make_dirs(const char *path, mode_t mode, char *err, size_t errlen)
@@ -104,6 +106,9 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
     m->initial_saved = cal_saved;
     snprintf(m->cal_path, sizeof m->cal_path, "%s", d->cal_path);
     m->settings = cfg->metrics;
+    m->tare_max_shift_N = cfg->tare_max_shift_N;
+    m->tare_max_offset_N = cfg->tare_max_offset_N;
+    m->in.beat_ns = &m->beat_ns;
 
     nd_writer_thread *w = &d->writer;
     w->in = (nd_consumer){.ring = d->ring,
@@ -115,6 +120,8 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
     w->data_dir = cfg->data_dir;
     w->flush_interval_s = cfg->flush_interval_s;
     w->errors = &d->errors;
+    w->test_stall_s = nd_watchdog_test_writer_stall_s();
+    w->in.beat_ns = &w->beat_ns;
 
     nd_publisher_thread *p = &d->publisher;
     p->ring = d->ring;
@@ -203,6 +210,27 @@ fail_early:
     pthread_mutex_destroy(&d->cmd.lock);
     free(d);
     return NULL;
+}
+
+void nd_daemon_health_get(nd_daemon *d, nd_daemon_health *out)
+{
+    out->device_sets = atomic_load(&d->dev->counters.sets);
+    out->device_connected = atomic_load(&d->dev->connected);
+    out->acquisition_done = atomic_load(&d->acq.done);
+    out->have_metrics = d->have_metrics;
+    out->have_writer = d->have_writer;
+    out->metrics_beat_ns = atomic_load(&d->metrics.beat_ns);
+    out->writer_beat_ns = atomic_load(&d->writer.beat_ns);
+}
+
+void nd_daemon_report_error(nd_daemon *d, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    nd_error_report(&d->errors, "%s", msg);
 }
 
 void nd_daemon_request_stop(nd_daemon *d)

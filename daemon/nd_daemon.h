@@ -59,8 +59,10 @@ bool nd_daemon_source_ended(const nd_daemon *d);
 void nd_daemon_shutdown(nd_daemon *d);
 
 /* Commands. Each returns 0, or -1 with a clear message in err. */
-/* Tare the chosen hooks over window_s seconds (0 = the configured window). */
-int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, char *detail,
+/* Tare the chosen hooks over window_s seconds (0 = the configured window).
+ * A zero that looks taken under load (nd_calibration_tare_check) is refused
+ * unless force. */
+int nd_daemon_tare(nd_daemon *d, bool left, bool right, double window_s, bool force, char *detail,
                    size_t detaillen, char *err, size_t errlen);
 /* Two-point calibration of one hook (ND_LEFT/ND_RIGHT) with a known mass. */
 int nd_daemon_calibrate(nd_daemon *d, int side, double mass_kg, double window_s, char *detail,
@@ -95,5 +97,18 @@ void nd_daemon_get_options(nd_daemon *d, nd_metric_settings *settings, double *l
                            int *wave_decimation);
 /* The live options apply at once. */
 void nd_daemon_set_live_options(nd_daemon *d, double live_hz, int wave_decimation);
+
+/* What the watchdog (nd_watchdog.h) judges the threads' health by. */
+typedef struct nd_daemon_health {
+    uint64_t device_sets;  /* sets received from the device so far */
+    bool device_connected; /* false while the driver reconnects */
+    bool acquisition_done; /* the stream ended: idle by design */
+    bool have_metrics, have_writer;
+    uint64_t metrics_beat_ns, writer_beat_ns; /* latest pass of each loop (CLOCK_MONOTONIC) */
+} nd_daemon_health;
+void nd_daemon_health_get(nd_daemon *d, nd_daemon_health *out);
+/* Records an error for `status` and logs it. */
+void nd_daemon_report_error(nd_daemon *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

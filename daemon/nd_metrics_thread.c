@@ -27,8 +27,11 @@ typedef struct metrics_ctx {
     nd_reply *window_reply;
     nd_raw_mean mean;
     int cal_side;
-    bool tare_left, tare_right;
+    bool tare_left, tare_right, tare_force;
     double cal_mass;
+    /* force clearly negative at rest: the zero was taken under load */
+    uint64_t rest_bad_since_ns, rest_ok_since_ns;
+    bool rest_warned;
     uint64_t idle_since_reset;
     uint64_t newest_host_ns;
 } metrics_ctx;
@@ -48,6 +51,34 @@ static void publish_board_cal(metrics_ctx *mc, uint64_t info_generation)
     b->cal_saved = mc->cal_saved;
     if (info_generation) b->info_generation = info_generation;
     pthread_mutex_unlock(&b->lock);
+}
+
+static void set_warning(metrics_ctx *mc, const char *text)
+{
+    nd_metrics_board *b = mc->t->board;
+    pthread_mutex_lock(&b->lock);
+    snprintf(b->warning, sizeof b->warning, "%s", text);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* The tare guard (nd_calibration_tare_check) on the hooks being tared. */
+static int tare_guard(metrics_ctx *mc, char *why, size_t whylen)
+{
+    int l = mc->cal.left_channel, r = mc->cal.right_channel;
+    nd_tare_guard g = {.have_zero = mc->cal_saved,
+                       .max_shift_N = mc->t->tare_max_shift_N,
+                       .max_offset_N = mc->t->tare_max_offset_N};
+    nd_device_info info;
+    bool have_info = nd_device_board_get(mc->t->device, &info);
+    g.nominal_known[0] = have_info && info.counts_per_newton[l] > 0;
+    g.nominal_known[1] = have_info && info.counts_per_newton[r] > 0;
+    if (mc->tare_left &&
+        nd_calibration_tare_check(&mc->cal, &g, 0, l, nd_raw_mean_value(&mc->mean, l), why, whylen))
+        return -1;
+    if (mc->tare_right &&
+        nd_calibration_tare_check(&mc->cal, &g, 1, r, nd_raw_mean_value(&mc->mean, r), why, whylen))
+        return -1;
+    return 0;
 }
 
 static void finish_window(metrics_ctx *mc, int rc, const char *fmt, ...)
@@ -105,6 +136,17 @@ static void window_done(metrics_ctx *mc)
 {
     int l = mc->cal.left_channel, r = mc->cal.right_channel;
     if (mc->window == WIN_TARE) {
+        char why[240] = "", text[240];
+        bool loaded = tare_guard(mc, why, sizeof why) != 0;
+        if (loaded && !mc->tare_force) {
+            nd_warn("tare refused: %s", why);
+            finish_window(mc, -1, "tare refused: %s", why);
+            mc->window = WIN_NONE;
+            return;
+        }
+        snprintf(text, sizeof text, "tare forced: %s", why);
+        set_warning(mc, loaded ? text : "");
+        mc->rest_warned = false;
         if (mc->tare_left) mc->cal.offset[l] = nd_raw_mean_value(&mc->mean, l);
         if (mc->tare_right) mc->cal.offset[r] = nd_raw_mean_value(&mc->mean, r);
         char what[200];
@@ -165,6 +207,7 @@ static void start_window(metrics_ctx *mc, const nd_msg *m)
     mc->cal_side = m->u.cal.side;
     mc->tare_left = m->u.cal.left;
     mc->tare_right = m->u.cal.right;
+    mc->tare_force = m->u.cal.force;
     mc->cal_mass = m->u.cal.mass_kg;
 }
 
@@ -314,6 +357,44 @@ static void on_sets(void *ctx, uint64_t pos, uint64_t n)
     }
 }
 
+/* A hook clearly negative at rest for a second means its zero was taken
+ * with load on it: warn on status until it reads about zero again (or a
+ * tare succeeds). Pulling opens a rep, so only rest is judged. */
+static void check_rest_force(metrics_ctx *mc, const nd_live_state *live)
+{
+    double limit = mc->t->tare_max_shift_N;
+    uint64_t now = mc->newest_host_ns;
+    if (limit <= 0 || live->rep_open || mc->window != WIN_NONE) {
+        mc->rest_bad_since_ns = mc->rest_ok_since_ns = 0;
+        return;
+    }
+    int worst = live->force_N[ND_LEFT] <= live->force_N[ND_RIGHT] ? ND_LEFT : ND_RIGHT;
+    double f = live->force_N[worst];
+    if (f < -limit) {
+        mc->rest_ok_since_ns = 0;
+        if (!mc->rest_bad_since_ns) mc->rest_bad_since_ns = now;
+        if (!mc->rest_warned && now - mc->rest_bad_since_ns >= 1000000000u) {
+            char text[240];
+            snprintf(text, sizeof text, "%s hook reads %.1f N at rest: %s",
+                     nd_side_name(worst == ND_LEFT ? ND_SIDE_LEFT : ND_SIDE_RIGHT), f,
+                     mc->cal_saved ? "its zero was taken with load on the hook; unload the hooks "
+                                     "and tare again (nordctl tare --force)"
+                                   : "the hooks have not been tared; tare them unloaded");
+            nd_warn("%s", text);
+            set_warning(mc, text);
+            mc->rest_warned = true;
+        }
+    } else if (f > -limit / 2) {
+        mc->rest_bad_since_ns = 0;
+        if (!mc->rest_ok_since_ns) mc->rest_ok_since_ns = now;
+        if (mc->rest_warned && now - mc->rest_ok_since_ns >= 1000000000u) {
+            nd_notice("both hooks read about zero at rest again");
+            set_warning(mc, "");
+            mc->rest_warned = false;
+        }
+    }
+}
+
 /* Live values for the `live` topic and status, once per pass with data. */
 static void on_pass_done(void *ctx, uint64_t got)
 {
@@ -322,6 +403,7 @@ static void on_pass_done(void *ctx, uint64_t got)
     if (!got || !engine) return;
     nd_live_state live;
     nd_metrics_live(engine, &live);
+    check_rest_force(mc, &live);
     nd_metrics_board *b = mc->t->board;
     pthread_mutex_lock(&b->lock);
     b->live = live;

@@ -22,8 +22,11 @@ typedef struct nd_metrics_thread {
     bool initial_saved;
     char cal_path[600];          /* where calibrations are saved */
     nd_metric_settings settings; /* for the live display between trials */
-    /* output */
+    double tare_max_shift_N;     /* tare guard (nd_calibration_tare_check) */
+    double tare_max_offset_N;
+    /* outputs */
     _Atomic uint64_t channel_errors; /* sets lacking the configured channels */
+    _Atomic uint64_t beat_ns;        /* the loop's latest pass (watchdog) */
 } nd_metrics_thread;
 
 void *nd_metrics_main(void *arg);

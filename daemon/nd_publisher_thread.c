@@ -168,6 +168,7 @@ static void tick(pub_ctx *pc)
         pc->next_status_ns = now + 1000000000ull;
     }
     nd_publisher_service(t->pub);
+    atomic_store(&t->live_dropped_msgs, nd_publisher_drops(t->pub));
 }
 
 void *nd_publisher_main(void *arg)

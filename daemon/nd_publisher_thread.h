@@ -29,6 +29,8 @@ typedef struct nd_publisher_thread {
     void *status_ctx;
     const atomic_bool *shutting_down; /* a trial stopped now stops for "shutdown" */
     const atomic_bool *exit;          /* leave after relaying what is on the bus */
+    /* output */
+    _Atomic uint64_t live_dropped_msgs; /* sends ZeroMQ refused (for the control status) */
 } nd_publisher_thread;
 
 void *nd_publisher_main(void *arg);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nd_log.h"
@@ -22,6 +23,11 @@ typedef struct writer_ctx {
     nd_trial_file *tf;
     bool recording; /* between START and STOP: samples go to the file */
     bool failed_reported;
+    bool file_gone;         /* the open file was removed: what follows is lost */
+    bool storage_bad;       /* data directory or file problem reported */
+    uint64_t next_check_ns; /* next storage check */
+    uint64_t rows_counted;  /* this file's flushed rows added to sets_written */
+    double test_stall_s;    /* see nd_writer_thread.h */
     uint32_t trial_no;
     uint64_t start_pos;
     double fs;
@@ -101,6 +107,8 @@ static void open_trial(writer_ctx *w, nd_trial *t, const nd_msg *m)
     }
     w->trial = t;
     w->tf = tf;
+    w->file_gone = false;
+    w->rows_counted = 0;
     w->trial_no = t->trial_no;
     w->fs = t->fs;
     w->nch = meta.nch;
@@ -120,6 +128,15 @@ static void open_trial(writer_ctx *w, nd_trial *t, const nd_msg *m)
     add_event(w, m->pos, "calibration", detail);
 }
 
+/* sets_written counts only rows flushed into the file (durable), so a write
+ * failure never leaves it above what the file holds. */
+static void count_flushed(writer_ctx *w, uint64_t rows_flushed)
+{
+    if (rows_flushed <= w->rows_counted) return;
+    atomic_fetch_add(&w->t->counters.sets_written, rows_flushed - w->rows_counted);
+    w->rows_counted = rows_flushed;
+}
+
 /* summary NULL: no summary arrived (shutdown without metrics): the file
  * stays "recording", for recovery to mark interrupted. */
 static void close_trial(writer_ctx *w, const nd_trial_summary *summary)
@@ -128,7 +145,16 @@ static void close_trial(writer_ctx *w, const nd_trial_summary *summary)
     if (w->tf) {
         nd_trial_file_stats st;
         nd_trial_file_get_stats(w->tf, &st);
-        if (nd_trial_file_close(w->tf, summary, err, sizeof err))
+        int rc = nd_trial_file_close(w->tf, summary, err, sizeof err);
+        if (w->file_gone) { /* closing it fails on reopening: say why */
+            rc = -1;
+            snprintf(err, sizeof err, "the file %s was removed while recording", w->trial->path);
+        }
+        /* A clean close flushed every row; after a failure the rows accepted
+         * but never flushed are lost with the file. */
+        if (!w->file_gone) count_flushed(w, rc == 0 ? st.rows_appended : st.rows_flushed);
+        atomic_fetch_add(&w->t->counters.sets_lost, st.rows_appended - w->rows_counted);
+        if (rc)
             record_failure(w, "closing", err);
         else
             nd_notice("trial file complete: %llu sample sets, %llu reps, flush p99 %.2f ms",
@@ -146,19 +172,20 @@ static void close_trial(writer_ctx *w, const nd_trial_summary *summary)
     w->recording = false;
 }
 
+/* The /events kinds of TRIAL_FORMAT.md (tests/test_event_kinds.py checks them). */
 static const char *device_event_kind(nd_device_event_kind k)
 {
     switch (k) {
     case ND_EV_GAP:
         return "gap";
     case ND_EV_RESTART:
-        return "device_restart";
+        return "restart";
     case ND_EV_DEVICE_LOST:
         return "device_lost";
     case ND_EV_DEVICE_BACK:
         return "device_back";
     case ND_EV_OVERFLOW:
-        return "device_overflow";
+        return "overflow";
     case ND_EV_ERROR:
         return "error";
     }
@@ -218,9 +245,16 @@ static void on_sets(void *ctx, uint64_t pos, uint64_t n)
     writer_ctx *w = ctx;
     nd_file_counters *c = &w->t->counters;
     if (!w->recording) return;
-    if (!w->tf || nd_trial_file_failed(w->tf)) {
+    if (!w->tf || nd_trial_file_failed(w->tf) || w->file_gone) {
         atomic_fetch_add(&c->sets_lost, n);
         return;
+    }
+    if (w->test_stall_s > 0) { /* test-only: a disk that hangs */
+        nd_warn("test hook: file writer stalls for %.1f s", w->test_stall_s);
+        struct timespec ts = {(time_t)w->test_stall_s,
+                              (long)((w->test_stall_s - (double)(time_t)w->test_stall_s) * 1e9)};
+        nanosleep(&ts, NULL);
+        w->test_stall_s = 0;
     }
     nd_ring *ring = w->t->in.ring;
     while (n > 0) {
@@ -236,9 +270,54 @@ static void on_sets(void *ctx, uint64_t pos, uint64_t n)
             atomic_fetch_add(&c->sets_lost, n);
             return;
         }
-        atomic_fetch_add(&c->sets_written, run);
+        atomic_store(&w->t->beat_ns, nd_monotonic_ns()); /* a long backlog is progress */
         pos += run;
         n -= run;
+    }
+}
+
+static void maybe_flush(writer_ctx *w)
+{
+    if (!w->tf || nd_trial_file_failed(w->tf) || w->file_gone) return;
+    char err[256];
+    if (nd_trial_file_maybe_flush(w->tf, nd_monotonic_ns(), err, sizeof err) < 0)
+        record_failure(w, "flush failed", err);
+    nd_trial_file_stats st;
+    nd_trial_file_get_stats(w->tf, &st);
+    count_flushed(w, st.rows_flushed);
+}
+
+/* Once a second: is the data directory usable, and is the open trial file
+ * still there? A directory removed while recording is reported at once (not
+ * when the stop fails to reopen the file), and an idle problem reaches
+ * status.last_error before anyone tries to start a trial. */
+static void check_storage(writer_ctx *w)
+{
+    uint64_t now = nd_monotonic_ns();
+    if (now < w->next_check_ns) return;
+    w->next_check_ns = now + 1000000000u;
+    const char *dir = w->t->data_dir;
+    char why[1200] = "";
+    struct stat st;
+    if (stat(dir, &st))
+        snprintf(why, sizeof why, "data directory %s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(why, sizeof why, "data directory %s is not a directory", dir);
+    else if (access(dir, W_OK | X_OK))
+        snprintf(why, sizeof why, "data directory %s is not writable: %s", dir, strerror(errno));
+    else if (w->tf && stat(w->trial->path, &st))
+        snprintf(why, sizeof why, "trial file %s: %s", w->trial->path, strerror(errno));
+    if (why[0] && !w->storage_bad) {
+        w->storage_bad = true;
+        if (w->tf && stat(w->trial->path, &st)) {
+            w->file_gone = true; /* rows written from now on go to a deleted file */
+            record_failure(w, "removed while recording", why);
+        } else {
+            nd_error_report(w->t->errors, "%s: no trial can be recorded", why);
+        }
+    } else if (!why[0] && w->storage_bad) {
+        w->storage_bad = false;
+        nd_notice("data directory %s is usable again", dir);
     }
 }
 
@@ -246,10 +325,8 @@ static void on_pass_done(void *ctx, uint64_t got)
 {
     writer_ctx *w = ctx;
     (void)got;
-    if (!w->tf || nd_trial_file_failed(w->tf)) return;
-    char err[256];
-    if (nd_trial_file_maybe_flush(w->tf, nd_monotonic_ns(), err, sizeof err) < 0)
-        record_failure(w, "flush failed", err);
+    maybe_flush(w);
+    check_storage(w);
 }
 
 void *nd_writer_main(void *arg)
@@ -257,6 +334,7 @@ void *nd_writer_main(void *arg)
     static writer_ctx w; /* one writer thread; the force buffer is large */
     memset(&w, 0, sizeof w);
     w.t = arg;
+    w.test_stall_s = w.t->test_stall_s;
     static const nd_consumer_ops ops = {
         .message = on_message, .sets = on_sets, .pass_done = on_pass_done};
     nd_consumer_run(&w.t->in, &ops, &w);

@@ -22,8 +22,10 @@ typedef struct nd_writer_thread {
     const char *data_dir;
     double flush_interval_s;
     nd_error_board *errors;
-    /* output (this thread is the only writer) */
+    double test_stall_s; /* test-only: stall once at a trial's first sets (nordicd(8)) */
+    /* outputs (this thread is the only writer) */
     nd_file_counters counters;
+    _Atomic uint64_t beat_ns; /* the loop's latest pass or batch (watchdog) */
 } nd_writer_thread;
 
 /* Before the threads start: the data directory exists and is writable, and

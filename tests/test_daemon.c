@@ -66,21 +66,21 @@ static void test_commands(void)
     CHECK(nd_daemon_mark(d, "note", "x", -1, err, sizeof err) == -1 && strstr(err, "no trial"));
     CHECK(nd_daemon_calibrate(d, ND_LEFT, -2, 0, detail, sizeof detail, err, sizeof err) == -1);
     CHECK(nd_daemon_calibrate(d, 7, 10, 0, detail, sizeof detail, err, sizeof err) == -1);
-    CHECK(nd_daemon_tare(d, false, false, 0, detail, sizeof detail, err, sizeof err) == -1);
-    CHECK(nd_daemon_tare(d, true, true, 99, detail, sizeof detail, err, sizeof err) == -1);
+    CHECK(nd_daemon_tare(d, false, false, 0, false, detail, sizeof detail, err, sizeof err) == -1);
+    CHECK(nd_daemon_tare(d, true, true, 99, false, detail, sizeof detail, err, sizeof err) == -1);
     nd_trial_request bad = {.athlete_id = ".hidden"};
     CHECK(nd_daemon_start_trial(d, &bad, NULL, err, sizeof err) == -1 && strstr(err, "athlete"));
     nd_trial_request heavy = {.athlete_id = "A1", .subject = {.body_mass_kg = 900}};
     CHECK(nd_daemon_start_trial(d, &heavy, NULL, err, sizeof err) == -1);
 
     /* Tare on the unloaded lead phase, then a trial with marks. */
-    CHECK(nd_daemon_tare(d, true, true, 0.2, detail, sizeof detail, err, sizeof err) == 0);
+    CHECK(nd_daemon_tare(d, true, true, 0.2, false, detail, sizeof detail, err, sizeof err) == 0);
     CHECK(strstr(detail, "tare") != NULL);
     nd_trial_request req = {.athlete_id = "A1", .subject = {.body_mass_kg = 80, .lever_m = 0.45}};
     nd_trial_slot slot;
     CHECK(nd_daemon_start_trial(d, &req, &slot, err, sizeof err) == 0);
     CHECK(nd_daemon_start_trial(d, &req, NULL, err, sizeof err) == -1 && strstr(err, "already"));
-    CHECK(nd_daemon_tare(d, true, true, 0, detail, sizeof detail, err, sizeof err) == -1 &&
+    CHECK(nd_daemon_tare(d, true, true, 0, false, detail, sizeof detail, err, sizeof err) == -1 &&
           strstr(err, "recording"));
     nd_metric_settings s;
     nd_metric_settings_default(&s);
@@ -385,7 +385,7 @@ static void test_abandoned_tare_stays_abandoned(void)
 
     atomic_store(&b.streaming, false);
     sleep_ms(100);
-    CHECK(nd_daemon_tare(d, true, true, 0.05, detail, sizeof detail, err, sizeof err) == -1);
+    CHECK(nd_daemon_tare(d, true, true, 0.05, false, detail, sizeof detail, err, sizeof err) == -1);
     CHECK(strstr(err, "abandoned") != NULL);
 
     nd_trial_request req = {.athlete_id = "AB1"};

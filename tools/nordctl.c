@@ -28,7 +28,7 @@ static void usage(FILE *out)
           "Commands:\n"
           "  status                          daemon state, device, counters\n"
           "  devices                         device drivers and the current device\n"
-          "  tare [left|right|both] [--window S]\n"
+          "  tare [left|right|both] [--window S] [--force]\n"
           "                                  zero the unloaded hooks\n"
           "  calibrate left|right MASS_KG [--window S]\n"
           "                                  two-point calibration with a known mass\n"
@@ -92,7 +92,9 @@ static cJSON *build_request(int argc, char **argv)
         cJSON_AddStringToObject(r, "cmd", cmd);
         int pos = 0;
         for (int i = 1; i < argc; i++) {
-            if (!strcmp(argv[i], "--window")) {
+            if (!strcmp(argv[i], "--force") && !cal) {
+                cJSON_AddBoolToObject(r, "force", true);
+            } else if (!strcmp(argv[i], "--window")) {
                 if (++i >= argc) goto missing;
                 if (parse_number(argv[i], "--window", &v)) goto fail;
                 cJSON_AddNumberToObject(r, "window_s", v);

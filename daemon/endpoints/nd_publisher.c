@@ -116,11 +116,9 @@ done:
 
 static cJSON *status_body(nd_publisher *p, const nd_status_snapshot *s)
 {
-    cJSON *b = nd_json_status(s);
-    if (!b) return NULL;
-    cJSON *cnt = cJSON_GetObjectItemCaseSensitive(b, "counters");
-    if (cnt) cJSON_AddNumberToObject(cnt, "live_dropped_msgs", (double)nd_publisher_drops(p));
-    return b;
+    nd_status_snapshot now = *s; /* the publisher's own count is the freshest */
+    now.live_dropped_msgs = nd_publisher_drops(p);
+    return nd_json_status(&now);
 }
 
 void nd_publisher_service(nd_publisher *p)

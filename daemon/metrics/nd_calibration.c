@@ -76,6 +76,26 @@ int nd_calibration_tare(nd_calibration *c, const nd_raw_mean *a, char *err, size
     return 0;
 }
 
+int nd_calibration_tare_check(const nd_calibration *c, const nd_tare_guard *g, int side, int ch,
+                              double new_offset, char *why, size_t whylen)
+{
+    const char *hook = side == 0 ? "left" : "right";
+    double limit = g->have_zero ? g->max_shift_N : g->max_offset_N;
+    if (ch < 0 || ch >= c->nch || limit <= 0) return 0;
+    if (!g->have_zero && !g->nominal_known[side ? 1 : 0]) return 0;
+    double ref = g->have_zero ? c->offset[ch] : 0.0;
+    double shift_N = (new_offset - ref) * c->gain[ch];
+    /* From the last zero only load (positive) is suspect: a lower zero
+     * corrects one taken with load. The nominal zero can be off either way. */
+    bool bad = g->have_zero ? shift_N > limit : fabs(shift_N) > limit;
+    if (!bad) return 0;
+    snprintf(why, whylen,
+             "%s hook reads %+.1f N against its %s (limit %g N): load on the hook? unload it "
+             "and tare again, or force the tare if the hook is really unloaded",
+             hook, shift_N, g->have_zero ? "last zero" : "device's nominal zero", limit);
+    return -1;
+}
+
 int nd_calibration_set_gain_from_mass(nd_calibration *c, int ch, double mass_kg, double mean_raw,
                                       char *err, size_t errlen)
 {

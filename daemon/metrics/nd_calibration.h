@@ -4,6 +4,7 @@
 #ifndef ND_CALIBRATION_H
 #define ND_CALIBRATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,23 @@ double nd_raw_mean_value(const nd_raw_mean *a, int ch);
  * empty window or a channel count that does not match. The caller (daemon)
  * must refuse a tare while a rep is open (nd_live_state.rep_open). */
 int nd_calibration_tare(nd_calibration *c, const nd_raw_mean *a, char *err, size_t errlen);
+
+/* Tare guard: a tare taken with load on the hooks would subtract that load
+ * from every later reading. The force a new zero removes from channel ch is
+ * (new_offset - ref_offset) * gain (positive = load on the hook). With a
+ * last zero (a tare or calibration), ref is that zero and the limit
+ * max_shift_N applies; without one, ref is the device's nominal zero (raw 0,
+ * meaningful only when the device reports counts per newton) and
+ * max_offset_N applies, in both directions. A limit of 0 turns the check
+ * off. Returns 0, or -1 with the hook, the force and the limit in why. */
+typedef struct nd_tare_guard {
+    bool have_zero;        /* c->offset is a real zero */
+    bool nominal_known[2]; /* left, right: device reported counts per newton */
+    double max_shift_N;    /* from the last zero */
+    double max_offset_N;   /* from the nominal zero */
+} nd_tare_guard;
+int nd_calibration_tare_check(const nd_calibration *c, const nd_tare_guard *g, int side, int ch,
+                              double new_offset, char *why, size_t whylen);
 
 /* Two-point: gain = m*g / (mean_raw - offset). Refuses mass <= 0 or a load
  * change too small to resolve. */

@@ -68,6 +68,7 @@ typedef struct nd_msg {
             int side;               /* calibrate: ND_LEFT / ND_RIGHT */
             double mass_kg;         /* calibrate */
             bool left, right;       /* tare: which hooks */
+            bool force;             /* tare: accept a zero the tare guard finds loaded */
             double window_s;        /* averaging window */
             struct nd_reply *reply; /* finished by the metrics thread (it holds one ref) */
         } cal;

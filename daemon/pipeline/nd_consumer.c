@@ -1,12 +1,15 @@
 /* The shared lossless-consumer loop (nd_consumer.h). */
 #include "nd_consumer.h"
 
+#include "nd_device.h" /* nd_monotonic_ns */
+
 #define IDLE_WAIT_MS 20 /* a silent device: periodic work still runs */
 #define HELD_WAIT_MS 2  /* held at the first set: release promptly */
 
 void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx)
 {
     for (;;) {
+        if (c->beat_ns) atomic_store(c->beat_ns, nd_monotonic_ns());
         bool exiting = atomic_load(c->drain_and_exit);
         if (c->held && atomic_load(c->held) && !exiting) {
             nd_ring_wait(c->ring, c->ring_reader, HELD_WAIT_MS);

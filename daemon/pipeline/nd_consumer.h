@@ -36,6 +36,9 @@ typedef struct nd_consumer {
     const atomic_bool *held;
     /* Once set, return as soon as everything published is consumed. */
     const atomic_bool *drain_and_exit;
+    /* Stored (CLOCK_MONOTONIC ns) on every pass: the watchdog's proof that
+     * the loop runs (at least every 20 ms when idle). May be NULL. */
+    _Atomic uint64_t *beat_ns;
 } nd_consumer;
 
 /* Runs until drain_and_exit is set and the ring is drained. Sleeps on the

@@ -38,7 +38,7 @@ static const struct {
 
 /* Fields each command accepts besides "cmd" (NULL-terminated). */
 static const char *const fields_none[] = {NULL};
-static const char *const fields_tare[] = {"side", "window_s", NULL};
+static const char *const fields_tare[] = {"side", "window_s", "force", NULL};
 static const char *const fields_calibrate[] = {"side", "mass_kg", "window_s", NULL};
 static const char *const fields_start[] = {"athlete_id", "body_mass_kg", "lever_m", "injured_side",
                                            "notes",      "protocol",     NULL};
@@ -125,19 +125,61 @@ static bool utf8_valid(const char *buf, size_t len)
     return true;
 }
 
-/* cJSON turns "\u0000" into an early string end; refuse it up front. A
- * backslash only starts an escape when it is not itself escaped, so "\\u0000"
- * (a backslash, then the text u0000) is fine. */
-static bool has_escaped_nul(const char *buf, size_t len)
+/* cJSON turns "\u0000" into an early string end; refuse it up front, naming
+ * the field. Walks the JSON strings: one followed by ':' is a field name (the
+ * field of the values after it). A backslash only starts an escape when it is
+ * not itself escaped, so "\\u0000" (a backslash, then the text u0000) is fine.
+ * Returns true with the field (or "a field name") in `field`. */
+static bool find_escaped_nul(const char *buf, size_t len, char *field, size_t fieldlen)
 {
+    char key[48] = "";
     for (size_t i = 0; i < len; i++) {
-        if (buf[i] != '\\') continue;
-        if (i + 6 <= len && buf[i + 1] == 'u' && buf[i + 2] == '0' && buf[i + 3] == '0' &&
-            buf[i + 4] == '0' && buf[i + 5] == '0')
+        if (buf[i] != '"') continue;
+        size_t start = ++i;
+        bool nul = false;
+        for (; i < len && buf[i] != '"'; i++) {
+            if (buf[i] != '\\') continue;
+            nul |= i + 6 <= len && !memcmp(buf + i + 1, "u0000", 5);
+            i++; /* skip the escaped character (possibly another backslash) */
+        }
+        size_t end = i, j = i + 1;
+        while (j < len && isspace((unsigned char)buf[j])) j++;
+        bool is_key = j < len && buf[j] == ':';
+        if (nul) {
+            if (is_key)
+                snprintf(field, fieldlen, "a field name");
+            else
+                snprintf(field, fieldlen, "\"%s\"", key[0] ? key : "(top level)");
             return true;
-        i++; /* skip the escaped character (possibly another backslash) */
+        }
+        if (is_key) {
+            size_t n = end - start < sizeof key - 1 ? end - start : sizeof key - 1;
+            memcpy(key, buf + start, n);
+            key[n] = '\0';
+            for (size_t k = 0; k < n; k++)
+                if ((unsigned char)key[k] < 0x20 || key[k] == '\\' || key[k] == 0x7f) key[k] = '?';
+        }
     }
     return false;
+}
+
+/* Names a control character for an error message. */
+static const char *control_name(unsigned cp)
+{
+    switch (cp) {
+    case '\r':
+        return " (carriage return)";
+    case 0x85:
+        return " (next line, NEL)";
+    case '\v':
+        return " (vertical tab)";
+    case '\f':
+        return " (form feed)";
+    case 0x7F:
+        return " (delete)";
+    default:
+        return "";
+    }
 }
 
 static bool name_in(const char *name, const char *const *list)
@@ -184,11 +226,17 @@ static int get_string(const cJSON *item, const char *name, size_t maxlen, bool m
     size_t n = strlen(v);
     if (n > maxlen)
         return fail(err, errlen, "\"%s\" is too long (%zu bytes, at most %zu)", name, n, maxlen);
+    /* Control characters: C0, DEL and C1 (U+0080-U+009F, UTF-8 C2 80-9F);
+     * multi-line fields allow tab and newline only (TRIAL_FORMAT.md). */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
-        bool ok_ws = multiline && (c == '\n' || c == '\t' || c == '\r');
-        if ((c < 0x20 && !ok_ws) || c == 0x7F)
-            return fail(err, errlen, "\"%s\" contains a control character", name);
+        unsigned cp = c;
+        if (c == 0xC2 && i + 1 < n && (unsigned char)v[i + 1] <= 0x9F) cp = (unsigned char)v[i + 1];
+        bool control = c < 0x20 || c == 0x7F || cp != c;
+        if (!control || (multiline && (c == '\n' || c == '\t'))) continue;
+        return fail(err, errlen, "\"%s\" contains the control character U+%04X%s at byte %zu (%s)",
+                    name, cp, control_name(cp), i,
+                    multiline ? "only tab and newline are allowed" : "none are allowed");
     }
     if (n + 1 > dstlen) return fail(err, errlen, "\"%s\" is too long", name);
     memcpy(dst, v, n + 1);
@@ -223,26 +271,57 @@ static int get_side(const cJSON *item, const char *name, bool allow_both, bool a
                              : "\"left\" or \"right\"");
 }
 
-static bool athlete_id_valid(const char *id)
+/* The first character of s outside [A-Za-z0-9_-] (plus '.' if dot), or -1. */
+static long bad_char_at(const char *s, bool dot)
 {
-    size_t n = strlen(id);
-    if (n < 1 || n > ND_ATHLETE_ID_MAX || id[0] == '.') return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (!(isascii(c) && (isalnum(c) || c == '.' || c == '_' || c == '-'))) return false;
+    for (size_t i = 0; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isascii(c) && (isalnum(c) || c == '_' || c == '-' || (dot && c == '.'))))
+            return (long)i;
     }
-    return true;
+    return -1;
 }
 
-static bool mark_kind_valid(const char *k)
+/* "the character 'x' (U+0078) at byte 3", or U+ alone for non-printables. */
+static void describe_char(const char *s, long at, char *out, size_t outlen)
+{
+    const unsigned char *p = (const unsigned char *)s + at;
+    size_t l = utf8_seq_len(p, strlen((const char *)p));
+    unsigned cp = *p;
+    if (l == 2) cp = (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+    if (l == 3) cp = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+    if (l == 4)
+        cp = (p[0] & 0x07u) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
+    if (cp >= 0x21 && cp < 0x7F)
+        snprintf(out, outlen, "the character '%c' (U+%04X) at byte %ld", (char)cp, cp, at);
+    else
+        snprintf(out, outlen, "the character U+%04X at byte %ld", cp, at);
+}
+
+static int check_athlete_id(const char *id, char *err, size_t errlen)
+{
+    size_t n = strlen(id);
+    const char *rule = "1-64 characters of A-Z a-z 0-9 . _ - and not start with '.'";
+    char what[80];
+    if (n < 1 || n > ND_ATHLETE_ID_MAX) return fail(err, errlen, "\"athlete_id\" must be %s", rule);
+    if (id[0] == '.')
+        return fail(err, errlen, "\"athlete_id\" must be %s: it starts with '.'", rule);
+    long at = bad_char_at(id, true);
+    if (at < 0) return 0;
+    describe_char(id, at, what, sizeof what);
+    return fail(err, errlen, "\"athlete_id\" must be %s: it contains %s", rule, what);
+}
+
+static int check_mark_kind(const char *k, char *err, size_t errlen)
 {
     size_t n = strlen(k);
-    if (n < 1 || n > ND_MARK_KIND_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if (!(isascii(c) && (isalnum(c) || c == '_' || c == '-'))) return false;
-    }
-    return true;
+    const char *rule = "1-32 characters of A-Z a-z 0-9 _ -";
+    char what[80];
+    if (n < 1 || n > ND_MARK_KIND_MAX) return fail(err, errlen, "\"kind\" must be %s", rule);
+    long at = bad_char_at(k, false);
+    if (at < 0) return 0;
+    describe_char(k, at, what, sizeof what);
+    return fail(err, errlen, "\"kind\" must be %s: it contains %s", rule, what);
 }
 
 /* "SxR": sets 1..20, reps 1..50, 'x' or 'X'; stored normalised. */
@@ -285,6 +364,12 @@ static int parse_tare(const cJSON *root, nd_tare_request *t, char *err, size_t e
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "window_s");
     if (w && get_number(w, "window_s", 0.05, 60, false, false, &t->window_s, err, errlen))
         return -1;
+    const cJSON *force = cJSON_GetObjectItemCaseSensitive(root, "force");
+    t->force = false;
+    if (force) {
+        if (!cJSON_IsBool(force)) return fail(err, errlen, "\"force\" must be true or false");
+        t->force = cJSON_IsTrue(force);
+    }
     return 0;
 }
 
@@ -312,10 +397,7 @@ static int parse_start(const cJSON *root, nd_start_request *st, char *err, size_
     if (get_string(id, "athlete_id", ND_ATHLETE_ID_MAX, false, st->athlete_id,
                    sizeof st->athlete_id, err, errlen))
         return -1;
-    if (!athlete_id_valid(st->athlete_id))
-        return fail(err, errlen,
-                    "\"athlete_id\" must be 1-64 characters of A-Z a-z 0-9 . _ - and not "
-                    "start with '.'");
+    if (check_athlete_id(st->athlete_id, err, errlen)) return -1;
     const cJSON *it;
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "body_mass_kg")) &&
         get_number(it, "body_mass_kg", 0, 500, true, false, &st->subject.body_mass_kg, err, errlen))
@@ -345,8 +427,7 @@ static int parse_mark(const cJSON *root, nd_mark_request *m, char *err, size_t e
     if (!kind) return fail(err, errlen, "mark needs \"kind\" (e.g. \"pain\", \"note\")");
     if (get_string(kind, "kind", ND_MARK_KIND_MAX, false, m->kind, sizeof m->kind, err, errlen))
         return -1;
-    if (!mark_kind_valid(m->kind))
-        return fail(err, errlen, "\"kind\" must be 1-32 characters of A-Z a-z 0-9 _ -");
+    if (check_mark_kind(m->kind, err, errlen)) return -1;
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
     if (detail && get_string(detail, "detail", ND_MARK_DETAIL_MAX, true, m->detail,
                              sizeof m->detail, err, errlen))
@@ -453,7 +534,10 @@ int nd_request_parse(const char *buf, size_t len, nd_request *out, char *err, si
                     ND_CONTROL_MAX_REQUEST);
     if (memchr(buf, '\0', len)) return fail(err, errlen, "request contains a NUL byte");
     if (!utf8_valid(buf, len)) return fail(err, errlen, "request is not valid UTF-8");
-    if (has_escaped_nul(buf, len)) return fail(err, errlen, "strings must not contain \\u0000");
+    char nul_field[64];
+    if (find_escaped_nul(buf, len, nul_field, sizeof nul_field))
+        return fail(err, errlen, "%s contains the character U+0000 (NUL, \\u0000): not allowed",
+                    nul_field);
 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);

@@ -108,6 +108,7 @@ cJSON *nd_json_status(const nd_status_snapshot *s)
     add_u64(cnt, "reconnects", s->reconnects);
     add_u64(cnt, "ring_overruns", s->ring_overruns);
     add_u64(cnt, "live_skipped", s->live_skipped);
+    add_u64(cnt, "live_dropped_msgs", s->live_dropped_msgs);
     add_u64(cnt, "file_sets_written", s->file_sets_written);
     add_u64(cnt, "file_sets_lost", s->file_sets_lost);
     add_u64(cnt, "file_errors", s->file_errors);
@@ -116,6 +117,10 @@ cJSON *nd_json_status(const nd_status_snapshot *s)
         cJSON_AddStringToObject(o, "last_error", s->last_error);
     else
         cJSON_AddNullToObject(o, "last_error");
+    if (s->warning[0])
+        cJSON_AddStringToObject(o, "warning", s->warning);
+    else
+        cJSON_AddNullToObject(o, "warning");
     return o;
 }
 

@@ -44,6 +44,7 @@ typedef struct nd_status_snapshot {
     uint64_t restarts, disconnects, reconnects;
     uint64_t ring_overruns;     /* sets refused because the file/metrics path was full */
     uint64_t live_skipped;      /* sets the live path skipped (lossy consumer lapped) */
+    uint64_t live_dropped_msgs; /* publisher sends that failed locally */
     uint64_t file_sets_written; /* sets stored in trial files */
     uint64_t file_sets_lost;    /* trial sets not stored (the file failed: disk full...) */
     uint64_t file_errors;       /* trial-file write/flush/close failures */
@@ -51,6 +52,7 @@ typedef struct nd_status_snapshot {
     uint64_t trial_samples;     /* sets stored in the current trial */
     uint32_t trial_reps;
     char last_error[240]; /* "" when none */
+    char warning[240];    /* standing problem (zero taken under load); "" when none */
 } nd_status_snapshot;
 
 /* `live`: newest filtered force and the open rep's running peaks. */

@@ -30,10 +30,12 @@ typedef enum nd_cmd {
 
 const char *nd_cmd_name(nd_cmd c);
 
-/* tare: {"cmd":"tare"[, "side":"left"|"right"|"both"][, "window_s": [0.05, 60]]} */
+/* tare: {"cmd":"tare"[, "side":"left"|"right"|"both"][, "window_s": [0.05, 60]]
+ *        [, "force": true|false]} */
 typedef struct nd_tare_request {
     bool left, right; /* which hooks to tare (default both) */
     double window_s;  /* 0 = daemon default (tare_window_s) */
+    bool force;       /* accept a zero that looks taken under load */
 } nd_tare_request;
 
 /* calibrate: {"cmd":"calibrate","side":"left"|"right","mass_kg":(0, 500]
