@@ -71,10 +71,11 @@ test_all() {
   echo "==> TSan build (the concurrent parts)"
   build build-tsan -DNORDIC_SANITIZE=thread
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -L concurrency
-  echo "==> libFuzzer: the NFP/1 and text decoders, 20 s each (long runs: drivers/SERIAL.md)"
+  echo "==> libFuzzer: NFP/1, text, Loadstar, LabJack stream, URI, control request and config parsers, 10 s each (long runs: drivers/SERIAL.md)"
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DNORDIC_FUZZ=ON >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_nfp fuzz_text
+  cmake --build build-fuzz -j"$jobs" --target fuzz_nfp fuzz_text fuzz_loadstar fuzz_labjack \
+    fuzz_uri fuzz_control fuzz_config
   run_tests build-fuzz -R '^fuzz_'
 }
 
