@@ -15,7 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # h5py/pyzmq/numpy/scipy: never PyPI).
 packages=(
   build-essential cmake pkg-config clang clang-format
-  systemd udev dpkg-dev fakeroot file man-db adduser tmux
+  systemd udev dpkg-dev fakeroot file man-db adduser tmux shellcheck
   libusb-1.0-0-dev libserialport-dev libhdf5-dev hdf5-tools libzmq3-dev
   libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev libfontconfig-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
