@@ -132,6 +132,9 @@ def nfp_sessions():
          status(3), status(10), samples(0, 0, ramp(2)), status(2), status(1, 1)]
     capture("nfp-status-overflow", NFP_DEV, NFP_URI, b"".join(s),
             "STATUS overflows 0,3,3,10, a restart, then 2 (counts in full) and 1 (went down: in full)")
+    s = [status(4), info(**INFO2), status(6), samples(10, 0, ramp(2)), status(6), status(9)]
+    capture("nfp-status-before-samples", NFP_DEV, NFP_URI, b"".join(s),
+            "STATUS before any SAMPLES (overflow events at position 0), then after them")
     s = [info(**INFO2), samples(0, 0, ramp(2)), frame(1, struct.pack("<IIBB", 2, 0, 2, 2) + b"\1" * 16, version=2),
          frame(9, b"hello"), frame(3, b"\1\2\3\4\5"), samples(2, 2000, ramp(2))]
     capture("nfp-version-type-status", NFP_DEV, NFP_URI, b"".join(s),
