@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from nordic_testlib import check, finish
+from nordic_testlib import check, finish, prerequisite
 
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 SOURCE = os.environ["NORDIC_SOURCE_DIR"]
@@ -127,7 +127,8 @@ def in_root_phase(merged, deb, results):
     # udev: the installed rules tag fake boards for hotplug start.
     with open(os.path.join(merged, "tmp", "boards.umockdev"), "w") as f:
         f.write(FAKE_DEVICES)
-    if shutil.which("umockdev-run") and shutil.which("udevadm"):
+    if prerequisite(shutil.which("umockdev-run") and shutil.which("udevadm"),
+                    "udevadm/umockdev-run missing (Debian: udev, umockdev)"):
         for sys_path, kind, link in ((ACM, "cdc", "nordic-serial-cdc-ABC123"),
                                      (NFP, "nfp-usb", "nordic-nfp-usb-NFP42")):
             r = ch("umockdev-run", "-d", "/tmp/boards.umockdev", "--", "udevadm", "test",
@@ -146,8 +147,6 @@ def in_root_phase(merged, deb, results):
                   "%s: GROUP nordic (gid %s)" % (kind, nordic_gid))
             check(re.search(r"MODE 0660\b", out) is not None, "%s: MODE 0660" % kind)
             check(link in out, "%s: symlink /dev/%s" % (kind, link))
-    else:
-        print("SKIP: udevadm/umockdev-run missing (Debian: udev, umockdev)")
 
     # The installed daemon, started as root, drops to nordicd.
     log = open(os.path.join(TMP, "installed-nordicd.log"), "w+")
@@ -281,9 +280,8 @@ if m:
 # --- the .deb ------------------------------------------------------------------
 config = os.path.join(BUILD, "CPackConfig.cmake")
 prefix = re.search(r'CPACK_PACKAGING_INSTALL_PREFIX "([^"]*)"', open(config).read()).group(1)
-if prefix != "/usr":
-    print("SKIP: the package checks need a build configured with -DCMAKE_INSTALL_PREFIX=/usr "
-          "(this one: %s)" % prefix)
+if not prerequisite(prefix == "/usr", "the package checks need a build configured with "
+                    "-DCMAKE_INSTALL_PREFIX=/usr (this one: %s)" % prefix):
     finish("test_deploy_package")
 r = run(["cpack", "-G", "DEB", "--config", config, "-B", TMP], timeout=300)
 debs = glob.glob(os.path.join(TMP, "nordicd_*.deb"))
@@ -324,7 +322,7 @@ for script in ("postinst", "prerm", "postrm"):
     path = os.path.join(ctl_dir, script)
     check(os.path.exists(path) and os.access(path, os.X_OK), "%s present and executable" % script)
     check(run(["sh", "-n", path]).returncode == 0, "%s parses" % script)
-    if shutil.which("shellcheck"):
+    if prerequisite(shutil.which("shellcheck"), "shellcheck missing (Debian: shellcheck)"):
         r = run(["shellcheck", "-s", "sh", path])
         check(r.returncode == 0, "shellcheck %s: %s" % (script, r.stdout))
 postinst = open(os.path.join(ctl_dir, "postinst")).read()
@@ -334,8 +332,8 @@ check("adduser" in postinst and "udevadm control --reload-rules" in postinst,
 check("deluser" in postrm and "rm -rf /var/lib/nordicd" in postrm, "postrm purge cleans up")
 
 # --- install and purge in a throwaway root -----------------------------------
-if os.geteuid() != 0 or not shutil.which("unshare"):
-    print("SKIP: the throwaway-root install needs root and unshare")
+if not prerequisite(os.geteuid() == 0 and shutil.which("unshare"),
+                    "the throwaway-root install needs root and unshare"):
     finish("test_deploy_package")
 root = os.path.join(TMP, "root")
 upper, work, merged = (os.path.join(root, d) for d in ("upper", "work", "merged"))
@@ -343,8 +341,8 @@ for d in (upper, work, merged):
     os.makedirs(d)
 probe = run(["unshare", "-m", "sh", "-c", "mount -t overlay overlay -o lowerdir=/,upperdir=%s,"
              "workdir=%s %s" % (upper, work, merged)])
-if probe.returncode != 0:
-    print("SKIP: overlay mounts are not permitted here (%s)" % probe.stderr.strip())
+if not prerequisite(probe.returncode == 0,
+                    "overlay mounts are not permitted here (%s)" % probe.stderr.strip()):
     finish("test_deploy_package")
 shutil.rmtree(work)
 os.makedirs(work)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nd_capture.h"
@@ -186,6 +187,8 @@ static void test_empty(const char *dir)
     nd_capture_free(&c);
 }
 
+static void test_permission_denied(void);
+
 static void test_errors(const char *dir, const char *path)
 {
     char uri[700];
@@ -201,14 +204,34 @@ static void test_errors(const char *dir, const char *path)
     nd_test_expect_open_error(uri, "loop='sometimes'", "boolean");
     snprintf(uri, sizeof uri, "file:%s?speed=2", path);
     nd_test_expect_open_error(uri, "unknown option 'speed'", "pace, loop");
-    if (geteuid() != 0) { /* root reads anything, so only as a normal user */
-        char locked[600];
-        snprintf(locked, sizeof locked, "%s/locked.nfp", dir);
-        write_capture(locked, 0);
-        chmod(locked, 0);
-        snprintf(uri, sizeof uri, "file:%s", locked);
+    test_permission_denied();
+}
+
+/* Root reads anything: as root the open is tried in a child that dropped to
+ * nobody, on a file in a directory nobody can reach, so the case always runs. */
+static void test_permission_denied(void)
+{
+    char locked[600], uri[700];
+    const char *dir = geteuid() == 0 ? nd_test_tmpdir_for_nobody("file_source_perm")
+                                     : nd_test_tmpdir("file_source_perm");
+    snprintf(locked, sizeof locked, "%s/locked.nfp", dir);
+    write_capture(locked, 0);
+    chmod(locked, 0);
+    snprintf(uri, sizeof uri, "file:%s", locked);
+    if (geteuid() != 0) {
         nd_test_expect_open_error(uri, "cannot open", "Permission denied");
+        return;
     }
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        nd_test_failed = 0;
+        nd_test_expect_open_error(uri, "cannot open", "Permission denied");
+        _exit(nd_test_failed ? 1 : 0);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 int main(void)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 
-from nordic_testlib import check, finish, tmpdir_for_nobody
+from nordic_testlib import check, finish, prerequisite, tmpdir_for_nobody
 
 BUILD = os.environ["NORDIC_BUILD_DIR"]
 SOURCE = os.environ["NORDIC_SOURCE_DIR"]
@@ -133,9 +133,9 @@ r = subprocess.run([NORDICD, "--check-config", "-c", onlyg], capture_output=True
 check(r.returncode == 2 and "user is not" in r.stderr, "group without user refused")
 
 # --- the drop itself (needs root) -----------------------------------------
-if os.geteuid() != 0:
-    print("SKIP: privilege drop and reload-as-nobody need root (running as uid %d)"
-          % os.geteuid())
+if not prerequisite(os.geteuid() == 0, "privilege drop and reload-as-nobody need root "
+                    "(running as uid %d)" % os.geteuid()):
+    pass
 else:
     nobody = pwd.getpwnam("nobody")
     d = Daemon("drop", BASE + "user = nobody\n")
@@ -236,8 +236,7 @@ for prog, page in (("daemon/nordicd", "nordicd.8"), ("tools/nordctl", "nordctl.1
                    ("tools/nordic-watch", "nordic-watch.1"), ("tools/nordic-trial", "nordic-trial.1"),
                    ("tools/nordic-devsim", "nordic-devsim.1"),
                    ("tools/nordic-report", "nordic-report.1")):
-    if not os.path.exists(os.path.join(BUILD, prog)):
-        print("SKIP: %s not built" % prog)
+    if not prerequisite(os.path.exists(os.path.join(BUILD, prog)), "%s not built" % prog):
         continue
     r = subprocess.run([os.path.join(BUILD, prog), "--help"], capture_output=True, text=True)
     opts = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", r.stdout + r.stderr))

@@ -148,13 +148,75 @@ static void test_events_and_skipped_indices(void)
     CHECK(!d.open);
 }
 
+/* Hold length exactly (METRICS.md: the end is the first sample of a run of
+ * at least hold_n samples with T < off_N): for each hold h, a rep of 10
+ * samples at 200, a dip of h - 1 zeros (does not split), 5 samples at 200, a
+ * run of exactly h zeros (splits: rep 1 ends at its first sample), a second
+ * rep of 5 samples, then zeros. Indices counted by hand from that layout:
+ * rep 1 [0, 14 + h), rep 2 [14 + 2h, 19 + 2h). */
+static void test_hold_exact(void)
+{
+    static const struct {
+        uint64_t hold, end1, open2, end2;
+    } want[] = {{2, 16, 18, 23}, {3, 17, 20, 25}, {7, 21, 28, 33}};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        uint64_t h = want[k].hold;
+        double t[48];
+        int n = 0;
+        for (int i = 0; i < 10; i++) t[n++] = 200;
+        for (uint64_t i = 0; i + 1 < h; i++) t[n++] = 0;
+        for (int i = 0; i < 5; i++) t[n++] = 200;
+        for (uint64_t i = 0; i < h; i++) t[n++] = 0;
+        for (int i = 0; i < 5; i++) t[n++] = 200;
+        while (n < 48) t[n++] = 0;
+        outcome o = run(t, n, 100, 50, h, 1);
+        CHECK_EQ_INT(o.closed, 2);
+        CHECK_EQ_INT(o.open[0], 0);
+        CHECK_EQ_INT(o.end[0], want[k].end1);
+        CHECK_EQ_INT(o.open[1], want[k].open2);
+        CHECK_EQ_INT(o.end[1], want[k].end2);
+    }
+}
+
+/* T == off_N is not below off_N (METRICS.md: the run is of T < off_N), so a
+ * long stretch exactly at off_N never ends a rep, also when on_N == off_N. */
+static void test_off_threshold_inclusive(void)
+{
+    /* index:            0  1    2   3   4   5   6   7    8  9  10 */
+    const double t[] = {0, 150, 50, 50, 50, 50, 50, 150, 0, 0, 0};
+    outcome o = run(t, 11, 100, 50, 3, 1);
+    CHECK_EQ_INT(o.closed, 1);
+    CHECK_EQ_INT(o.open[0], 1);
+    CHECK_EQ_INT(o.end[0], 8); /* 2..6 sit at off_N: inside; the run 8,9,10 ends it */
+    /* on == off == 100: 100 stays inside, 99 is below. index: 0..5 */
+    const double u[] = {100, 100, 99, 100, 99, 99};
+    o = run(u, 6, 100, 100, 2, 1);
+    CHECK_EQ_INT(o.closed, 1);
+    CHECK_EQ_INT(o.open[0], 0);
+    CHECK_EQ_INT(o.end[0], 4); /* the dip at 2 ends at 3 (= off); 4,5 is the run */
+}
+
+/* Runs one case and names it when it failed, so a mutation run can count how
+ * many independent hand-made cases catch a change (tools/mutation-check.py). */
+static void run_case(const char *name, void (*fn)(void))
+{
+    int before = nd_test_failed;
+    fn();
+    if (nd_test_failed != before)
+        fprintf(stderr, "case %s: FAILED (%d checks)\n", name, nd_test_failed - before);
+}
+
+#define RUN_CASE(fn) run_case(#fn, fn)
+
 int main(void)
 {
-    test_open_and_end();
-    test_dips_do_not_split();
-    test_min_duration();
-    test_open_at_stop();
-    test_back_to_back();
-    test_events_and_skipped_indices();
+    RUN_CASE(test_open_and_end);
+    RUN_CASE(test_dips_do_not_split);
+    RUN_CASE(test_min_duration);
+    RUN_CASE(test_open_at_stop);
+    RUN_CASE(test_back_to_back);
+    RUN_CASE(test_events_and_skipped_indices);
+    RUN_CASE(test_hold_exact);
+    RUN_CASE(test_off_threshold_inclusive);
     return nd_test_finish("test_rep_detector");
 }

@@ -283,7 +283,7 @@ static void test_ipv6(void)
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 1) < 0) {
-        printf("IPv6 loopback unavailable; [::1] case skipped\n");
+        nd_test_prerequisite_missing("IPv6 loopback unavailable: [::1] case");
         if (fd >= 0) close(fd);
         return;
     }

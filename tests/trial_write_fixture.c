@@ -4,8 +4,10 @@
  *   nordic-test-trial-writer fixed DIR NCH NSETS
  *       one complete trial: NSETS sample sets, 3 reps, 4 events, a summary.
  *   nordic-test-trial-writer stream DIR NCH INTERVAL_S PROGRESS_FILE
- *       records until killed; after every successful flush appends
- *       "<rows_flushed>\n" to PROGRESS_FILE (write(2), so it survives kill -9).
+ *       records until killed, logging to PROGRESS_FILE with write(2) (so it
+ *       survives kill -9) the producer's own view, not the library's stats:
+ *       "A <rows handed over> <CLOCK_MONOTONIC ns>" after every append, and
+ *       "F <rows handed over>" after every flush call that reported a flush.
  *
  * Prints the trial file's path on stdout first. Row i holds
  *   seq = i + 3 * (i / 5000)                      (a gap of 3 every 5000 sets)
@@ -164,6 +166,13 @@ static void sleep_us(long us)
     nanosleep(&ts, NULL);
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 static int stream(const char *dir, int nch, double interval, const char *progress)
 {
     nd_trial_meta m;
@@ -190,21 +199,19 @@ static int stream(const char *dir, int nch, double interval, const char *progres
         make_rows(&m, written, BATCH, raw, force, seq);
         if (nd_trial_file_append_columns(tf, raw, force, seq, BATCH, err, sizeof err) < 0) break;
         written += BATCH;
+        char line[64];
+        int len = snprintf(line, sizeof line, "A %llu %llu\n", (unsigned long long)written,
+                           (unsigned long long)monotonic_ns());
+        if (write(pfd, line, (size_t)len) != len) break;
         if (iter % 200 == 7) {
             char detail[64];
             snprintf(detail, sizeof detail, "at row %llu", (unsigned long long)written);
             nd_trial_file_add_event(tf, (double)written / 1000.0, "mark", detail, err, sizeof err);
         }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-        int f = nd_trial_file_maybe_flush(tf, now_ns, err, sizeof err);
+        int f = nd_trial_file_maybe_flush(tf, monotonic_ns(), err, sizeof err);
         if (f < 0) break;
         if (f == 1) {
-            nd_trial_file_stats st;
-            nd_trial_file_get_stats(tf, &st);
-            char line[32];
-            int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)st.rows_flushed);
+            len = snprintf(line, sizeof line, "F %llu\n", (unsigned long long)written);
             if (write(pfd, line, (size_t)len) != len) break;
         }
         sleep_us(500); /* about 128 000 sets/s: fast enough to fill chunks */

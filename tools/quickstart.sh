@@ -15,7 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # h5py/pyzmq/numpy/scipy: never PyPI).
 packages=(
   build-essential cmake pkg-config clang clang-format
-  systemd udev dpkg-dev fakeroot file man-db adduser tmux
+  systemd udev dpkg-dev fakeroot file man-db adduser tmux shellcheck
   libusb-1.0-0-dev libserialport-dev libhdf5-dev hdf5-tools libzmq3-dev
   libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev libfontconfig-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
@@ -72,10 +72,11 @@ test_all() {
   echo "==> TSan build (the concurrent parts)"
   build build-tsan -DNORDIC_SANITIZE=thread
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -L concurrency
-  echo "==> libFuzzer: the NFP/1 and text decoders, 20 s each (long runs: drivers/SERIAL.md)"
+  echo "==> libFuzzer: NFP/1, text, Loadstar, LabJack stream, URI, control request and config parsers, 10 s each (long runs: drivers/SERIAL.md)"
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DNORDIC_FUZZ=ON >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_nfp fuzz_text
+  cmake --build build-fuzz -j"$jobs" --target fuzz_nfp fuzz_text fuzz_loadstar fuzz_labjack \
+    fuzz_uri fuzz_control fuzz_config
   run_tests build-fuzz -R '^fuzz_'
 }
 

@@ -25,7 +25,8 @@ static void nd_fuzz_event(void *ctx, const nd_device_event *ev)
     if (memchr(ev->detail, 0, sizeof ev->detail) == NULL) abort(); /* detail terminated */
 }
 
-static int nd_fuzz_run(const char *const *uris, size_t nuris, const uint8_t *data, size_t size)
+static inline int nd_fuzz_run(const char *const *uris, size_t nuris, const uint8_t *data,
+                              size_t size)
 {
     if (size < 2) return 0;
     const char *uri_text = uris[data[0] % nuris];
