@@ -242,6 +242,14 @@ void nd_export_put_num(FILE *f, double v, const char *nan_text)
     fputs(buf, f);
 }
 
+void nd_export_put_exact(FILE *f, double v, const char *nan_text)
+{
+    if (isnan(v))
+        fputs(nan_text, f);
+    else
+        fprintf(f, "%.17g", v); /* 17 significant digits always read back exactly */
+}
+
 void nd_export_put_xml(FILE *f, const char *s)
 {
     for (; *s; s++) {

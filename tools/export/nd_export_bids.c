@@ -214,7 +214,7 @@ static int write_motion(const char *root, const char *prefix, nd_export_trial *t
             fprintf(f, "%.6f", nd_export_mono_s(&cur, first + i) - t0);
             for (int ch = 0; ch < nch; ch++) {
                 fputc('\t', f);
-                put_tsv_num(f, force[i * (size_t)nch + (size_t)ch]);
+                nd_export_put_exact(f, force[i * (size_t)nch + (size_t)ch], "n/a");
             }
             fputc('\n', f);
         }

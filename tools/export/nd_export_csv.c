@@ -96,13 +96,13 @@ int nd_export_csv(nd_export_trial *t, const char *dir, FILE *written, char *err,
             fprintf(f, "%.6f,%llu", utc, (unsigned long long)seq[i]);
             for (int ch = 0; ch < nch; ch++) fprintf(f, ",%d", raw[i * (size_t)nch + (size_t)ch]);
             fputc(',', f);
-            nd_export_put_num(f, fr[L], "NaN");
+            nd_export_put_exact(f, fr[L], "NaN");
             fputc(',', f);
-            nd_export_put_num(f, fr[R], "NaN");
+            nd_export_put_exact(f, fr[R], "NaN");
             for (int ch = 0; ch < nch; ch++)
                 if (ch != L && ch != R) {
                     fputc(',', f);
-                    nd_export_put_num(f, fr[ch], "NaN");
+                    nd_export_put_exact(f, fr[ch], "NaN");
                 }
             fputc('\n', f);
         }

@@ -63,6 +63,9 @@ void nd_export_out_abort(nd_export_out *o);
 
 /* Shortest text that reads back to the same double; NaN as `nan_text`. */
 void nd_export_put_num(FILE *f, double v, const char *nan_text);
+/* Exact but not shortest (one conversion instead of up to three): for the
+ * millions of force values of the per-sample formats. */
+void nd_export_put_exact(FILE *f, double v, const char *nan_text);
 /* Text for XML element content / attribute values. */
 void nd_export_put_xml(FILE *f, const char *s);
 /* JSON string literal with quotes. */
