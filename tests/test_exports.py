@@ -278,6 +278,27 @@ if os.path.isdir(ds):
     r = export([TRIAL], "bids", out)
     check(r.returncode != 0 and "already exists" in r.stderr, "an existing dataset is never overwritten")
 
+# --- nordic-report --export: same exports from folders and globs ------------
+REPORT = os.path.join(BUILD, "tools", "nordic-report")
+if os.path.exists(REPORT):
+    o = os.path.join(TMP, "report-export")
+    res = subprocess.run([REPORT, "--export", "club-csv", "-o", o, rec], capture_output=True, text=True,
+                         timeout=300)
+    check(res.returncode == 0, "nordic-report --export club-csv on the folder: %s" % res.stderr)
+    with open(os.path.join(o, "nordic_club.csv")) as f:
+        rows = list(csv.DictReader(f))
+    check(len(rows) == 1 and abs(float(rows[0]["L Max Force (N)"]) - REPS["peak_left_N"].max()) < 1e-9,
+          "nordic-report club row from /reps")
+    res = subprocess.run([REPORT, "--export", "csv", "-o", o, os.path.join(rec, "*.h5")],
+                         capture_output=True, text=True, timeout=300)
+    with open(os.path.join(o, STEM + ".csv")) as f:
+        body = [l for l in f.read().splitlines() if not l.startswith("#")][1:]
+    check(res.returncode == 0 and len(body) == N
+          and np.array_equal(np.array([float(x.split(",")[3 + NCH]) for x in body]), FORCE[:, L]),
+          "nordic-report --export csv from a glob: left force column equals h5py")
+    res = subprocess.run([REPORT, "--export", "pdf", "-o", o, rec], capture_output=True, text=True)
+    check(res.returncode == 2 and "unknown export format 'pdf'" in res.stderr, "nordic-report: bad format named")
+
 # --- bad input: one clear line each ------------------------------------------
 bad = os.path.join(TMP, "bad")
 os.makedirs(bad)
