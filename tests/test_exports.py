@@ -307,7 +307,7 @@ os.makedirs(bad)
 def one_line(res, needle, what, ok_exit=False):
     lines = [l for l in res.stderr.splitlines() if l.strip()]
     check((res.returncode == 0) == ok_exit, "%s: exit %d" % (what, res.returncode))
-    check(any(needle in l for l in lines), "%s: a line with %r in %r" % (what, needle, res.stderr))
+    check(len(lines) == 1 and needle in lines[0], "%s: exactly one line, with %r: %r" % (what, needle, res.stderr))
     check("Traceback" not in res.stderr and "Segmentation" not in res.stderr and "HDF5-DIAG" not in res.stderr,
           "%s: no crash or library dump" % what)
 

@@ -225,7 +225,7 @@ static int run_export(const char *format, const nd_report_options *o, const nd_r
     }
     char err[4600];
     int rc = nd_export_files((const char *const *)in->paths, in->n, &eo, stdout, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "nordic-report: %s\n", err);
+    if (rc < 0 || (rc > 0 && in->n > 1)) fprintf(stderr, "nordic-report: %s\n", err);
     return rc < 0 ? EXIT_ERROR : rc > 0 ? EXIT_SKIPPED : 0;
 }
 

@@ -335,7 +335,8 @@ static int cmd_export_format(int argc, char **argv)
     }
     char err[4600];
     int rc = nd_export_files(files, n, &opt, stdout, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "nordic-trial: %s\n", err);
+    /* One file: its own line already said everything. */
+    if (rc < 0 || (rc > 0 && n > 1)) fprintf(stderr, "nordic-trial: %s\n", err);
     free(files);
     return rc == 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nd_export_internal.h"
@@ -295,6 +296,15 @@ int nd_export_files(const char *const *paths, size_t n, const nd_export_options 
     const char *dir = opt->out_dir ? opt->out_dir : ".";
     FILE *notes = opt->notes ? opt->notes : stderr;
     err[0] = '\0';
+    struct stat st;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create output folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "output %s is not a folder", dir);
+        return -1;
+    }
     if (opt->format == ND_EXPORT_XDF || opt->format == ND_EXPORT_CSV) {
         int failed = 0;
         for (size_t i = 0; i < n; i++) {

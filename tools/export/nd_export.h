@@ -26,7 +26,7 @@ const char *nd_export_format_name(nd_export_format f);
 
 typedef struct nd_export_options {
     nd_export_format format;
-    const char *out_dir; /* must exist; NULL = "." */
+    const char *out_dir; /* created when missing (one level); NULL = "." */
     FILE *notes;         /* one line per note (interrupted / older files); NULL = stderr */
 } nd_export_options;
 
