@@ -89,7 +89,7 @@ static int cmd_summary(const char *path)
     const nd_trial_info *in = nd_trial_reader_info(r);
     const nd_trial_meta *m = &in->meta;
     printf("file:            %s\n", path);
-    printf("schema:          %s v%d\n", ND_TRIAL_SCHEMA, in->schema_version);
+    printf("schema:          %s v%d.%d\n", ND_TRIAL_SCHEMA, in->schema_version, in->schema_minor);
     printf("status:          %s%s\n", in->status,
            in->swmr ? " (still open for writing or not yet recovered)" : "");
     printf("trial id:        %s\n", m->trial_id);
@@ -112,6 +112,10 @@ static int cmd_summary(const char *path)
     if (m->notes[0]) printf("notes:           %s\n", m->notes);
     printf("reps stored:     %llu, events: %llu\n", (unsigned long long)in->reps,
            (unsigned long long)in->events);
+    if (in->has_clock)
+        printf("clock pairs:     %llu\n", (unsigned long long)in->clock_rows);
+    else
+        printf("clock pairs:     none (written before schema 1.1)\n");
     if (in->has_summary) {
         const nd_trial_summary *s = &in->summary;
         printf("summary:\n");
