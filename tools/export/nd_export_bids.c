@@ -330,7 +330,11 @@ int nd_export_bids(nd_export_trial *ts, size_t n, const char *dir, FILE *written
         bids_label(iso, sess[i], sizeof sess[i]); /* 2024-05-01T12:34:56Z -> 20240501T123456Z */
         sp[i] = subs[i];
         ep[i] = sess[i];
-        if (!subs[i][0]) {
+        if (!sess[i][0]) {
+            snprintf(err, errlen, "%s: no created_utc attribute to name its BIDS session",
+                     ts[i].path);
+            rc = -1;
+        } else if (!subs[i][0]) {
             snprintf(err, errlen, "%s: athlete id '%s' has no letters or digits for a BIDS label",
                      ts[i].path, m->athlete_id);
             rc = -1;
