@@ -375,7 +375,6 @@ int main(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) reload_config(d, &reload, argc, argv);
-        nd_reload_tick(&reload, d);
         if (watchdog_usec) notify("WATCHDOG=1");
         if (rec.enabled && rec.duration_s > 0 && (nd_monotonic_ns() - t0) / 1e9 >= rec.duration_s)
             break;

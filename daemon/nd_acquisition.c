@@ -1,18 +1,17 @@
-/* The acquisition thread: runs the driver, which delivers sample sets straight
- * into the ring (the hot path: one batched push per frame, no locks) and rare
- * events onto the message bus. */
+/* The acquisition thread (nd_acquisition.h). */
+#include "nd_acquisition.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "nd_daemon_internal.h"
 #include "nd_log.h"
 
 static void on_samples(void *ctx, const nd_sample *sets, size_t n)
 {
-    nd_daemon *d = ctx;
+    nd_acquisition *a = ctx;
     /* A refusal (ring full because the file writer is stuck) is counted by
      * the ring itself and shown on status as ring_overruns. */
-    nd_ring_push(d->ring, sets, n);
+    nd_ring_push(a->ring, sets, n);
 }
 
 static const char *event_name(nd_device_event_kind k)
@@ -36,43 +35,31 @@ static const char *event_name(nd_device_event_kind k)
 
 static void on_event(void *ctx, const nd_device_event *ev)
 {
-    nd_daemon *d = ctx;
+    nd_acquisition *a = ctx;
     int level = ev->kind == ND_EV_DEVICE_BACK ? ND_LOG_NOTICE : ND_LOG_WARNING;
     nd_log(level, "%s%s%s (count %llu)", event_name(ev->kind), ev->detail[0] ? ": " : "",
            ev->detail, (unsigned long long)ev->count);
     nd_msg m = {.kind = ND_MSG_DEVICE_EVENT};
     m.u.dev = *ev;
-    nd_bus_post_at_head(&d->bus, &m, NULL);
+    nd_bus_post_at_head(a->bus, &m, NULL);
 }
 
 static void on_info(void *ctx, const nd_device_info *info)
 {
-    nd_daemon *d = ctx;
-    pthread_mutex_lock(&d->lock);
-    bool changed = !d->info_valid || memcmp(&d->info, info, sizeof *info) != 0;
-    d->info = *info;
-    d->info_valid = true;
-    /* Without a saved calibration, the device's own counts per newton give
-     * the gains; tare and two-point calibration refine them. Never while a
-     * trial records: its calibration is fixed from start to stop. */
-    if (changed && !d->cal_saved && d->state != ND_TRIAL_RECORDING) {
-        int l = d->cal.left_channel, r = d->cal.right_channel;
-        nd_calibration_default(&d->cal, info->nch, info->counts_per_newton);
-        d->cal.left_channel = l;
-        d->cal.right_channel = r;
-        snprintf(d->cal.device_serial, sizeof d->cal.device_serial, "%s", info->serial);
-        d->cal_generation++;
-    }
-    pthread_mutex_unlock(&d->lock);
-    if (changed)
-        nd_notice("device: model %s, serial %s%s%s, %g Hz, %d channel%s", info->model, info->serial,
-                  info->fw[0] ? ", firmware " : "", info->fw, info->rate_hz, info->nch,
-                  info->nch == 1 ? "" : "s");
+    nd_acquisition *a = ctx;
+    if (!nd_device_board_put(a->board, info)) return;
+    nd_notice("device: model %s, serial %s%s%s, %g Hz, %d channel%s", info->model, info->serial,
+              info->fw[0] ? ", firmware " : "", info->fw, info->rate_hz, info->nch,
+              info->nch == 1 ? "" : "s");
+    /* The metrics thread owns the calibration: it decides whether the
+     * device's counts per newton apply (no saved calibration, no trial). */
+    nd_msg m = {.kind = ND_MSG_DEVICE_INFO};
+    nd_bus_post_at_head(a->bus, &m, NULL);
 }
 
-void nd_acquisition_sink(nd_daemon *d, nd_sink *out)
+void nd_acquisition_sink(nd_acquisition *a, nd_sink *out)
 {
-    out->ctx = d;
+    out->ctx = a;
     out->samples = on_samples;
     out->event = on_event;
     out->info = on_info;
@@ -80,16 +67,16 @@ void nd_acquisition_sink(nd_daemon *d, nd_sink *out)
 
 void *nd_acquisition_main(void *arg)
 {
-    nd_daemon *d = arg;
-    int rc = nd_device_run(d->dev, &d->stop_acquisition);
+    nd_acquisition *a = arg;
+    int rc = nd_device_run(a->dev, &a->stop);
     if (rc == ND_RUN_EOF) {
-        nd_notice("device stream ended (%s)", d->cfg.device);
-        atomic_store(&d->source_ended, true);
+        nd_notice("device stream ended (%s)", a->device_uri);
+        atomic_store(&a->ended, true);
     } else if (rc < 0) {
-        nd_daemon_set_error(d, "device %s failed; acquisition stopped", d->cfg.device);
-        atomic_store(&d->source_ended, true);
+        nd_error_report(a->errors, "device %s failed; acquisition stopped", a->device_uri);
+        atomic_store(&a->ended, true);
     }
-    atomic_store(&d->acquisition_done, true);
-    nd_ring_wake_all(d->ring);
+    atomic_store(&a->done, true);
+    nd_ring_wake_all(a->ring);
     return NULL;
 }

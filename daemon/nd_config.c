@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "nd_endpoints.h"
+#include "nd_trial_dirs.h"
 #include "nd_log.h"
 #include "nd_sample.h"
 
@@ -75,32 +77,9 @@ static const key_desc keys[] = {
 
 static void set_default_dirs(nd_config *c)
 {
-    const char *home = getenv("HOME");
-    const char *state = getenv("STATE_DIRECTORY"); /* systemd StateDirectory= */
-    const char *runtime = getenv("RUNTIME_DIRECTORY");
-    const char *xdg_data = getenv("XDG_DATA_HOME");
-    const char *xdg_runtime = getenv("XDG_RUNTIME_DIR");
-    bool root = geteuid() == 0;
-
-    if (state && *state)
-        snprintf(c->state_dir, sizeof c->state_dir, "%s", state);
-    else if (root)
-        snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/nordicd");
-    else if (xdg_data && *xdg_data)
-        snprintf(c->state_dir, sizeof c->state_dir, "%s/nordicd", xdg_data);
-    else
-        snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/share/nordicd",
-                 home && *home ? home : "/tmp");
+    nd_default_state_dir(c->state_dir, sizeof c->state_dir);
     snprintf(c->data_dir, sizeof c->data_dir, "%.400s/trials", c->state_dir);
-
-    if (runtime && *runtime)
-        snprintf(c->runtime_dir, sizeof c->runtime_dir, "%s", runtime);
-    else if (root)
-        snprintf(c->runtime_dir, sizeof c->runtime_dir, "/run/nordicd");
-    else if (xdg_runtime && *xdg_runtime)
-        snprintf(c->runtime_dir, sizeof c->runtime_dir, "%s/nordicd", xdg_runtime);
-    else
-        snprintf(c->runtime_dir, sizeof c->runtime_dir, "/tmp/nordicd-%u", (unsigned)getuid());
+    nd_default_runtime_dir(c->runtime_dir, sizeof c->runtime_dir);
     snprintf(c->ctl, sizeof c->ctl, "ipc://%.480s/control", c->runtime_dir);
 }
 
@@ -110,7 +89,7 @@ void nd_config_defaults(nd_config *c)
     /* The simulated board, repeating reps until stopped (a station to try out). */
     snprintf(c->device, sizeof c->device, "sim:?reps=0");
     set_default_dirs(c);
-    snprintf(c->pub, sizeof c->pub, "tcp://127.0.0.1:5556");
+    snprintf(c->pub, sizeof c->pub, "%s", ND_DEFAULT_PUB_ENDPOINT);
     c->log_level = ND_LOG_INFO;
     c->foreground = true;
     c->ring_capacity = 1ul << 20; /* 64 MiB: ~17 min at 1 kHz, 10 s at 100 kHz */

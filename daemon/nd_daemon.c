@@ -1,30 +1,18 @@
-/* Daemon lifecycle: open the device, create the ring and bus, start the
- * threads; shut down in the order that loses nothing (stop acquisition,
- * close the open trial at the last acquired set, drain consumers, join). */
+/* Daemon lifecycle: open the device, create the ring, bus and boards, give
+ * each thread its context and start it; shut down in the order that loses
+ * nothing (stop acquisition, close the open trial at the last acquired set,
+ * drain consumers, join). */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nd_control_handler.h"
 #include "nd_daemon_internal.h"
 #include "nd_log.h"
-
-void nd_daemon_set_error(nd_daemon *d, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    nd_err("%s", msg);
-    pthread_mutex_lock(&d->lock);
-    snprintf(d->last_error, sizeof d->last_error, "%s", msg);
-    pthread_mutex_unlock(&d->lock);
-}
 
 /* mkdir -p for the daemon's own directories. */
 static int make_dirs(const char *path, mode_t mode, char *err, size_t errlen)
@@ -44,35 +32,36 @@ fail:
     return -1;
 }
 
-static void load_calibration(nd_daemon *d)
+/* The calibration the metrics thread starts with: the saved one, else
+ * defaults until the device reports counts per newton or a tare is done. */
+static bool load_calibration(const nd_config *cfg, const char *path, nd_calibration *cal)
 {
     char err[256];
-    snprintf(d->cal_path, sizeof d->cal_path, "%s/calibration.conf", d->cfg.state_dir);
-    nd_calibration_default(&d->cal, ND_MAX_CHANNELS, NULL);
-    d->cal.left_channel = d->cfg.left_channel;
-    d->cal.right_channel = d->cfg.right_channel;
-    if (access(d->cal_path, F_OK) != 0) {
+    nd_calibration_default(cal, ND_MAX_CHANNELS, NULL);
+    cal->left_channel = cfg->left_channel;
+    cal->right_channel = cfg->right_channel;
+    if (access(path, F_OK) != 0) {
         nd_info("no saved calibration at %s; using defaults until the device reports "
                 "counts per newton or a calibration is done",
-                d->cal_path);
-        return;
+                path);
+        return false;
     }
     nd_calibration loaded;
-    if (nd_calibration_load(&loaded, d->cal_path, err, sizeof err)) {
+    if (nd_calibration_load(&loaded, path, err, sizeof err)) {
         nd_warn("ignoring saved calibration: %s", err);
-        return;
+        return false;
     }
-    d->cal = loaded;
-    d->cal_saved = true;
-    d->cal.left_channel = d->cfg.left_channel;
-    d->cal.right_channel = d->cfg.right_channel;
-    nd_notice("calibration loaded from %s", d->cal_path);
+    *cal = loaded;
+    cal->left_channel = cfg->left_channel;
+    cal->right_channel = cfg->right_channel;
+    nd_notice("calibration loaded from %s", path);
+    return true;
 }
 
-static int start_thread(pthread_t *t, bool *have, void *(*fn)(void *), nd_daemon *d,
-                        const char *name, char *err, size_t errlen)
+static int start_thread(pthread_t *t, bool *have, void *(*fn)(void *), void *ctx, const char *name,
+                        char *err, size_t errlen)
 {
-    int rc = pthread_create(t, NULL, fn, d);
+    int rc = pthread_create(t, NULL, fn, ctx);
     if (rc) {
         snprintf(err, errlen, "cannot start the %s thread: %s", name, strerror(rc));
         return -1;
@@ -82,75 +71,136 @@ static int start_thread(pthread_t *t, bool *have, void *(*fn)(void *), nd_daemon
     return 0;
 }
 
+static void status_of(void *ctx, nd_status_snapshot *out)
+{
+    nd_daemon_status(ctx, out);
+}
+
+/* Each thread's context: what it reads and what it owns, nothing else. */
+static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved)
+{
+    const nd_config *cfg = &d->cfg;
+    int ring_metrics = nd_ring_add_consumer(d->ring, ND_RING_LOSSLESS, "metrics");
+    int ring_writer = nd_ring_add_consumer(d->ring, ND_RING_LOSSLESS, "writer");
+    int ring_pub = nd_ring_add_consumer(d->ring, ND_RING_LOSSY, "publisher");
+
+    d->acq.device_uri = cfg->device;
+    d->acq.ring = d->ring;
+    d->acq.bus = &d->bus;
+    d->acq.board = &d->device_board;
+    d->acq.errors = &d->errors;
+
+    nd_metrics_thread *m = &d->metrics;
+    m->in = (nd_consumer){.ring = d->ring,
+                          .ring_reader = ring_metrics,
+                          .bus = &d->bus,
+                          .bus_reader = nd_bus_add_reader(&d->bus),
+                          .held = &d->held,
+                          .drain_and_exit = &d->stop_consumers};
+    m->device = &d->device_board;
+    m->board = &d->metrics_board;
+    m->errors = &d->errors;
+    m->initial_cal = *cal;
+    m->initial_saved = cal_saved;
+    snprintf(m->cal_path, sizeof m->cal_path, "%s", d->cal_path);
+    m->settings = cfg->metrics;
+
+    nd_writer_thread *w = &d->writer;
+    w->in = (nd_consumer){.ring = d->ring,
+                          .ring_reader = ring_writer,
+                          .bus = &d->bus,
+                          .bus_reader = nd_bus_add_reader(&d->bus),
+                          .held = &d->held,
+                          .drain_and_exit = &d->stop_consumers};
+    w->data_dir = cfg->data_dir;
+    w->flush_interval_s = cfg->flush_interval_s;
+    w->errors = &d->errors;
+
+    nd_publisher_thread *p = &d->publisher;
+    p->ring = d->ring;
+    p->ring_reader = ring_pub;
+    p->bus = &d->bus;
+    p->bus_reader = nd_bus_add_reader(&d->bus);
+    p->device = &d->device_board;
+    p->metrics = &d->metrics_board;
+    p->live = &d->live_board;
+    p->status = status_of;
+    p->status_ctx = d;
+    p->shutting_down = &d->acq.stop;
+    p->exit = &d->stop_consumers;
+}
+
 nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t errlen)
 {
     nd_daemon *d = calloc(1, sizeof *d);
     if (!d) return snprintf(err, errlen, "out of memory"), NULL;
     d->cfg = *cfg;
-    d->settings = cfg->metrics;
-    d->next_trial_no = 1;
     atomic_store(&d->held, held);
-    pthread_mutex_init(&d->lock, NULL);
-    pthread_condattr_t cond_attr;
-    pthread_condattr_init(&cond_attr);
-    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC); /* command timeouts */
-    pthread_cond_init(&d->cond, &cond_attr);
-    pthread_condattr_destroy(&cond_attr);
+    pthread_mutex_init(&d->cmd.lock, NULL);
+    d->cmd.next_trial_no = 1;
+    d->cmd.settings = cfg->metrics;
+    nd_error_board_init(&d->errors);
+    nd_device_board_init(&d->device_board);
+    nd_live_board_init(&d->live_board, cfg->live_hz, cfg->wave_decimation);
 
     if (make_dirs(cfg->state_dir, 0750, err, errlen)) goto fail_early;
-    load_calibration(d);
+    snprintf(d->cal_path, sizeof d->cal_path, "%s/calibration.conf", cfg->state_dir);
+    nd_calibration cal;
+    bool cal_saved = load_calibration(cfg, d->cal_path, &cal);
+    nd_metrics_board_init(&d->metrics_board, &cal, cal_saved);
 
     d->ring = nd_ring_create(cfg->ring_capacity);
     if (!d->ring) {
         snprintf(err, errlen, "cannot allocate a ring of %lu sample sets", cfg->ring_capacity);
-        goto fail_early;
+        goto fail_board;
     }
-    d->ring_metrics = nd_ring_add_consumer(d->ring, ND_RING_LOSSLESS, "metrics");
-    d->ring_writer = nd_ring_add_consumer(d->ring, ND_RING_LOSSLESS, "writer");
-    d->ring_pub = nd_ring_add_consumer(d->ring, ND_RING_LOSSY, "publisher");
     if (nd_bus_init(&d->bus, d->ring)) {
         snprintf(err, errlen, "out of memory");
         goto fail_ring;
     }
-    d->bus_metrics = nd_bus_add_reader(&d->bus);
-    d->bus_writer = nd_bus_add_reader(&d->bus);
-    d->bus_pub = nd_bus_add_reader(&d->bus);
+    wire_threads(d, &cal, cal_saved);
 
-    if (nd_writer_prepare(d, err, errlen)) goto fail_bus;
-    if (nd_publisher_prepare(d, err, errlen)) goto fail_pub;
+    if (nd_writer_prepare(cfg->data_dir, &d->errors, err, errlen)) goto fail_bus;
+    if (nd_zmq_open_publisher(&d->zmq, cfg, err, errlen)) goto fail_zmq;
+    d->publisher.pub = d->zmq.publisher;
 
     nd_sink sink;
-    nd_acquisition_sink(d, &sink);
-    if (nd_device_open(cfg->device, &sink, &d->dev, err, errlen)) goto fail_pub;
+    nd_acquisition_sink(&d->acq, &sink);
+    if (nd_device_open(cfg->device, &sink, &d->dev, err, errlen)) goto fail_zmq;
+    d->acq.dev = d->dev;
 
     /* Threads inherit a mask with the termination signals blocked, so that
      * only the main thread (sigtimedwait) ever sees them. */
-    if (start_thread(&d->t_metrics, &d->have_metrics, nd_metrics_main, d, "nd-metrics", err,
+    if (start_thread(&d->t_metrics, &d->have_metrics, nd_metrics_main, &d->metrics, "nd-metrics",
+                     err, errlen) ||
+        start_thread(&d->t_writer, &d->have_writer, nd_writer_main, &d->writer, "nd-writer", err,
                      errlen) ||
-        start_thread(&d->t_writer, &d->have_writer, nd_writer_main, d, "nd-writer", err, errlen) ||
-        start_thread(&d->t_publisher, &d->have_publisher, nd_publisher_main, d, "nd-publisher", err,
-                     errlen) ||
-        start_thread(&d->t_acquisition, &d->have_acquisition, nd_acquisition_main, d, "nd-acquire",
-                     err, errlen)) {
+        start_thread(&d->t_publisher, &d->have_publisher, nd_publisher_main, &d->publisher,
+                     "nd-publisher", err, errlen) ||
+        start_thread(&d->t_acquisition, &d->have_acquisition, nd_acquisition_main, &d->acq,
+                     "nd-acquire", err, errlen)) {
         nd_daemon_shutdown(d);
         return NULL;
     }
-    if (nd_control_prepare(d, err, errlen)) {
+    if (nd_zmq_open_control(&d->zmq, cfg, nd_control_handle_request, d, err, errlen)) {
         nd_daemon_shutdown(d);
         return NULL;
     }
     return d;
 
-fail_pub:
-    nd_publisher_release(d);
-    nd_writer_release(d);
+fail_zmq:
+    nd_zmq_close(&d->zmq);
 fail_bus:
     nd_bus_destroy(&d->bus);
 fail_ring:
     nd_ring_destroy(d->ring);
+fail_board:
+    nd_metrics_board_destroy(&d->metrics_board);
 fail_early:
-    pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->cond);
+    nd_live_board_destroy(&d->live_board);
+    nd_device_board_destroy(&d->device_board);
+    nd_error_board_destroy(&d->errors);
+    pthread_mutex_destroy(&d->cmd.lock);
     free(d);
     return NULL;
 }
@@ -165,7 +215,7 @@ bool nd_daemon_stop_requested(const nd_daemon *d)
 }
 bool nd_daemon_source_ended(const nd_daemon *d)
 {
-    return atomic_load(&d->source_ended);
+    return atomic_load(&d->acq.ended);
 }
 const nd_config *nd_daemon_config(const nd_daemon *d)
 {
@@ -176,17 +226,14 @@ void nd_daemon_shutdown(nd_daemon *d)
 {
     if (!d) return;
     /* No new commands from here on. */
-    nd_control_release(d);
-    atomic_store(&d->stop_acquisition, true);
+    nd_zmq_close_control(&d->zmq);
+    atomic_store(&d->acq.stop, true);
     if (d->have_acquisition) pthread_join(d->t_acquisition, NULL);
     atomic_store(&d->held, false);
 
     /* Everything acquired is in the ring now: close an open trial right
      * after the last set, so the file holds every sample. */
-    pthread_mutex_lock(&d->lock);
-    bool recording = d->state == ND_TRIAL_RECORDING;
-    pthread_mutex_unlock(&d->lock);
-    if (recording && d->have_metrics && d->have_writer) {
+    if (nd_daemon_recording(d) && d->have_metrics && d->have_writer) {
         char err[256];
         nd_trial_slot slot;
         nd_trial_summary summary;
@@ -203,11 +250,14 @@ void nd_daemon_shutdown(nd_daemon *d)
     if (d->have_publisher) pthread_join(d->t_publisher, NULL);
 
     nd_device_close(d->dev);
-    nd_publisher_release(d);
-    nd_writer_release(d);
+    nd_zmq_close(&d->zmq);
+    nd_trial_release(d->cmd.trial);
     nd_bus_destroy(&d->bus);
     nd_ring_destroy(d->ring);
-    pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->cond);
+    nd_metrics_board_destroy(&d->metrics_board);
+    nd_live_board_destroy(&d->live_board);
+    nd_device_board_destroy(&d->device_board);
+    nd_error_board_destroy(&d->errors);
+    pthread_mutex_destroy(&d->cmd.lock);
     free(d);
 }

@@ -6,18 +6,14 @@
 #ifndef ND_DAEMON_H
 #define ND_DAEMON_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "nd_bus.h"
 #include "nd_calibration.h"
 #include "nd_config.h"
 #include "nd_device.h"
 #include "nd_messages.h"
 #include "nd_metrics.h"
-#include "nd_ring.h"
 
 typedef enum nd_trial_state {
     ND_TRIAL_IDLE,
@@ -85,11 +81,19 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out);
 bool nd_daemon_recording(nd_daemon *d);
 /* The last trial whose file was closed and its summary; -1 if none yet. */
 int nd_daemon_last_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *summary);
-/* Live values for the `live` topic. */
-void nd_daemon_live(nd_daemon *d, nd_live_msg *out, char *trial_id, size_t idlen);
 const nd_config *nd_daemon_config(const nd_daemon *d);
 /* Metric settings for the next trial (refused while recording). */
 int nd_daemon_set_metric_settings(nd_daemon *d, const nd_metric_settings *s, char *err,
                                   size_t errlen);
+/* The same, but while a trial records the settings wait and take effect when
+ * it stops (a reload). Returns 1 when deferred, 0 when in effect, -1 with
+ * err when invalid. */
+int nd_daemon_set_metric_settings_after_trial(nd_daemon *d, const nd_metric_settings *s, char *err,
+                                              size_t errlen);
+/* Current options (any pointer may be NULL). */
+void nd_daemon_get_options(nd_daemon *d, nd_metric_settings *settings, double *live_hz,
+                           int *wave_decimation);
+/* The live options apply at once. */
+void nd_daemon_set_live_options(nd_daemon *d, double live_hz, int wave_decimation);
 
 #endif

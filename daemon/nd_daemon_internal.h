@@ -1,103 +1,66 @@
-/* Shared state of the daemon's threads; private to daemon/nd_daemon*.c and
- * the thread files. Everything under `lock` is low-rate (commands, per-batch
- * live values); the sample path itself never takes it. */
+/* The parts of a running daemon, private to its lifecycle (nd_daemon.c) and
+ * its commands (nd_commands.c). Each thread gets only its own context below
+ * (inputs it reads, outputs it owns); no thread sees this struct.
+ *
+ * Who owns what:
+ *   acquisition thread   the device, the device board
+ *   metrics thread       the calibration and the live values (metrics board)
+ *   writer thread        trial files, the file counters, the trials' file replies
+ *   publisher thread     the PUB socket
+ *   commands (cmd_lock)  trial state, the trial being recorded, settings for the
+ *                        next trial, the live options board
+ * Threads talk through the bus (nd_bus.h); a command waits on a reply
+ * (nd_reply.h) carried by its message. */
 #ifndef ND_DAEMON_INTERNAL_H
 #define ND_DAEMON_INTERNAL_H
 
+#include "nd_acquisition.h"
+#include "nd_boards.h"
 #include "nd_daemon.h"
+#include "nd_metrics_thread.h"
+#include "nd_publisher_thread.h"
+#include "nd_trial.h"
+#include "nd_writer_thread.h"
+#include "nd_zmq_endpoints.h"
 
-typedef struct nd_writer_handshake {
-    bool create_requested, create_done;
-    bool create_abandoned; /* the command gave up waiting: discard the file */
-    int create_rc;
-    char create_err[256];
-    uint32_t closed_trial_no; /* last trial whose file was closed */
-    nd_trial_summary closed_summary;
-    char closed_err[256];
-} nd_writer_handshake;
-
-typedef struct nd_pending_op {
-    bool active, done;
-    int rc;
-    char msg[256];
-} nd_pending_op;
+typedef struct nd_command_state {
+    pthread_mutex_t lock;
+    nd_trial_state state;
+    uint32_t next_trial_no;
+    nd_trial *trial;    /* the recording trial, else the last one (held), or NULL */
+    uint64_t start_pos; /* ring position of its first set */
+    bool window_active; /* a tare or calibration is running */
+    char window_kind[16];
+    nd_metric_settings settings; /* for the next trial */
+    bool settings_pending;       /* settings given while recording: apply at stop */
+    nd_metric_settings pending;
+} nd_command_state;
 
 struct nd_daemon {
     nd_config cfg;
     nd_device *dev;
     nd_ring *ring;
     nd_bus bus;
-    int ring_metrics, ring_writer, ring_pub;
-    int bus_metrics, bus_writer, bus_pub;
+    char cal_path[ND_PATH_MAX + 32];
 
-    atomic_bool stop_acquisition; /* driver run loop watches this */
-    atomic_bool stop_requested;   /* SIGTERM / SIGINT */
-    atomic_bool source_ended;
-    atomic_bool acquisition_done; /* acquisition thread has returned */
-    atomic_bool stop_consumers;   /* consumers exit once drained */
-    atomic_bool held;             /* lossless consumers wait at position 0 */
+    atomic_bool held;           /* lossless consumers wait at position 0 */
+    atomic_bool stop_requested; /* SIGTERM / SIGINT */
+    atomic_bool stop_consumers; /* consumers exit once drained */
 
-    /* ZeroMQ (nd_zmq_glue.c) */
-    void *zctx;
-    struct nd_publisher *publisher;
-    struct nd_control *control;
-    struct nd_zap *zap;
-    struct nd_curve_server *curve;
+    nd_device_board device_board;
+    nd_metrics_board metrics_board;
+    nd_live_board live_board;
+    nd_error_board errors;
+    nd_command_state cmd;
+
+    nd_acquisition acq;
+    nd_metrics_thread metrics;
+    nd_writer_thread writer;
+    nd_publisher_thread publisher;
+    nd_zmq_endpoints zmq;
 
     pthread_t t_acquisition, t_metrics, t_writer, t_publisher;
     bool have_acquisition, have_metrics, have_writer, have_publisher;
-
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    nd_trial_state state;
-    uint32_t next_trial_no;
-    nd_trial_slot trial;
-    nd_device_info info;
-    bool info_valid;
-    nd_calibration cal;
-    bool cal_saved; /* cal came from the state file or a tare/calibration */
-    char cal_path[ND_PATH_MAX + 32];
-    nd_metric_settings settings;
-    nd_live_state live;
-    uint64_t live_host_ns; /* arrival time of the newest set behind `live` */
-    char last_error[256];
-    nd_pending_op op;        /* tare / calibrate in progress */
-    char op_kind[16];        /* "taring" / "calibrating" while op.active */
-    uint32_t cal_generation; /* bumped when d->cal changes outside the metrics thread */
-    nd_writer_handshake writer;
-
-    _Atomic uint64_t file_samples_written, file_samples_lost, file_errors;
-    _Atomic uint64_t live_dropped;
-    _Atomic uint64_t metrics_channel_errors; /* sets lacking the configured channels */
 };
-
-/* Thread entry points (one file each). */
-void *nd_acquisition_main(void *arg);
-void *nd_metrics_main(void *arg);
-void *nd_writer_main(void *arg);
-void *nd_publisher_main(void *arg);
-
-/* Resources set up before the threads start (so that an unwritable data
- * directory or an unusable endpoint stops the daemon with a clear error) and
- * released after they are joined. */
-int nd_writer_prepare(nd_daemon *d, char *err, size_t errlen);
-void nd_writer_release(nd_daemon *d);
-int nd_publisher_prepare(nd_daemon *d, char *err, size_t errlen);
-void nd_publisher_release(nd_daemon *d);
-/* The control socket starts last, once every thread runs. */
-int nd_control_prepare(nd_daemon *d, char *err, size_t errlen);
-void nd_control_release(nd_daemon *d);
-
-/* The sink the driver delivers into (nd_acquisition.c). */
-void nd_acquisition_sink(nd_daemon *d, nd_sink *out);
-
-/* Records an error for `status` and logs it. */
-void nd_daemon_set_error(nd_daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Consumers: true once acquisition is over and a drain was requested. */
-static inline bool nd_consumers_should_exit(nd_daemon *d)
-{
-    return atomic_load(&d->stop_consumers);
-}
 
 #endif

@@ -1,58 +1,74 @@
-/* The metrics thread: a lossless ring consumer that calibrates every sample
- * set, runs tare and two-point calibration windows, feeds the trial's metrics
- * engine (SPEC 4) and posts rep results and the trial summary on the bus.
- * Between trials an idle engine keeps the live force display going. */
+/* The metrics thread (nd_metrics_thread.h). */
+#include "nd_metrics_thread.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "nd_daemon_internal.h"
 #include "nd_log.h"
+#include "nd_reply.h"
+#include "nd_trial.h"
 
 typedef struct metrics_ctx {
-    nd_daemon *d;
-    nd_calibration cal; /* private copy; published to d->cal on change */
+    nd_metrics_thread *t;
+    nd_calibration cal; /* the calibration this thread owns */
+    bool cal_saved;
+    nd_calibration trial_cal; /* the recording trial's (fixed from start to stop) */
     nd_metric_settings settings;
     double fs;
     nd_metrics *idle;  /* live display between trials */
     nd_metrics *trial; /* the recording trial's engine, NULL when idle */
+    nd_trial *desc;    /* the recording trial, held while it records */
     uint32_t trial_no;
-    uint64_t trial_start_pos;
     int pain_rating;
     /* tare / two-point window */
     enum { WIN_NONE, WIN_TARE, WIN_CAL } window;
+    nd_reply *window_reply;
     nd_raw_mean mean;
     int cal_side;
     bool tare_left, tare_right;
-    uint32_t cal_generation;
     double cal_mass;
     uint64_t idle_since_reset;
     uint64_t newest_host_ns;
 } metrics_ctx;
 
-static void finish_op(nd_daemon *d, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void finish_op(nd_daemon *d, int rc, const char *fmt, ...)
+static const nd_calibration *cal_in_force(const metrics_ctx *mc)
 {
+    return mc->trial_no ? &mc->trial_cal : &mc->cal;
+}
+
+/* The board shows the calibration in force and the device-info generation
+ * it reflects. */
+static void publish_board_cal(metrics_ctx *mc, uint64_t info_generation)
+{
+    nd_metrics_board *b = mc->t->board;
+    pthread_mutex_lock(&b->lock);
+    b->cal = *cal_in_force(mc);
+    b->cal_saved = mc->cal_saved;
+    if (info_generation) b->info_generation = info_generation;
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void finish_window(metrics_ctx *mc, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void finish_window(metrics_ctx *mc, int rc, const char *fmt, ...)
+{
+    char msg[256];
     va_list ap;
-    pthread_mutex_lock(&d->lock);
     va_start(ap, fmt);
-    vsnprintf(d->op.msg, sizeof d->op.msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    d->op.rc = rc;
-    d->op.done = true;
-    pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
+    if (mc->window_reply) {
+        nd_reply_finish(mc->window_reply, rc, "%s", msg);
+        nd_reply_release(mc->window_reply);
+        mc->window_reply = NULL;
+    }
 }
 
 static bool refresh_rate(metrics_ctx *mc)
 {
-    nd_daemon *d = mc->d;
-    pthread_mutex_lock(&d->lock);
-    double fs = d->info_valid ? d->info.rate_hz : 0;
-    mc->settings = d->settings;
-    pthread_mutex_unlock(&d->lock);
+    double fs = nd_device_board_rate(mc->t->device);
     if (fs <= 0) return false;
     if (fs != mc->fs || !mc->idle) {
         nd_subject none = {0};
@@ -64,25 +80,29 @@ static bool refresh_rate(metrics_ctx *mc)
     return mc->idle != NULL;
 }
 
-static void publish_calibration(metrics_ctx *mc, const char *what)
+static void save_calibration(metrics_ctx *mc)
 {
-    nd_daemon *d = mc->d;
     char err[256];
-    pthread_mutex_lock(&d->lock);
-    d->cal = mc->cal;
-    d->cal_saved = true;
-    mc->cal_generation = ++d->cal_generation;
-    pthread_mutex_unlock(&d->lock);
-    if (nd_calibration_save(&mc->cal, d->cal_path, err, sizeof err))
-        nd_daemon_set_error(d, "calibration not saved: %s", err);
-    nd_msg m = {.kind = ND_MSG_CALIBRATION};
-    snprintf(m.u.text, sizeof m.u.text, "%s", what);
-    nd_bus_post_at_head(&d->bus, &m, NULL);
+    mc->cal_saved = true;
+    if (nd_calibration_save(&mc->cal, mc->t->cal_path, err, sizeof err))
+        nd_error_report(mc->t->errors, "calibration not saved: %s", err);
+    publish_board_cal(mc, 0);
+}
+
+/* Without a saved calibration, the device's own counts per newton give the
+ * gains; tare and two-point calibration refine them. Never while a trial
+ * records: its calibration is fixed from start to stop. */
+static void device_info_changed(metrics_ctx *mc)
+{
+    uint64_t generation = nd_device_board_generation(mc->t->device);
+    nd_device_info info;
+    if (nd_device_board_get(mc->t->device, &info) && !mc->cal_saved && !mc->trial_no)
+        nd_calibration_from_device(&mc->cal, &info);
+    publish_board_cal(mc, generation);
 }
 
 static void window_done(metrics_ctx *mc)
 {
-    nd_daemon *d = mc->d;
     int l = mc->cal.left_channel, r = mc->cal.right_channel;
     if (mc->window == WIN_TARE) {
         if (mc->tare_left) mc->cal.offset[l] = nd_raw_mean_value(&mc->mean, l);
@@ -90,22 +110,22 @@ static void window_done(metrics_ctx *mc)
         char what[200];
         snprintf(what, sizeof what, "tare: offset left %.1f, right %.1f counts over %llu sets",
                  mc->cal.offset[l], mc->cal.offset[r], (unsigned long long)mc->mean.n);
-        publish_calibration(mc, what);
+        save_calibration(mc);
         nd_notice("%s", what);
-        finish_op(d, 0, "%s", what);
+        finish_window(mc, 0, "%s", what);
     } else {
         int ch = mc->cal_side == ND_LEFT ? l : r;
         char err[256];
         double mean = nd_raw_mean_value(&mc->mean, ch);
         if (nd_calibration_set_gain_from_mass(&mc->cal, ch, mc->cal_mass, mean, err, sizeof err)) {
-            finish_op(d, -1, "%s", err);
+            finish_window(mc, -1, "%s", err);
         } else {
             char what[200];
             snprintf(what, sizeof what, "calibration: %s gain %.9g N/count from %.3f kg",
                      mc->cal_side == ND_LEFT ? "left" : "right", mc->cal.gain[ch], mc->cal_mass);
-            publish_calibration(mc, what);
+            save_calibration(mc);
             nd_notice("%s", what);
-            finish_op(d, 0, "%s", what);
+            finish_window(mc, 0, "%s", what);
         }
     }
     mc->window = WIN_NONE;
@@ -113,21 +133,29 @@ static void window_done(metrics_ctx *mc)
 
 static void start_window(metrics_ctx *mc, const nd_msg *m)
 {
-    nd_daemon *d = mc->d;
-    if (mc->fs <= 0 && !refresh_rate(mc)) {
-        finish_op(d, -1, "the device has not reported its sample rate yet");
+    nd_reply *reply = m->u.cal.reply;
+    if (mc->window != WIN_NONE) {
+        nd_reply_finish(reply, -1, "a tare or calibration is already running");
+        nd_reply_release(reply);
         return;
     }
-    if (mc->window != WIN_NONE) {
-        finish_op(d, -1, "a tare or calibration is already running");
+    mc->window_reply = reply;
+    if (mc->fs <= 0 && !refresh_rate(mc)) {
+        finish_window(mc, -1, "the device has not reported its sample rate yet");
+        return;
+    }
+    if (mc->trial_no) { /* the command refuses this; never change a trial's calibration */
+        finish_window(mc, -1, "refused while a trial is recording");
         return;
     }
     nd_live_state live;
-    nd_metrics_live(mc->trial ? mc->trial : mc->idle, &live);
+    nd_metrics_live(mc->idle, &live);
     /* Before the first tare the zero is unknown and raw offsets can look
      * like load, so the "no rep in progress" rule applies once tared. */
-    if (m->u.cal.require_unloaded && live.rep_open) {
-        finish_op(d, -1, "refused: load on the hooks (a rep is in progress); unload and retry");
+    bool require_unloaded = mc->cal_saved || m->kind == ND_MSG_CALIBRATE;
+    if (require_unloaded && live.rep_open) {
+        finish_window(mc, -1,
+                      "refused: load on the hooks (a rep is in progress); unload and retry");
         return;
     }
     uint64_t want = (uint64_t)llround(m->u.cal.window_s * mc->fs);
@@ -140,20 +168,29 @@ static void start_window(metrics_ctx *mc, const nd_msg *m)
     mc->cal_mass = m->u.cal.mass_kg;
 }
 
-static void begin_trial(metrics_ctx *mc, const nd_msg *m)
+static void begin_trial(metrics_ctx *mc, nd_trial *t, const nd_msg *m)
 {
-    nd_daemon *d = mc->d;
-    pthread_mutex_lock(&d->lock);
-    nd_trial_slot t = d->trial;
-    pthread_mutex_unlock(&d->lock);
+    nd_trial_release(mc->desc);
+    mc->desc = t; /* the reference the command took for this thread */
     nd_metrics_destroy(mc->trial);
-    mc->trial = nd_metrics_create(&t.settings, t.fs, &t.req.subject);
-    mc->cal = t.calibration;
+    mc->trial = nd_metrics_create(&t->settings, t->fs, &t->req.subject);
+    mc->trial_cal = t->calibration;
     mc->trial_no = m->trial_no;
-    mc->trial_start_pos = m->pos;
     mc->pain_rating = -1;
+    publish_board_cal(mc, 0);
     if (!mc->trial)
-        nd_daemon_set_error(d, "cannot create the metrics engine for trial %s", t.trial_id);
+        nd_error_report(mc->t->errors, "cannot create the metrics engine for trial %s",
+                        t->trial_id);
+}
+
+static void drop_trial(metrics_ctx *mc)
+{
+    nd_metrics_destroy(mc->trial);
+    mc->trial = NULL;
+    mc->trial_no = 0;
+    nd_trial_release(mc->desc);
+    mc->desc = NULL;
+    publish_board_cal(mc, 0);
 }
 
 static void post_rep(metrics_ctx *mc, const nd_rep_result *rep, uint64_t pos)
@@ -163,7 +200,7 @@ static void post_rep(metrics_ctx *mc, const nd_rep_result *rep, uint64_t pos)
     nd_notice("rep %u: peak left %.1f N, right %.1f N, asymmetry %.1f %% (%s weaker)", rep->index,
               rep->peak_N[ND_LEFT], rep->peak_N[ND_RIGHT], rep->asymmetry_pct,
               nd_side_name(rep->weaker_side));
-    nd_bus_post(&mc->d->bus, &m);
+    nd_bus_post(mc->t->in.bus, &m);
 }
 
 static void end_trial(metrics_ctx *mc, const nd_msg *m)
@@ -185,20 +222,25 @@ static void end_trial(metrics_ctx *mc, const nd_msg *m)
         sum->asymmetry_pct = sum->abs_asymmetry_pct = sum->lsi_pct = NAN;
         sum->pain_rating = mc->pain_rating;
     }
-    nd_bus_post(&mc->d->bus, &s);
-    nd_metrics_destroy(mc->trial);
-    mc->trial = NULL;
-    mc->trial_no = 0;
+    nd_bus_post(mc->t->in.bus, &s);
+    drop_trial(mc);
 }
 
-static void handle_msg(metrics_ctx *mc, const nd_msg *m)
+static void on_message(void *ctx, const nd_msg *m)
 {
+    metrics_ctx *mc = ctx;
     switch (m->kind) {
     case ND_MSG_TRIAL_START:
-        begin_trial(mc, m);
+        begin_trial(mc, m->u.trial, m);
+        break;
+    case ND_MSG_TRIAL_ABORT:
+        if (m->trial_no && m->trial_no == mc->trial_no) drop_trial(mc);
         break;
     case ND_MSG_TRIAL_STOP:
-        end_trial(mc, m);
+        if (m->trial_no == mc->trial_no) end_trial(mc, m);
+        break;
+    case ND_MSG_DEVICE_INFO:
+        device_info_changed(mc);
         break;
     case ND_MSG_TARE:
     case ND_MSG_CALIBRATE:
@@ -208,11 +250,24 @@ static void handle_msg(metrics_ctx *mc, const nd_msg *m)
         /* Its request gave up: the window must not complete later, on data
          * that may come back loaded or inside a trial. */
         if (mc->window != WIN_NONE) {
-            finish_op(mc->d, -1,
-                      "no data from the device: %llu of %llu sets in the window; "
-                      "tare/calibration abandoned",
-                      (unsigned long long)mc->mean.n, (unsigned long long)mc->mean.want);
+            finish_window(mc, -1,
+                          "no data from the device: %llu of %llu sets in the window; "
+                          "tare/calibration abandoned",
+                          (unsigned long long)mc->mean.n, (unsigned long long)mc->mean.want);
             mc->window = WIN_NONE;
+        }
+        break;
+    case ND_MSG_SET_CALIBRATION:
+        mc->cal = m->u.calibration;
+        save_calibration(mc);
+        break;
+    case ND_MSG_SETTINGS:
+        mc->settings = m->u.settings;
+        if (!mc->trial_no && mc->fs > 0) {
+            nd_subject none = {0};
+            nd_metrics_destroy(mc->idle);
+            mc->idle = nd_metrics_create(&mc->settings, mc->fs, &none);
+            mc->idle_since_reset = 0;
         }
         break;
     case ND_MSG_MARK:
@@ -223,20 +278,22 @@ static void handle_msg(metrics_ctx *mc, const nd_msg *m)
     }
 }
 
-static void process(metrics_ctx *mc, uint64_t pos, uint64_t n)
+static void on_sets(void *ctx, uint64_t pos, uint64_t n)
 {
-    nd_daemon *d = mc->d;
-    int l = mc->cal.left_channel, r = mc->cal.right_channel;
+    metrics_ctx *mc = ctx;
+    if (!mc->idle) refresh_rate(mc);
+    const nd_calibration *cal = cal_in_force(mc);
+    int l = cal->left_channel, r = cal->right_channel;
     nd_metrics *engine = mc->trial ? mc->trial : mc->idle;
     for (uint64_t i = 0; i < n; i++) {
-        const nd_sample *s = nd_ring_slot(d->ring, pos + i);
+        const nd_sample *s = nd_ring_slot(mc->t->in.ring, pos + i);
         if (s->nch <= l || s->nch <= r) {
-            atomic_fetch_add(&d->metrics_channel_errors, 1);
+            atomic_fetch_add(&mc->t->channel_errors, 1);
             continue;
         }
         if (mc->window != WIN_NONE && nd_raw_mean_add(&mc->mean, s)) window_done(mc);
-        double fl = nd_calibration_apply(&mc->cal, l, s->raw[l]);
-        double fr = nd_calibration_apply(&mc->cal, r, s->raw[r]);
+        double fl = nd_calibration_apply(cal, l, s->raw[l]);
+        double fr = nd_calibration_apply(cal, r, s->raw[r]);
         nd_rep_result rep;
         if (engine && nd_metrics_push(engine, fl, fr, &rep) && engine == mc->trial)
             post_rep(mc, &rep, pos + i + 1);
@@ -257,67 +314,41 @@ static void process(metrics_ctx *mc, uint64_t pos, uint64_t n)
     }
 }
 
-/* Publishes live values and picks up a calibration changed elsewhere (the
- * device's counts_per_newton arriving) while no trial or window runs. */
-static void publish_live(metrics_ctx *mc)
+/* Live values for the `live` topic and status, once per pass with data. */
+static void on_pass_done(void *ctx, uint64_t got)
 {
+    metrics_ctx *mc = ctx;
     nd_metrics *engine = mc->trial ? mc->trial : mc->idle;
+    if (!got || !engine) return;
     nd_live_state live;
-    if (engine) nd_metrics_live(engine, &live);
-    pthread_mutex_lock(&mc->d->lock);
-    if (engine) {
-        mc->d->live = live;
-        mc->d->live_host_ns = mc->newest_host_ns;
-    }
-    if (mc->cal_generation != mc->d->cal_generation && !mc->trial && mc->window == WIN_NONE) {
-        mc->cal = mc->d->cal;
-        mc->cal_generation = mc->d->cal_generation;
-    }
-    pthread_mutex_unlock(&mc->d->lock);
+    nd_metrics_live(engine, &live);
+    nd_metrics_board *b = mc->t->board;
+    pthread_mutex_lock(&b->lock);
+    b->live = live;
+    b->live_host_ns = mc->newest_host_ns;
+    pthread_mutex_unlock(&b->lock);
 }
 
 void *nd_metrics_main(void *arg)
 {
-    metrics_ctx mc = {.d = arg, .pain_rating = -1};
-    nd_daemon *d = mc.d;
-    pthread_mutex_lock(&d->lock);
-    mc.cal = d->cal;
-    mc.cal_generation = d->cal_generation;
-    pthread_mutex_unlock(&d->lock);
+    nd_metrics_thread *t = arg;
+    metrics_ctx mc = {.t = t,
+                      .cal = t->initial_cal,
+                      .cal_saved = t->initial_saved,
+                      .settings = t->settings,
+                      .pain_rating = -1};
+    static const nd_consumer_ops ops = {
+        .message = on_message, .sets = on_sets, .pass_done = on_pass_done};
+    nd_consumer_run(&t->in, &ops, &mc);
 
-    for (;;) {
-        if (atomic_load(&d->held) && !nd_consumers_should_exit(d)) {
-            nd_ring_wait(d->ring, d->ring_metrics, 2);
-            continue;
-        }
-        uint64_t pos;
-        /* Read the ring before the bus (see nd_bus.h for why). */
-        uint64_t avail = nd_ring_available(d->ring, d->ring_metrics, &pos);
-        uint64_t done = 0;
-        for (;;) {
-            nd_msg m;
-            uint64_t limit;
-            while (nd_bus_next(&d->bus, d->bus_metrics, pos + done, avail - done, &m, &limit))
-                handle_msg(&mc, &m);
-            if (limit == 0) break;
-            if (!mc.idle) refresh_rate(&mc);
-            process(&mc, pos + done, limit);
-            done += limit;
-        }
-        if (avail) {
-            nd_ring_release(d->ring, d->ring_metrics, pos + avail);
-            publish_live(&mc);
-            continue;
-        }
-        if (nd_consumers_should_exit(d)) break;
-        nd_ring_wait(d->ring, d->ring_metrics, 20);
-    }
     if (mc.trial_no) {
-        nd_msg stop = {
-            .kind = ND_MSG_TRIAL_STOP, .pos = nd_ring_published(d->ring), .trial_no = mc.trial_no};
+        nd_msg stop = {.kind = ND_MSG_TRIAL_STOP,
+                       .pos = nd_ring_published(t->in.ring),
+                       .trial_no = mc.trial_no};
         end_trial(&mc, &stop);
     }
-    if (mc.window != WIN_NONE) finish_op(d, -1, "daemon shutting down");
+    if (mc.window != WIN_NONE) finish_window(&mc, -1, "daemon shutting down");
+    nd_trial_release(mc.desc);
     nd_metrics_destroy(mc.idle);
     return NULL;
 }

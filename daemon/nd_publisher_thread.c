@@ -1,51 +1,48 @@
-/* The live publisher thread: a lossy ring consumer (it may fall behind and
- * skip; acquisition never waits for it) that turns calibrated force into
- * decimated `wave` blocks, samples the metrics thread's live state at
- * live_hz, sends `status` at 1 Hz, and relays reps and trial start/stop from
- * the bus. All ZeroMQ sends are non-blocking (nd_publisher.h). */
+/* The live publisher thread (nd_publisher_thread.h). */
+#include "nd_publisher_thread.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <zmq.h>
 
-#include "nd_daemon_internal.h"
 #include "nd_log.h"
-#include "nd_publisher.h"
+#include "nd_trial.h"
 
 #define COPY_MAX          4096
 #define WAVE_BLOCK_POINTS 50
+/* A partial wave block is sent after at most this long (50 Hz), so a plotted
+ * point never waits for the block to fill (up to 0.5 s at 1 kHz and the
+ * default decimation). */
+#define WAVE_FLUSH_NS 20000000ull
 
 typedef struct pub_ctx {
-    nd_daemon *d;
+    nd_publisher_thread *t;
     nd_sample sets[COPY_MAX];
     nd_wave_builder wave;
     double wave_fs;
     nd_calibration cal;
-    uint32_t cal_generation;
-    bool recording;
+    nd_trial *trial; /* the recording trial (held), or NULL */
+    bool recording;  /* its file exists and its start was published */
     uint64_t trial_start_pos;
     double fs;
-    nd_trial_msg trial;
-    uint64_t next_live_ns, next_status_ns;
+    nd_trial_msg msg;
+    uint64_t next_live_ns, next_status_ns, next_wave_flush_ns;
 } pub_ctx;
 
-static void fill_trial_info(pub_ctx *pc)
+static void fill_trial_msg(pub_ctx *pc)
 {
-    nd_daemon *d = pc->d;
-    nd_trial_msg *ti = &pc->trial;
+    const nd_trial *t = pc->trial;
+    nd_trial_msg *ti = &pc->msg;
     memset(ti, 0, sizeof *ti);
-    pthread_mutex_lock(&d->lock);
-    const nd_trial_slot *t = &d->trial;
     snprintf(ti->trial_id, sizeof ti->trial_id, "%s", t->trial_id);
     snprintf(ti->athlete_id, sizeof ti->athlete_id, "%s", t->req.athlete_id);
     snprintf(ti->created_utc, sizeof ti->created_utc, "%s", t->created_utc);
-    snprintf(ti->file, sizeof ti->file, "%s", t->path);
+    snprintf(ti->file, sizeof ti->file, "%s", t->path); /* the file exists (OPENED) */
     ti->subject = t->req.subject;
     snprintf(ti->notes, sizeof ti->notes, "%s", t->req.notes);
     snprintf(ti->protocol, sizeof ti->protocol, "%s", t->req.protocol);
     ti->sample_rate_hz = t->fs;
     ti->settings = t->settings;
-    pthread_mutex_unlock(&d->lock);
 }
 
 static double trial_time(const pub_ctx *pc, uint64_t pos)
@@ -54,36 +51,49 @@ static double trial_time(const pub_ctx *pc, uint64_t pos)
     return pos > pc->trial_start_pos ? (double)(pos - pc->trial_start_pos) / pc->fs : 0;
 }
 
-static void handle_msg(pub_ctx *pc, nd_publisher *pub, const nd_msg *m)
+static void forget_trial(pub_ctx *pc)
 {
-    nd_daemon *d = pc->d;
+    nd_trial_release(pc->trial);
+    pc->trial = NULL;
+    pc->recording = false;
+    nd_wave_reset(&pc->wave);
+}
+
+static void handle_msg(pub_ctx *pc, const nd_msg *m)
+{
+    nd_publisher *pub = pc->t->pub;
     switch (m->kind) {
     case ND_MSG_TRIAL_START:
-        fill_trial_info(pc);
-        pc->recording = true;
+        forget_trial(pc);
+        pc->trial = m->u.trial; /* the reference the command took for this thread */
         pc->trial_start_pos = m->pos;
-        pc->fs = pc->trial.sample_rate_hz;
+        pc->fs = pc->trial->fs;
+        pc->cal = pc->trial->calibration;
+        break;
+    case ND_MSG_TRIAL_OPENED:
+        /* Published once the writer created the file, so the message names
+         * it; a start the writer refused is never announced. */
+        if (!pc->trial || pc->trial->trial_no != m->trial_no) break;
+        fill_trial_msg(pc);
+        pc->recording = true;
         nd_wave_reset(&pc->wave);
-        nd_publish_trial_start(pub, 0, &pc->trial);
+        nd_publish_trial_start(pub, 0, &pc->msg);
+        break;
+    case ND_MSG_TRIAL_ABORT:
+        if (pc->trial && pc->trial->trial_no == m->trial_no) forget_trial(pc);
         break;
     case ND_MSG_REP:
-        if (pc->recording)
-            nd_publish_rep(pub, pc->trial.trial_id, trial_time(pc, m->pos), &m->u.rep);
+        if (pc->recording) nd_publish_rep(pub, pc->msg.trial_id, trial_time(pc, m->pos), &m->u.rep);
         break;
     case ND_MSG_TRIAL_STOP:
-        pc->trial.duration_s = trial_time(pc, m->pos);
-        pc->trial.samples = m->pos - pc->trial_start_pos;
-        snprintf(pc->trial.stop_reason, sizeof pc->trial.stop_reason, "%s",
-                 atomic_load(&d->stop_acquisition) ? "shutdown" : "operator");
+        pc->msg.duration_s = trial_time(pc, m->pos);
+        pc->msg.samples = m->pos - pc->trial_start_pos;
+        snprintf(pc->msg.stop_reason, sizeof pc->msg.stop_reason, "%s",
+                 atomic_load(pc->t->shutting_down) ? "shutdown" : "operator");
         break;
     case ND_MSG_SUMMARY:
-        if (!pc->recording) break;
-        pthread_mutex_lock(&d->lock);
-        snprintf(pc->trial.file, sizeof pc->trial.file, "%s", d->trial.path);
-        pthread_mutex_unlock(&d->lock);
-        nd_publish_trial_stop(pub, pc->trial.duration_s, &pc->trial, &m->u.summary);
-        pc->recording = false;
-        nd_wave_reset(&pc->wave);
+        if (pc->recording) nd_publish_trial_stop(pub, pc->msg.duration_s, &pc->msg, &m->u.summary);
+        forget_trial(pc);
         break;
     case ND_MSG_DEVICE_EVENT:
     case ND_MSG_ERROR:
@@ -96,15 +106,11 @@ static void handle_msg(pub_ctx *pc, nd_publisher *pub, const nd_msg *m)
 
 static void refresh_calibration(pub_ctx *pc)
 {
-    nd_daemon *d = pc->d;
-    pthread_mutex_lock(&d->lock);
-    if (pc->cal_generation != d->cal_generation || pc->wave_fs <= 0) {
-        pc->cal = d->cal; /* fixed while recording: tare is refused then */
-        pc->cal_generation = d->cal_generation;
-    }
-    double fs = d->info_valid ? d->info.rate_hz : 0;
-    int decimation = d->cfg.wave_decimation;
-    pthread_mutex_unlock(&d->lock);
+    /* A trial's calibration is fixed; between trials, the metrics thread's. */
+    if (!pc->trial) nd_metrics_board_get_cal(pc->t->metrics, &pc->cal, NULL);
+    double fs = nd_device_board_rate(pc->t->device);
+    int decimation;
+    nd_live_board_get(pc->t->live, NULL, &decimation);
     /* Rebuild the decimator when the rate or `config wave_decimation` changes. */
     if (fs > 0 && (fs != pc->wave_fs || (unsigned)decimation != pc->wave.decimation)) {
         nd_wave_init(&pc->wave, (unsigned)decimation, WAVE_BLOCK_POINTS, fs);
@@ -112,7 +118,7 @@ static void refresh_calibration(pub_ctx *pc)
     }
 }
 
-static void process_sets(pub_ctx *pc, nd_publisher *pub, uint64_t pos, size_t n)
+static void process_sets(pub_ctx *pc, uint64_t pos, size_t n)
 {
     if (pc->wave_fs <= 0) return;
     int l = pc->cal.left_channel, r = pc->cal.right_channel;
@@ -123,55 +129,67 @@ static void process_sets(pub_ctx *pc, nd_publisher *pub, uint64_t pos, size_t n)
         double fl = nd_calibration_apply(&pc->cal, l, s->raw[l]);
         double fr = nd_calibration_apply(&pc->cal, r, s->raw[r]);
         if (nd_wave_push(&pc->wave, t, fl, fr, s->host_ns)) {
-            nd_publish_wave(pub, pc->recording ? pc->trial.trial_id : NULL, t, &pc->wave.block);
+            nd_publish_wave(pc->t->pub, pc->recording ? pc->msg.trial_id : NULL, t,
+                            &pc->wave.block);
             nd_wave_clear(&pc->wave);
         }
     }
 }
 
-static void tick(pub_ctx *pc, nd_publisher *pub)
+/* Sends the completed points of a partial block (the open point stays). */
+static void flush_wave(pub_ctx *pc, uint64_t now)
 {
-    nd_daemon *d = pc->d;
+    if (now < pc->next_wave_flush_ns) return;
+    pc->next_wave_flush_ns = now + WAVE_FLUSH_NS;
+    if (pc->wave.block.n == 0) return;
+    const nd_wave_block *b = &pc->wave.block;
+    double t_last = b->t0_s + (b->n - 1) * b->dt_s;
+    nd_publish_wave(pc->t->pub, pc->recording ? pc->msg.trial_id : NULL, t_last, b);
+    nd_wave_clear(&pc->wave);
+}
+
+static void tick(pub_ctx *pc)
+{
+    nd_publisher_thread *t = pc->t;
     uint64_t now = nd_monotonic_ns();
+    flush_wave(pc, now);
     if (now >= pc->next_live_ns) {
         nd_live_msg live;
-        char trial_id[80];
-        nd_daemon_live(d, &live, trial_id, sizeof trial_id);
-        nd_publish_live(pub, trial_id, live.state.t_s, &live);
-        pthread_mutex_lock(&d->lock); /* live_hz may change (config, SIGHUP) */
-        double live_hz = d->cfg.live_hz;
-        pthread_mutex_unlock(&d->lock);
+        nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns);
+        nd_publish_live(t->pub, pc->recording ? pc->msg.trial_id : "", live.state.t_s, &live);
+        double live_hz;
+        nd_live_board_get(t->live, &live_hz, NULL); /* may change (config, SIGHUP) */
         pc->next_live_ns = now + (uint64_t)(1e9 / live_hz);
     }
     if (now >= pc->next_status_ns) {
         nd_status_snapshot st;
-        nd_daemon_status(d, &st);
-        nd_publish_status(pub, st.trial_id, st.trial_t_s, &st);
+        t->status(t->status_ctx, &st);
+        nd_publish_status(t->pub, st.trial_id, st.trial_t_s, &st);
         pc->next_status_ns = now + 1000000000ull;
     }
-    nd_publisher_service(pub);
+    nd_publisher_service(t->pub);
 }
 
 void *nd_publisher_main(void *arg)
 {
     static pub_ctx pc; /* one publisher thread; the copy buffer is large */
     memset(&pc, 0, sizeof pc);
-    pc.d = arg;
-    nd_daemon *d = pc.d;
-    nd_publisher *pub = d->publisher;
+    pc.t = arg;
+    nd_publisher_thread *t = pc.t;
 
-    while (!nd_consumers_should_exit(d)) {
+    while (!atomic_load(t->exit)) {
         refresh_calibration(&pc);
         nd_msg m;
-        while (nd_bus_next_any(&d->bus, d->bus_pub, &m)) handle_msg(&pc, pub, &m);
+        while (nd_bus_next_any(t->bus, t->bus_reader, &m)) handle_msg(&pc, &m);
         uint64_t pos;
-        size_t n = nd_ring_copy_lossy(d->ring, d->ring_pub, pc.sets, COPY_MAX, &pos);
-        if (n) process_sets(&pc, pub, pos, n);
-        tick(&pc, pub);
-        if (n < COPY_MAX) nd_ring_wait(d->ring, d->ring_pub, 5);
+        size_t n = nd_ring_copy_lossy(t->ring, t->ring_reader, pc.sets, COPY_MAX, &pos);
+        if (n) process_sets(&pc, pos, n);
+        tick(&pc);
+        if (n < COPY_MAX) nd_ring_wait(t->ring, t->ring_reader, 5);
     }
     /* Final messages (the trial stop of a shutdown) before the socket closes. */
     nd_msg m;
-    while (nd_bus_next_any(&d->bus, d->bus_pub, &m)) handle_msg(&pc, pub, &m);
+    while (nd_bus_next_any(t->bus, t->bus_reader, &m)) handle_msg(&pc, &m);
+    forget_trial(&pc);
     return NULL;
 }

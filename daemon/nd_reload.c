@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd_daemon_internal.h"
 #include "nd_log.h"
 
 typedef struct printed {
@@ -66,22 +65,13 @@ void nd_reload_init(nd_reload *r, const nd_config *running)
 static void apply_metrics(nd_reload *r, nd_daemon *d)
 {
     char err[256];
-    if (nd_daemon_set_metric_settings(d, &r->pending, err, sizeof err) == 0) {
-        r->metrics_pending = false;
+    int rc = nd_daemon_set_metric_settings_after_trial(d, &r->pending, err, sizeof err);
+    if (rc == 0)
         nd_notice("reload: metric settings in effect from the next trial");
-        return;
-    }
-    pthread_mutex_lock(&d->lock);
-    bool recording = d->state == ND_TRIAL_RECORDING;
-    pthread_mutex_unlock(&d->lock);
-    if (recording) {
-        if (!r->metrics_pending)
-            nd_notice("reload: a trial is recording; metric settings apply when it stops");
-        r->metrics_pending = true;
-    } else {
-        r->metrics_pending = false;
+    else if (rc > 0)
+        nd_notice("reload: a trial is recording; metric settings apply when it stops");
+    else
         nd_err("reload: metric settings refused: %s", err);
-    }
 }
 
 int nd_reload_apply(nd_reload *r, nd_daemon *d, const nd_config *fresh, char *summary,
@@ -133,10 +123,7 @@ int nd_reload_apply(nd_reload *r, nd_daemon *d, const nd_config *fresh, char *su
     if (fresh->log_level != r->loaded.log_level) nd_log_set_level(fresh->log_level);
     r->loaded.log_level = fresh->log_level;
     if (live) {
-        pthread_mutex_lock(&d->lock);
-        d->cfg.live_hz = fresh->live_hz;
-        d->cfg.wave_decimation = fresh->wave_decimation;
-        pthread_mutex_unlock(&d->lock);
+        nd_daemon_set_live_options(d, fresh->live_hz, fresh->wave_decimation);
         r->loaded.live_hz = fresh->live_hz;
         r->loaded.wave_decimation = fresh->wave_decimation;
     }
@@ -150,9 +137,4 @@ int nd_reload_apply(nd_reload *r, nd_daemon *d, const nd_config *fresh, char *su
              *restart ? (*applied ? "; restart needed for " : "restart needed for ") : "", restart);
     nd_notice("%s", summary);
     return changed;
-}
-
-void nd_reload_tick(nd_reload *r, nd_daemon *d)
-{
-    if (r->metrics_pending) apply_metrics(r, d);
 }

@@ -1,7 +1,7 @@
 /* SIGHUP: re-read the configuration and apply what can change while the
  * daemon runs. Safe at run time: log_level, [live] live_hz and
  * wave_decimation, and the [metrics] settings (they apply from the next
- * trial; while a trial records they wait for it to stop). Everything else
+ * trial; while a trial records they take effect when it stops). Everything else
  * (device, directories, endpoints, ring, channels, keys, user) is reported
  * as needing a restart and keeps its running value. */
 #ifndef ND_RELOAD_H
@@ -16,7 +16,6 @@
 typedef struct nd_reload {
     nd_config defaults; /* as computed at start (before any privilege drop) */
     nd_config loaded;   /* what the daemon runs with, as far as the file is concerned */
-    bool metrics_pending;
     nd_metric_settings pending;
 } nd_reload;
 
@@ -30,9 +29,5 @@ void nd_reload_init(nd_reload *r, const nd_config *running);
  * the file. */
 int nd_reload_apply(nd_reload *r, nd_daemon *d, const nd_config *fresh, char *summary,
                     size_t summarylen);
-
-/* Call periodically: applies deferred metric settings once no trial is
- * recording. */
-void nd_reload_tick(nd_reload *r, nd_daemon *d);
 
 #endif

@@ -1,9 +1,6 @@
-/* The file writer thread: a lossless ring consumer that stores every sample
- * set of a trial, with its reps and events, in the trial's HDF5 file
- * (nd_trial_file.h). All HDF5 calls of the daemon happen on this thread.
- * A slow disk delays only this thread (the ring absorbs it); a failed disk
- * stops the file, not acquisition or metrics: the loss is counted and shown
- * on status, and the file stays valid up to its last flush. */
+/* The file writer thread (nd_writer_thread.h). */
+#include "nd_writer_thread.h"
+
 #include <errno.h>
 #include <hdf5.h>
 #include <signal.h>
@@ -12,15 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nd_daemon_internal.h"
 #include "nd_log.h"
+#include "nd_trial.h"
 #include "nd_trial_file.h"
 #include "nd_trial_recover.h"
 
 #define WRITE_BATCH 4096 /* sets converted to force per append call */
 
 typedef struct writer_ctx {
-    nd_daemon *d;
+    nd_writer_thread *t;
+    nd_trial *trial; /* the trial whose file is open (held), or NULL */
     nd_trial_file *tf;
     bool recording; /* between START and STOP: samples go to the file */
     bool failed_reported;
@@ -34,79 +32,39 @@ typedef struct writer_ctx {
 
 static void record_failure(writer_ctx *w, const char *what, const char *err)
 {
-    atomic_fetch_add(&w->d->file_errors, 1);
+    atomic_fetch_add(&w->t->counters.errors, 1);
     if (!w->failed_reported) {
-        nd_daemon_set_error(w->d, "trial file: %s: %s", what, err);
+        nd_error_report(w->t->errors, "trial file: %s: %s", what, err);
         nd_msg m = {.kind = ND_MSG_ERROR, .trial_no = w->trial_no};
         snprintf(m.u.text, sizeof m.u.text, "trial file: %s", err);
-        nd_bus_post_at_head(&w->d->bus, &m, NULL);
+        nd_bus_post_at_head(w->t->in.bus, &m, NULL);
         w->failed_reported = true;
     }
 }
 
-static void create_file(writer_ctx *w)
+static void meta_from_trial(const nd_trial *t, nd_trial_meta *meta)
 {
-    nd_daemon *d = w->d;
-    pthread_mutex_lock(&d->lock);
-    nd_trial_slot t = d->trial;
-    pthread_mutex_unlock(&d->lock);
-
-    nd_trial_meta meta;
-    int nch = t.device.nch;
-    nd_trial_meta_init(&meta, nch);
-    snprintf(meta.trial_id, sizeof meta.trial_id, "%s", t.trial_id);
-    snprintf(meta.athlete_id, sizeof meta.athlete_id, "%s", t.req.athlete_id);
-    meta.created_utc_s = t.created_unix;
-    meta.device = t.device;
-    meta.sample_rate_hz = t.fs;
-    meta.nch = nch;
+    int nch = t->device.nch;
+    nd_trial_meta_init(meta, nch);
+    snprintf(meta->trial_id, sizeof meta->trial_id, "%s", t->trial_id);
+    snprintf(meta->athlete_id, sizeof meta->athlete_id, "%s", t->req.athlete_id);
+    meta->created_utc_s = t->created_unix;
+    meta->device = t->device;
+    meta->sample_rate_hz = t->fs;
+    meta->nch = nch;
     for (int i = 0; i < nch; i++) {
-        if (t.device.channel_names[i][0])
-            snprintf(meta.channel_names[i], sizeof meta.channel_names[i], "%s",
-                     t.device.channel_names[i]);
+        if (t->device.channel_names[i][0])
+            snprintf(meta->channel_names[i], sizeof meta->channel_names[i], "%s",
+                     t->device.channel_names[i]);
         else
-            snprintf(meta.channel_names[i], sizeof meta.channel_names[i], "ch%d", i);
+            snprintf(meta->channel_names[i], sizeof meta->channel_names[i], "ch%d", i);
     }
-    meta.calibration = t.calibration;
-    meta.calibration.nch = nch;
-    meta.settings = t.settings;
-    meta.subject = t.req.subject;
-    snprintf(meta.protocol, sizeof meta.protocol, "%s", t.req.protocol);
-    snprintf(meta.notes, sizeof meta.notes, "%s", t.req.notes);
-
-    char err[256] = "", path[1024] = "";
-    nd_trial_file *tf = nd_trial_file_create(d->cfg.data_dir, &meta, d->cfg.flush_interval_s, path,
-                                             sizeof path, err, sizeof err);
-    pthread_mutex_lock(&d->lock);
-    if (d->writer.create_abandoned) {
-        /* The start command timed out (stalled disk) and told the operator
-         * so; the trial never began, so its empty file goes. */
-        d->writer.create_abandoned = false; /* a newer request, if any, stays pending */
-        pthread_mutex_unlock(&d->lock);
-        if (tf) {
-            char close_err[256];
-            nd_trial_file_close(tf, NULL, close_err, sizeof close_err);
-            unlink(path);
-            nd_warn("trial file %s was created too late for its start command; removed", path);
-        }
-        return;
-    }
-    d->writer.create_requested = false;
-    d->writer.create_done = true;
-    d->writer.create_rc = tf ? 0 : -1;
-    snprintf(d->writer.create_err, sizeof d->writer.create_err, "%s", err);
-    if (tf) snprintf(d->trial.path, sizeof d->trial.path, "%s", path);
-    pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
-    if (!tf) return;
-
-    w->tf = tf;
-    w->trial_no = t.trial_no;
-    w->fs = t.fs;
-    w->nch = nch;
-    w->cal = meta.calibration;
-    w->recording = false; /* samples start at the START message's position */
-    w->failed_reported = false;
+    meta->calibration = t->calibration;
+    meta->calibration.nch = nch;
+    meta->settings = t->settings;
+    meta->subject = t->req.subject;
+    snprintf(meta->protocol, sizeof meta->protocol, "%s", t->req.protocol);
+    snprintf(meta->notes, sizeof meta->notes, "%s", t->req.notes);
 }
 
 static void add_event(writer_ctx *w, uint64_t pos, const char *kind, const char *detail)
@@ -118,9 +76,54 @@ static void add_event(writer_ctx *w, uint64_t pos, const char *kind, const char 
         record_failure(w, "event not stored", err);
 }
 
-static void close_file(writer_ctx *w, const nd_trial_summary *summary)
+/* The trial begins here: create its file and answer the start command. */
+static void open_trial(writer_ctx *w, nd_trial *t, const nd_msg *m)
 {
-    nd_daemon *d = w->d;
+    nd_trial_meta meta;
+    meta_from_trial(t, &meta);
+    char err[256] = "";
+    nd_trial_file *tf = nd_trial_file_create(w->t->data_dir, &meta, w->t->flush_interval_s, t->path,
+                                             sizeof t->path, err, sizeof err);
+    if (!tf) {
+        nd_reply_finish(t->opened, -1, "%s", err);
+        nd_trial_release(t);
+        return;
+    }
+    if (!nd_reply_finish(t->opened, 0, "%s", t->path)) {
+        /* The start command timed out (stalled disk) and told the operator
+         * so; the trial never began, so its empty file goes. */
+        char close_err[256];
+        nd_trial_file_close(tf, NULL, close_err, sizeof close_err);
+        unlink(t->path);
+        nd_warn("trial file %s was created too late for its start command; removed", t->path);
+        nd_trial_release(t);
+        return;
+    }
+    w->trial = t;
+    w->tf = tf;
+    w->trial_no = t->trial_no;
+    w->fs = t->fs;
+    w->nch = meta.nch;
+    w->cal = meta.calibration;
+    w->recording = true;
+    w->start_pos = m->pos;
+    w->failed_reported = false;
+    nd_msg opened = {.kind = ND_MSG_TRIAL_OPENED, .pos = m->pos, .trial_no = t->trial_no};
+    nd_bus_post(w->t->in.bus, &opened);
+    /* The calibration in force, as an event too (daemon/trialfile/TRIAL_FORMAT.md /events). */
+    int l = w->cal.left_channel, r = w->cal.right_channel;
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "left ch%d offset %.3f counts gain %.9g N/count; right ch%d offset %.3f "
+             "counts gain %.9g N/count",
+             l, w->cal.offset[l], w->cal.gain[l], r, w->cal.offset[r], w->cal.gain[r]);
+    add_event(w, m->pos, "calibration", detail);
+}
+
+/* summary NULL: no summary arrived (shutdown without metrics): the file
+ * stays "recording", for recovery to mark interrupted. */
+static void close_trial(writer_ctx *w, const nd_trial_summary *summary)
+{
     char err[256] = "";
     if (w->tf) {
         nd_trial_file_stats st;
@@ -132,14 +135,15 @@ static void close_file(writer_ctx *w, const nd_trial_summary *summary)
                       (unsigned long long)st.rows_appended, (unsigned long long)st.reps,
                       st.flush_p99_ns / 1e6);
     }
+    if (w->trial) {
+        if (summary) w->trial->summary = *summary;
+        if (!summary && !err[0]) snprintf(err, sizeof err, "the trial ended without a summary");
+        nd_reply_finish(w->trial->closed, err[0] ? -1 : 0, "%s", err);
+        nd_trial_release(w->trial);
+    }
+    w->trial = NULL;
     w->tf = NULL;
     w->recording = false;
-    pthread_mutex_lock(&d->lock);
-    d->writer.closed_trial_no = w->trial_no;
-    if (summary) d->writer.closed_summary = *summary;
-    snprintf(d->writer.closed_err, sizeof d->writer.closed_err, "%s", err);
-    pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
 }
 
 static const char *device_event_kind(nd_device_event_kind k)
@@ -161,29 +165,21 @@ static const char *device_event_kind(nd_device_event_kind k)
     return "device";
 }
 
-static void handle_msg(writer_ctx *w, const nd_msg *m)
+static void on_message(void *ctx, const nd_msg *m)
 {
+    writer_ctx *w = ctx;
     char detail[256];
     switch (m->kind) {
     case ND_MSG_TRIAL_START:
-        if (w->tf && m->trial_no == w->trial_no) {
-            w->recording = true;
-            w->start_pos = m->pos;
-            /* The calibration in force, as an event too (SPEC 5 /events). */
-            int l = w->cal.left_channel, r = w->cal.right_channel;
-            snprintf(detail, sizeof detail,
-                     "left ch%d offset %.3f counts gain %.9g N/count; right ch%d offset %.3f "
-                     "counts gain %.9g N/count",
-                     l, w->cal.offset[l], w->cal.gain[l], r, w->cal.offset[r], w->cal.gain[r]);
-            add_event(w, m->pos, "calibration", detail);
-        }
+        if (w->trial) close_trial(w, NULL); /* never happens: stop precedes a new start */
+        open_trial(w, m->u.trial, m);
         break;
     case ND_MSG_TRIAL_STOP:
         /* No more samples; the file closes when the summary arrives. */
         if (m->trial_no == w->trial_no) w->recording = false;
         break;
     case ND_MSG_SUMMARY:
-        if (m->trial_no == w->trial_no) close_file(w, &m->u.summary);
+        if (w->trial && m->trial_no == w->trial_no) close_trial(w, &m->u.summary);
         break;
     case ND_MSG_REP:
         if (w->tf && m->trial_no == w->trial_no && !nd_trial_file_failed(w->tf)) {
@@ -217,21 +213,19 @@ static void handle_msg(writer_ctx *w, const nd_msg *m)
     }
 }
 
-static void store(writer_ctx *w, uint64_t pos, uint64_t n)
+static void on_sets(void *ctx, uint64_t pos, uint64_t n)
 {
-    nd_daemon *d = w->d;
+    writer_ctx *w = ctx;
+    nd_file_counters *c = &w->t->counters;
     if (!w->recording) return;
     if (!w->tf || nd_trial_file_failed(w->tf)) {
-        atomic_fetch_add(&d->file_samples_lost, n);
+        atomic_fetch_add(&c->sets_lost, n);
         return;
     }
+    nd_ring *ring = w->t->in.ring;
     while (n > 0) {
-        /* Contiguous run inside the ring buffer, capped by the batch. */
-        uint64_t cap = nd_ring_capacity(d->ring);
-        uint64_t run = cap - (pos & (cap - 1));
-        if (run > n) run = n;
-        if (run > WRITE_BATCH) run = WRITE_BATCH;
-        const nd_sample *sets = nd_ring_slot(d->ring, pos);
+        uint64_t run = nd_ring_contiguous(ring, pos, n < WRITE_BATCH ? n : WRITE_BATCH);
+        const nd_sample *sets = nd_ring_slot(ring, pos);
         for (uint64_t i = 0; i < run; i++)
             for (int ch = 0; ch < w->nch; ch++)
                 w->force[i * w->nch + ch] =
@@ -239,17 +233,19 @@ static void store(writer_ctx *w, uint64_t pos, uint64_t n)
         char err[256];
         if (nd_trial_file_append(w->tf, sets, w->force, run, err, sizeof err)) {
             record_failure(w, "samples not stored", err);
-            atomic_fetch_add(&d->file_samples_lost, n);
+            atomic_fetch_add(&c->sets_lost, n);
             return;
         }
-        atomic_fetch_add(&d->file_samples_written, run);
+        atomic_fetch_add(&c->sets_written, run);
         pos += run;
         n -= run;
     }
 }
 
-static void maybe_flush(writer_ctx *w)
+static void on_pass_done(void *ctx, uint64_t got)
 {
+    writer_ctx *w = ctx;
+    (void)got;
     if (!w->tf || nd_trial_file_failed(w->tf)) return;
     char err[256];
     if (nd_trial_file_maybe_flush(w->tf, nd_monotonic_ns(), err, sizeof err) < 0)
@@ -260,49 +256,22 @@ void *nd_writer_main(void *arg)
 {
     static writer_ctx w; /* one writer thread; the force buffer is large */
     memset(&w, 0, sizeof w);
-    w.d = arg;
-    nd_daemon *d = w.d;
-
-    for (;;) {
-        pthread_mutex_lock(&d->lock);
-        bool create = d->writer.create_requested && !d->writer.create_done;
-        pthread_mutex_unlock(&d->lock);
-        if (create) create_file(&w);
-        if (atomic_load(&d->held) && !nd_consumers_should_exit(d)) {
-            nd_ring_wait(d->ring, d->ring_writer, 2);
-            continue;
-        }
-
-        uint64_t pos;
-        uint64_t avail = nd_ring_available(d->ring, d->ring_writer, &pos);
-        uint64_t done = 0;
-        for (;;) {
-            nd_msg m;
-            uint64_t limit;
-            while (nd_bus_next(&d->bus, d->bus_writer, pos + done, avail - done, &m, &limit))
-                handle_msg(&w, &m);
-            if (limit == 0) break;
-            store(&w, pos + done, limit);
-            done += limit;
-        }
-        if (avail) nd_ring_release(d->ring, d->ring_writer, pos + avail);
-        maybe_flush(&w);
-        if (avail) continue;
-        if (nd_consumers_should_exit(d)) break;
-        nd_ring_wait(d->ring, d->ring_writer, 20);
-    }
-    if (w.tf) close_file(&w, NULL); /* no summary arrived: file stays "recording" -> recovery */
+    w.t = arg;
+    static const nd_consumer_ops ops = {
+        .message = on_message, .sets = on_sets, .pass_done = on_pass_done};
+    nd_consumer_run(&w.t->in, &ops, &w);
+    if (w.trial) close_trial(&w, NULL);
     return NULL;
 }
 
 /* Trials left open by a crash are repaired and marked interrupted before
  * anything new is recorded, and reported in the log. */
-static void recover_crashed_trials(nd_daemon *d)
+static void recover_crashed_trials(const char *data_dir, nd_error_board *errors)
 {
     nd_recover_report rep;
     char err[256];
-    if (nd_trial_recover_dir(d->cfg.data_dir, &rep, err, sizeof err)) {
-        nd_daemon_set_error(d, "crash recovery: %s", err);
+    if (nd_trial_recover_dir(data_dir, &rep, err, sizeof err)) {
+        nd_error_report(errors, "crash recovery: %s", err);
         return;
     }
     for (size_t i = 0; i < rep.n_items; i++) {
@@ -316,18 +285,17 @@ static void recover_crashed_trials(nd_daemon *d)
         nd_notice("crash recovery: %zu trial(s) recovered and marked interrupted, %zu failed",
                   rep.recovered, rep.failed);
     if (rep.failed)
-        nd_daemon_set_error(d, "crash recovery failed for %zu trial file(s)", rep.failed);
+        nd_error_report(errors, "crash recovery failed for %zu trial file(s)", rep.failed);
     nd_trial_recover_report_free(&rep);
 }
 
-int nd_writer_prepare(nd_daemon *d, char *err, size_t errlen)
+int nd_writer_prepare(const char *dir, nd_error_board *errors, char *err, size_t errlen)
 {
     /* A full disk must become an error, not SIGXFSZ killing the daemon. */
     signal(SIGXFSZ, SIG_IGN);
     /* HDF5 1.10 keeps a file whose close failed (disk full) half open, and its
      * exit-time clean-up then crashes on it; the kernel frees all at exit. */
     H5dont_atexit();
-    const char *dir = d->cfg.data_dir;
     if (mkdir(dir, 0750) && errno != EEXIST) {
         snprintf(err, errlen, "data directory %s cannot be created: %s", dir, strerror(errno));
         return -1;
@@ -341,11 +309,6 @@ int nd_writer_prepare(nd_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "data directory %s is not writable: %s", dir, strerror(errno));
         return -1;
     }
-    recover_crashed_trials(d);
+    recover_crashed_trials(dir, errors);
     return 0;
-}
-
-void nd_writer_release(nd_daemon *d)
-{
-    (void)d;
 }

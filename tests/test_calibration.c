@@ -1,4 +1,4 @@
-/* Calibration (SPEC 4.1): defaults, tare and two-point gain with known
+/* Calibration (METRICS.md 4.1): defaults, tare and two-point gain with known
  * answers, refusals, and persistence (atomic save, exact round trip, every
  * kind of corrupt file refused with a clear error and nothing changed). */
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* SPEC 4.4-4.8 metrics on signals whose answers are known independently:
+/* METRICS.md 4.4-4.8 metrics on signals whose answers are known independently:
  * closed forms with the filter off, and with it on a second implementation
  * in this file (long double difference equation, reps found by scanning the
  * definition directly, metrics by plain loops). */

@@ -1,4 +1,4 @@
-/* SPEC 4.9: recomputing from stored calibrated force with stored settings
+/* METRICS.md 4.9: recomputing from stored calibrated force with stored settings
  * gives the same reps and metrics as the live computation, bit for bit.
  * The trial is generated here (>= 100 reps, varied asymmetry, shapes,
  * noise, occasional spikes, non-finite samples and short false starts). */

@@ -1,5 +1,5 @@
 /* NFP/1: CRC, COBS, frame encoders and the "nfp" decoder's receiver rules
- * (SPEC section 2, drivers/PROTOCOL.md), on hand-built frames. */
+ * (NFP/1, drivers/decoders/PROTOCOL.md, drivers/decoders/PROTOCOL.md), on hand-built frames. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -343,6 +343,12 @@ static void test_wave_builder(void)
     CHECK_NEAR(w.block.right_N[1], 40, 1e-12);
     nd_wave_clear(&w);
     CHECK_EQ_INT(w.block.n, 0);
+    /* The block spans the arrival of its oldest set to its newest. */
+    for (int i = 0; i < 4; i++) nd_wave_push(&w, 3.0 + i / 300.0, i, i, 500 + (uint64_t)i);
+    CHECK_EQ_INT(w.block.n, 1);
+    CHECK(w.block.host_ns_oldest == 500 && w.block.host_ns == 502);
+    nd_wave_clear(&w);
+    CHECK(w.block.host_ns_oldest == 0 && w.block.host_ns == 0);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* Rep detection (SPEC 4.3) on hand-made totals whose answers are counted by
+/* Rep detection (METRICS.md 4.3) on hand-made totals whose answers are counted by
  * hand: open at the first T >= on, end at the first sample of a long enough
  * run below off, dips that must not split, short reps, reps open at stop. */
 #include <string.h>

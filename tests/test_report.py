@@ -1,4 +1,4 @@
-"""nordic-report end to end (tools/REPORT.md): trial files recorded by nordicd
+"""nordic-report end to end (tools/report/REPORT.md): trial files recorded by nordicd
 and written by nordic-report-gen (the daemon's writer and metrics on the
 simulator), plus corrupt, truncated, interrupted, wrong-schema and
 newer-schema files. Checks every table against the stored values read
@@ -26,7 +26,7 @@ GEN = os.path.join(BUILD, "tools", "nordic-report-gen")
 TRIAL = os.path.join(BUILD, "tools", "nordic-trial")
 FIXTURE = os.path.join(BUILD, "tests", "nordic-test-trial-writer")
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
-EXAMPLE = os.path.join(SOURCE, "tools", "nordic_report_example.py")
+EXAMPLE = os.path.join(SOURCE, "tools", "report", "nordic_report_example.py")
 MDC = 76.0
 DAY = 86400
 T0 = 1714566896  # 2024-05-01T12:34:56Z

@@ -1,4 +1,4 @@
-"""Crash safety of trial files (SPEC 5): a streaming writer is SIGKILLed at 24
+"""Crash safety of trial files (daemon/trialfile/TRIAL_FORMAT.md): a streaming writer is SIGKILLed at 24
 random moments (including during file creation); after the project's own
 recovery (`nordic-trial recover`) every file opens with h5py, is marked
 interrupted, and holds every sample set the writer had flushed (the writer

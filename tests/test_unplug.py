@@ -1,4 +1,4 @@
-"""A board that goes away mid-trial (SPEC 7): nordicd records over TCP from
+"""A board that goes away mid-trial (daemon/ARCHITECTURE.md, "Faults and bad input"): nordicd records over TCP from
 nordic-devsim, which hangs up and comes back while the board keeps counting.
 The trial keeps going; the file records device_lost / device_back events and
 a gap event whose count equals the hole in the stored seq; the status

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""nordicd over ZeroMQ with pyzmq as the independent client (SPEC section 6).
+"""nordicd over ZeroMQ with pyzmq as the independent client (daemon/wire/ZMQ_PROTOCOL.md).
 
 A simulated trial is recorded while a SUB receives every topic: schema of each
 payload, per-topic seq continuity, rep messages equal to the /reps rows of the
@@ -251,6 +251,18 @@ def run(d, tmp):
           "live fields")
     w = msgs["wave"][-1]
     check(len(w["left_N"]) == w["n"] == len(w["right_N"]) and w["dt"] > 0, "wave block shape")
+    # Wave blocks are flushed on a timer (ZMQ_PROTOCOL.md): at 1 kHz and decimation 10 a full
+    # 50-point block would take 0.5 s; each block also spans oldest..newest set arrival.
+    waves = [m for m in msgs["wave"] if "host_ns_oldest" in m]
+    check(len(waves) == len(msgs["wave"]), "every wave block carries host_ns_oldest")
+    spans = sorted((m["host_ns"] - m["host_ns_oldest"]) / 1e9 for m in waves)
+    check(all(s >= 0 for s in spans), "host_ns_oldest <= host_ns")
+    if spans:
+        p95 = spans[int(0.95 * (len(spans) - 1))]
+        check(p95 < 0.1, "wave block spans p95 %.3f s < 0.1 s (timer flush)" % p95)
+    if len(waves) > 2:
+        secs = (waves[-1]["host_ns"] - waves[0]["host_ns"]) / 1e9
+        check(len(waves) / secs >= 25, "wave blocks at >= 25 Hz: %.1f Hz" % (len(waves) / secs))
     starts = [m for m in msgs["trial"] if m["event"] == "start"]
     stops = [m for m in msgs["trial"] if m["event"] == "stop"]
     check(len(starts) == 1 and starts[0]["athlete_id"] == "A17" and starts[0]["protocol"] == "1x3",

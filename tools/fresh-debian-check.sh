@@ -5,12 +5,28 @@
 # the two commands need must come from tools/quickstart.sh's package list.
 #   sudo tools/fresh-debian-check.sh ROOT [MIRROR]
 # ROOT must not exist (it is left for inspection, nothing mounted). MIRROR
-# defaults to http://deb.debian.org/debian. Logs: ROOT/root/{demo,ci}.log.
+# defaults to the first Debian archive this machine's own apt sources name
+# (so the check uses whatever mirror the machine is set up with). Logs:
+# ROOT/root/{demo,ci}.log.
 # Background and results: tools/FRESH-DEBIAN.md.
 set -euo pipefail
 
 root=${1:?usage: $0 ROOT [MIRROR]}
-mirror=${2:-http://deb.debian.org/debian}
+# The first "deb" archive of this machine's apt configuration (one-line
+# sources.list or deb822 .sources files).
+host_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f"
+  done | head -n 1
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk '/^URIs:/ { print $2; exit }' "$f"
+  done | head -n 1
+}
+mirror=${2:-$(host_mirror | head -n 1)}
+[ -n "$mirror" ] || { echo "$0: no Debian archive in this machine's apt sources; give MIRROR" >&2; exit 2; }
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 [ "$(id -u)" -eq 0 ] || { echo "$0: needs root (debootstrap, chroot, mounts)" >&2; exit 2; }

@@ -1,7 +1,6 @@
-/* nordctl: command-line client for nordicd's control socket (SPEC section 6,
- * daemon/ZMQ_PROTOCOL.md). Human-readable output by default, --json for
- * scripts. Exit status: 0 ok, 1 refused by the daemon, 2 usage error,
- * 3 no answer / transport error. */
+/* nordctl: command-line client for nordicd's control socket (daemon/wire/ZMQ_PROTOCOL.md).
+ * Human-readable output by default, --json for scripts. Exit status: 0 ok, 1 refused by the daemon,
+ * 2 usage error, 3 no answer / transport error. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -13,10 +12,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "nd_config.h"
+#include "nd_client.h"
 #include "nd_zsec.h"
 
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOANSWER = 3 };
+enum {
+    EXIT_REFUSED = ND_CLIENT_REFUSED,
+    EXIT_USAGE = ND_CLIENT_USAGE,
+    EXIT_NOANSWER = ND_CLIENT_NOANSWER
+};
 
 static void usage(FILE *out)
 {
@@ -310,77 +313,42 @@ static int nordctl(int argc, char **argv, char **rest)
     char *text = cJSON_IsRaw(req) ? strdup(req->valuestring) : cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
 
-    static nd_config defaults; /* the daemon's own default endpoint */
-    if (!endpoint || !*endpoint) {
-        nd_config_defaults(&defaults);
-        endpoint = defaults.ctl;
-    }
-    if (!strncmp(endpoint, "ipc://", 6)) {
-        struct stat st;
-        if (stat(endpoint + 6, &st) != 0) {
-            fprintf(stderr,
-                    "nordctl: no control socket at %s (is nordicd running? set --ctl or "
-                    "NORDIC_CTL)\n",
-                    endpoint + 6);
-            free(text);
-            return EXIT_NOANSWER;
-        }
-    }
-
     void *zctx = zmq_ctx_new();
-    void *s = zmq_socket(zctx, ZMQ_REQ);
-    int ms = (int)(timeout_s * 1000), linger = 0;
-    zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms);
-    zmq_setsockopt(s, ZMQ_SNDTIMEO, &ms, sizeof ms);
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    nd_client_options opt = {.endpoint = endpoint,
+                             .server_key_file = server_key,
+                             .client_key_file = client_key,
+                             .timeout_s = timeout_s};
+    char err[600];
     int rc = EXIT_NOANSWER;
-    zmq_msg_t reply;
-    zmq_msg_init(&reply);
-    if (server_key || client_key) {
-        char err[512];
-        if (!server_key || !client_key) {
-            fprintf(stderr, "nordctl: CURVE needs both --server-key and --client-key\n");
-            rc = EXIT_USAGE;
-            goto out;
-        }
-        if (nd_zsec_apply_client(s, server_key, client_key, err, sizeof err)) {
-            fprintf(stderr, "nordctl: %s\n", err);
-            rc = EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (zmq_connect(s, endpoint) != 0) {
-        fprintf(stderr, "nordctl: cannot connect to %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+    nd_ctl_client *c = nd_ctl_client_open(zctx, &opt, &rc, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "nordctl: %s\n", err);
         goto out;
     }
-    if (zmq_send(s, text, strlen(text), 0) < 0 || zmq_msg_recv(&reply, s, 0) < 0) {
-        fprintf(stderr, "nordctl: no answer from nordicd at %s within %g s\n", endpoint, timeout_s);
+    cJSON *r = NULL;
+    char *raw = NULL;
+    size_t rawlen = 0;
+    rc = nd_ctl_client_call(c, text, strlen(text), &r, &raw, &rawlen, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "nordctl: %s\n", err);
         goto out;
     }
-    cJSON *r = cJSON_ParseWithLength(zmq_msg_data(&reply), zmq_msg_size(&reply));
-    if (!r || !cJSON_IsObject(r)) {
-        fprintf(stderr, "nordctl: unreadable reply from %s\n", endpoint);
-        cJSON_Delete(r);
-        goto out;
-    }
-    bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"));
+    bool ok = nd_reply_ok(r);
     if (json) {
-        fwrite(zmq_msg_data(&reply), 1, zmq_msg_size(&reply), stdout);
+        fwrite(raw, 1, rawlen, stdout);
         putchar('\n');
     } else if (ok) {
         print_object(r, 0);
         if (!r->child || !r->child->next || !r->child->next->next) printf("ok\n");
     } else {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
-        fprintf(stderr, "nordctl: refused: %s\n",
-                cJSON_IsString(e) ? e->valuestring : "(no reason)");
+        fprintf(stderr, "nordctl: refused: %s\n", nd_reply_error(r));
     }
     rc = ok ? 0 : EXIT_REFUSED;
     cJSON_Delete(r);
+    free(raw);
 out:
-    zmq_msg_close(&reply);
+    nd_ctl_client_close(c);
     free(text);
-    zmq_close(s);
     zmq_ctx_term(zctx);
     return rc;
 }

@@ -5,6 +5,8 @@
  *                            [--out-dir DIR]
  *   nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]
  *   nordic-trial recover DIR
+ *   nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]
+ *                      [--central postgresql://... --station ID]
  *
  * CSV: comma-separated, header row, numbers printed so they read back
  * exactly (shortest round-trip form), NaN as "NaN", text fields quoted. Output files appear
@@ -12,13 +14,18 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nd_export.h"
+#include "nd_trial_dirs.h"
+#include "nd_index.h"
+#include "nd_index_central.h"
 #include "nd_trial_reader.h"
 #include "nd_trial_recover.h"
 
@@ -31,6 +38,8 @@ static void usage(FILE *out)
                  "                               [--events OUT.csv] [--out-dir DIR]\n"
                  "       nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]\n"
                  "       nordic-trial recover DIR\n"
+                 "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
+                 "                          [--central postgresql://... --station ID]\n"
                  "\n"
                  "summary  print the trial's metadata, status and summary metrics\n"
                  "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
@@ -44,6 +53,13 @@ static void usage(FILE *out)
                  "                     names\n"
                  "recover  repair trials in DIR left open by a crash and mark them\n"
                  "         interrupted (safe while nordicd records: files in use are skipped)\n"
+                 "index    bring the trial index (SQLite) in line with the data directory;\n"
+                 "         --rebuild drops the trial rows and reads every file again (the\n"
+                 "         athlete registry is kept); --watch keeps indexing files as they\n"
+                 "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's\n"
+                 "         data_dir. --central also copies the index to one PostgreSQL shared by\n"
+                 "         many stations, through a local outbox (exit status 3: the server could\n"
+                 "         not be reached, changes stay queued for the next run)\n"
                  "\n"
                  "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
 }
@@ -430,6 +446,132 @@ static int cmd_recover(const char *dir)
     return rc;
 }
 
+static volatile sig_atomic_t stop_watching;
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_watching = 1;
+}
+
+/* Sends the queued changes to the central server; 0 when all went. */
+static int push_central(nd_index_central *c)
+{
+    if (!c) return 0;
+    char err[1024];
+    int n = nd_index_central_push(c, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "nordic-trial: %s (%ld file(s) stay queued)\n", err,
+                nd_index_central_pending(c));
+        return -1;
+    }
+    if (n > 0) printf("central index: %d file(s) sent\n", n);
+    fflush(stdout);
+    return 0;
+}
+
+static int watch_index(nd_index *ix, nd_index_central *c)
+{
+    int fd = nd_index_watch_fd(ix);
+    if (fd < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    fprintf(stderr, "nordic-trial: watching %s (Ctrl-C stops)\n", nd_index_data_dir(ix));
+    bool queued = c && nd_index_central_pending(c) != 0;
+    while (!stop_watching) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        /* While changes wait for the central server, retry every 2 s. */
+        int n = poll(&p, 1, queued ? 2000 : -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            fprintf(stderr, "nordic-trial: poll: %s\n", strerror(errno));
+            return 1;
+        }
+        if (n > 0) {
+            int handled = nd_index_watch_handle(ix);
+            if (handled < 0)
+                fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
+            else if (handled > 0)
+                fprintf(stderr, "nordic-trial: %d file(s) indexed\n", handled);
+        }
+        if (c) queued = push_central(c) != 0;
+    }
+    return 0;
+}
+
+static int cmd_index(int argc, char **argv)
+{
+    char default_data_dir[512];
+    nd_default_data_dir(default_data_dir, sizeof default_data_dir);
+    /* nordic-station keeps the index in its state directory. */
+    char db[600];
+    snprintf(db, sizeof db, "/var/lib/nordic-station/index.sqlite");
+    const char *data_dir = default_data_dir;
+    bool rebuild = false, watch = false;
+    const char *central = NULL, *station = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--rebuild") == 0)
+            rebuild = true;
+        else if (strcmp(argv[i], "--watch") == 0)
+            watch = true;
+        else if (strcmp(argv[i], "--central") == 0 && i + 1 < argc)
+            central = argv[++i];
+        else if (strcmp(argv[i], "--station") == 0 && i + 1 < argc)
+            station = argv[++i];
+        else if ((strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
+                 i + 1 < argc) {
+            if (argv[i][2] == 'd' && argv[i][3] == 'b')
+                snprintf(db, sizeof db, "%s", argv[++i]);
+            else
+                data_dir = argv[++i];
+        } else {
+            fprintf(stderr, "nordic-trial: index: unknown or incomplete option '%s' (see --help)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!central != !station) {
+        fprintf(stderr, "nordic-trial: index: --central URL and --station ID go together\n");
+        return 2;
+    }
+    char err[1024];
+    nd_index *ix = nd_index_open(db, data_dir, err, sizeof err);
+    if (!ix) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    nd_index_central *c = NULL;
+    if (central && !(c = nd_index_central_open(ix, central, station, err, sizeof err))) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        nd_index_close(ix);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n = rebuild ? nd_index_rebuild(ix, err, sizeof err) : nd_index_sync(ix, err, sizeof err);
+    if (n == 0) n = nd_index_last_changes(ix);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int rc = 0;
+    if (n < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        rc = 1;
+    } else {
+        printf("%s: %d file(s) %s in %.3f s\n", db, n,
+               rebuild ? "indexed" : "added, changed or removed",
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        fflush(stdout);
+        /* Exit status 3: indexed here, but the central server has not got it yet. */
+        if (push_central(c)) rc = 3;
+        if (watch) rc = watch_index(ix, c);
+    }
+    nd_index_central_close(c);
+    nd_index_close(ix);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -440,6 +582,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "summary") == 0) return cmd_summary(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "export") == 0) return cmd_export(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "recover") == 0) return cmd_recover(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "index") == 0) return cmd_index(argc - 2, argv + 2);
     if (argc >= 2) fprintf(stderr, "nordic-trial: unknown or incomplete command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

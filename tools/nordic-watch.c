@@ -1,5 +1,5 @@
 /* nordic-watch: live terminal view of nordicd for the testing station.
- * Subscribes to every live topic (daemon/ZMQ_PROTOCOL.md) and redraws at
+ * Subscribes to every live topic (daemon/wire/ZMQ_PROTOCOL.md) and redraws at
  * 25 Hz (configurable): per-leg force bars with the open rep's running
  * peaks, a table of reps, the last trial summary with flags, device
  * counters and lost-message counts (seq gaps).
@@ -24,13 +24,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "nd_zsec.h"
+#include "nd_client.h"
 
 #define MAX_REPS  64
-#define TOPICS    5
 #define FRAME_CAP (64 * 1024)
-
-static const char *const topic_names[TOPICS] = {"status", "live", "rep", "trial", "wave"};
 
 typedef struct rep_row {
     int index;
@@ -57,10 +54,8 @@ typedef struct view {
     char summary_trial[72], flags[96];
     double max[2], mean[2], sum_asym, pain;
     int sum_reps;
-    /* message accounting */
-    unsigned long long received[TOPICS], lost[TOPICS];
-    double last_seq[TOPICS];
-    bool seen[TOPICS];
+    /* message accounting (kept by the client library) */
+    const nd_live_counts *counts;
 } view;
 
 static volatile sig_atomic_t g_quit, g_resized;
@@ -191,39 +186,24 @@ static void on_trial(view *v, const cJSON *j)
     }
 }
 
-static void handle_message(view *v, const char *topic, size_t tlen, const char *data, size_t len)
+static void handle_message(view *v, nd_topic k, const cJSON *j)
 {
-    int k;
-    for (k = 0; k < TOPICS; k++)
-        if (strlen(topic_names[k]) == tlen && !memcmp(topic, topic_names[k], tlen)) break;
-    if (k == TOPICS) return;
-    cJSON *j = cJSON_ParseWithLength(data, len);
-    if (!j) return;
-    double seq = num(j, "seq");
-    if (isfinite(seq)) {
-        if (v->seen[k] && seq > v->last_seq[k] + 1)
-            v->lost[k] += (unsigned long long)(seq - v->last_seq[k] - 1);
-        v->last_seq[k] = seq;
-        v->seen[k] = true;
-    }
-    v->received[k]++;
     switch (k) {
-    case 0:
+    case ND_TOPIC_STATUS:
         on_status(v, j);
         break;
-    case 1:
+    case ND_TOPIC_LIVE:
         on_live(v, j);
         break;
-    case 2:
+    case ND_TOPIC_REP:
         on_rep(v, j);
         break;
-    case 3:
+    case ND_TOPIC_TRIAL:
         on_trial(v, j);
         break;
     default:
         break;
     }
-    cJSON_Delete(j);
 }
 
 /* ------------------------------------------------------------ rendering */
@@ -374,7 +354,7 @@ static void render(frame *f, const view *v, const char *endpoint)
          fmt_num(c, sizeof c, v->gap_sets, 0), fmt_num(d, sizeof d, v->dropped, 0),
          fmt_num(e, sizeof e, v->bad_frames, 0), fmt_num(g, sizeof g, v->bad_lines, 0));
     unsigned long long lost = 0;
-    for (int k = 0; k < TOPICS; k++) lost += v->lost[k];
+    for (int k = 0; k < ND_TOPIC_COUNT; k++) lost += v->counts->lost[k];
     line(f, "ring overruns %s  live skipped %s  daemon send drops %s  messages lost here %llu",
          fmt_num(a, sizeof a, v->ring_overruns, 0), fmt_num(b, sizeof b, v->live_skipped, 0),
          fmt_num(h, sizeof h, v->live_dropped, 0), lost);
@@ -407,7 +387,8 @@ static void usage(FILE *out)
 {
     fputs("Usage: nordic-watch [OPTIONS]\n"
           "Live terminal view of nordicd: force bars, reps, summary, counters.\n\n"
-          "  --pub ENDPOINT      live endpoint (default $NORDIC_PUB or tcp://127.0.0.1:5556)\n"
+          "  --pub ENDPOINT      live endpoint (default $NORDIC_PUB or " ND_DEFAULT_PUB_ENDPOINT
+          ")\n"
           "  --hz N              redraw rate, 1-100 (default 25)\n"
           "  --ascii             draw bars with ASCII only (default: UTF-8 if the locale is)\n"
           "  --frames N          exit after N frames (for scripts and tests)\n"
@@ -423,7 +404,7 @@ int main(int argc, char **argv)
     const char *endpoint = getenv("NORDIC_PUB");
     const char *server_key = getenv("NORDIC_SERVER_KEY");
     const char *client_key = getenv("NORDIC_CLIENT_KEY");
-    if (!endpoint || !*endpoint) endpoint = "tcp://127.0.0.1:5556";
+    if (!endpoint || !*endpoint) endpoint = ND_DEFAULT_PUB_ENDPOINT;
     double hz = 25;
     long max_frames = -1;
     static frame fr;
@@ -466,29 +447,17 @@ int main(int argc, char **argv)
     }
 
     void *zctx = zmq_ctx_new();
-    void *sub = zmq_socket(zctx, ZMQ_SUB);
-    int linger = 0, rcvhwm = 10000;
-    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sub, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
-    if (server_key || client_key) {
-        char err[512];
-        if (!server_key || !client_key ||
-            nd_zsec_apply_client(sub, server_key ? server_key : "", client_key ? client_key : "",
-                                 err, sizeof err)) {
-            fprintf(stderr, "nordic-watch: %s\n",
-                    !server_key || !client_key ? "CURVE needs both --server-key and --client-key"
-                                               : err);
-            return 2;
-        }
-    }
-    for (int k = 0; k < TOPICS; k++)
-        if (strcmp(topic_names[k], "wave")) /* plots only; not drawn here */
-            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic_names[k], strlen(topic_names[k]));
-    if (zmq_connect(sub, endpoint) != 0) {
-        fprintf(stderr, "nordic-watch: cannot connect to %s: %s\n", endpoint,
-                zmq_strerror(zmq_errno()));
+    nd_client_options opt = {
+        .endpoint = endpoint, .server_key_file = server_key, .client_key_file = client_key};
+    char err[600];
+    /* wave is for plots only; it is not drawn here. */
+    unsigned topics = (1u << ND_TOPIC_COUNT) - 1 - (1u << ND_TOPIC_WAVE);
+    nd_live_client *live = nd_live_client_open(zctx, &opt, topics, 10000, err, sizeof err);
+    if (!live) {
+        fprintf(stderr, "nordic-watch: %s\n", err);
         return 2;
     }
+    void *sub = nd_live_client_socket(live);
 
     bool tty_in = isatty(STDIN_FILENO), tty_out = isatty(STDOUT_FILENO);
     struct sigaction sa = {0};
@@ -514,6 +483,7 @@ int main(int argc, char **argv)
     screen_size(&fr);
 
     static view v;
+    v.counts = nd_live_client_counts(live);
     uint64_t period = (uint64_t)(1000 / hz), next = now_ms();
     long frames = 0;
     while (!g_quit && (max_frames < 0 || frames < max_frames)) {
@@ -525,18 +495,11 @@ int main(int argc, char **argv)
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             /* Drain everything queued; only the newest state is drawn. */
             for (int i = 0; i < 10000; i++) {
-                zmq_msg_t topic, body;
-                zmq_msg_init(&topic);
-                if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) < 0) {
-                    zmq_msg_close(&topic);
-                    break;
-                }
-                zmq_msg_init(&body);
-                if (zmq_msg_more(&topic) && zmq_msg_recv(&body, sub, 0) >= 0)
-                    handle_message(&v, zmq_msg_data(&topic), zmq_msg_size(&topic),
-                                   zmq_msg_data(&body), zmq_msg_size(&body));
-                zmq_msg_close(&topic);
-                zmq_msg_close(&body);
+                cJSON *body;
+                int topic = nd_live_client_recv(live, &body, 0);
+                if (topic < 0) break;
+                handle_message(&v, (nd_topic)topic, body);
+                cJSON_Delete(body);
             }
         }
         if (tty_in && n > 0 && (items[1].revents & ZMQ_POLLIN)) {
@@ -570,7 +533,7 @@ int main(int argc, char **argv)
     }
     restore_terminal();
     if (!tty_out) putchar('\n');
-    zmq_close(sub);
+    nd_live_client_close(live);
     zmq_ctx_term(zctx);
     return 0;
 }

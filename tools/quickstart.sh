@@ -20,6 +20,7 @@ packages=(
   libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev libfontconfig-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
+  libsqlite3-dev python3-jsonschema python3-yaml libpq-dev postgresql-15 python3-psycopg2
   # Exports (tools/export/EXPORT.md): libxdf reads our XDF files in the tests
   # (a C++ test program: g++; its static library needs pugixml).
   g++ libxdf-dev libpugixml-dev

@@ -1,0 +1,35 @@
+/* The shared lossless-consumer loop (nd_consumer.h). */
+#include "nd_consumer.h"
+
+#define IDLE_WAIT_MS 20 /* a silent device: periodic work still runs */
+#define HELD_WAIT_MS 2  /* held at the first set: release promptly */
+
+void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx)
+{
+    for (;;) {
+        bool exiting = atomic_load(c->drain_and_exit);
+        if (c->held && atomic_load(c->held) && !exiting) {
+            nd_ring_wait(c->ring, c->ring_reader, HELD_WAIT_MS);
+            continue;
+        }
+        uint64_t pos;
+        /* The ring first, then the bus: see nd_bus.h for why this order
+         * cuts start and stop at the same set for every consumer. */
+        uint64_t avail = nd_ring_available(c->ring, c->ring_reader, &pos);
+        uint64_t done = 0;
+        for (;;) {
+            nd_msg m;
+            uint64_t limit;
+            while (nd_bus_next(c->bus, c->bus_reader, pos + done, avail - done, &m, &limit))
+                ops->message(ctx, &m);
+            if (limit == 0) break;
+            ops->sets(ctx, pos + done, limit);
+            done += limit;
+        }
+        if (avail) nd_ring_release(c->ring, c->ring_reader, pos + avail);
+        if (ops->pass_done) ops->pass_done(ctx, avail);
+        if (avail) continue;
+        if (exiting) break;
+        nd_ring_wait(c->ring, c->ring_reader, IDLE_WAIT_MS);
+    }
+}

@@ -1,0 +1,270 @@
+/* nordic-report CSV tables: trials.csv, reps.csv, trends.csv, compare.csv.
+ * Column names are a stable interface (tools/report/REPORT.md): add at the end,
+ * never rename. Numbers read back exactly; NaN as "NaN"; text quoted. */
+#include <math.h>
+#include <string.h>
+
+#include "report.h"
+
+static void num(FILE *f, double v)
+{
+    fputc(',', f);
+    nd_report_put_num(f, v);
+}
+
+static void text(FILE *f, const char *s)
+{
+    fputc(',', f);
+    nd_report_put_text(f, s);
+}
+
+static void uint(FILE *f, unsigned long long v)
+{
+    fprintf(f, ",%llu", v);
+}
+
+static void date_of(const char *created_utc, char out[11])
+{
+    snprintf(out, 11, "%.10s", created_utc);
+}
+
+int nd_report_write_trials_csv(const char *path, const nd_report_trial *t, size_t n)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *f = nd_report_begin(path, tmp, sizeof tmp);
+    if (!f) return -1;
+    fputs("file,trial_id,athlete_id,created_utc,date,status,metrics_source,software_version,"
+          "device_model,device_serial,sample_rate_hz,samples,duration_s,lost_sets,body_mass_kg,"
+          "lever_m,injured_side,reps,discarded_reps,max_left_N,max_right_N,mean_left_N,"
+          "mean_right_N,asymmetry_pct,abs_asymmetry_pct,weaker_side,lsi_pct,torque_max_left_Nm,"
+          "torque_max_right_Nm,rel_force_max_left_N_per_kg,rel_force_max_right_N_per_kg,"
+          "impulse_left_Ns,impulse_right_Ns,flags,weak_left,weak_right,imbalance,pain,"
+          "pain_rating",
+          f);
+    /* The metric settings behind the values, named as in nd_metric_setting_table. */
+    for (size_t k = 0; k < nd_metric_setting_count; k++)
+        if (strcmp(nd_metric_setting_table[k].name, "tare_window_s") != 0)
+            fprintf(f, ",%s", nd_metric_setting_table[k].name);
+    fputc('\n', f);
+    for (size_t i = 0; i < n; i++) {
+        const nd_report_trial *p = &t[i];
+        if (!p->ok) continue;
+        const nd_trial_meta *m = &p->info.meta;
+        const nd_trial_summary *s = &p->summary;
+        char date[11], flags[64];
+        date_of(p->info.created_utc, date);
+        nd_report_flags(s, flags, sizeof flags);
+        nd_report_put_text(f, p->path);
+        text(f, m->trial_id);
+        text(f, m->athlete_id);
+        text(f, p->info.created_utc);
+        text(f, date);
+        text(f, p->info.status);
+        text(f, p->recomputed ? "recomputed" : "stored");
+        text(f, m->software_version);
+        text(f, m->device.model);
+        text(f, m->device.serial);
+        num(f, m->sample_rate_hz);
+        uint(f, p->info.samples);
+        num(f, (double)p->info.samples / m->sample_rate_hz);
+        uint(f, p->lost_sets);
+        num(f, m->subject.body_mass_kg);
+        num(f, m->subject.lever_m);
+        text(f, nd_side_name(m->subject.injured_side));
+        uint(f, s->reps);
+        uint(f, s->discarded_reps);
+        num(f, s->max_N[0]);
+        num(f, s->max_N[1]);
+        num(f, s->mean_N[0]);
+        num(f, s->mean_N[1]);
+        num(f, s->asymmetry_pct);
+        num(f, s->abs_asymmetry_pct);
+        text(f, nd_side_name(s->weaker_side));
+        num(f, s->lsi_pct);
+        num(f, s->torque_max_Nm[0]);
+        num(f, s->torque_max_Nm[1]);
+        num(f, s->rel_force_max_N_per_kg[0]);
+        num(f, s->rel_force_max_N_per_kg[1]);
+        num(f, p->impulse_Ns[0]);
+        num(f, p->impulse_Ns[1]);
+        text(f, flags);
+        fprintf(f, ",%d,%d,%d,%d,%d", s->weak_left, s->weak_right, s->imbalance, s->pain,
+                s->pain_rating);
+        for (size_t k = 0; k < nd_metric_setting_count; k++) {
+            if (strcmp(nd_metric_setting_table[k].name, "tare_window_s") == 0) continue;
+            num(f, nd_metric_setting_get(&p->settings, &nd_metric_setting_table[k]));
+        }
+        fputc('\n', f);
+    }
+    return nd_report_finish(f, tmp, path);
+}
+
+int nd_report_write_reps_csv(const char *path, const nd_report_trial *t, size_t n)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *f = nd_report_begin(path, tmp, sizeof tmp);
+    if (!f) return -1;
+    fputs("file,trial_id,athlete_id,created_utc,metrics_source,index,i_open,i_end,t_open_s,"
+          "t_end_s,peak_left_N,peak_right_N,i_peak_left,i_peak_right,t_peak_left_s,"
+          "t_peak_right_s,asymmetry_pct,abs_asymmetry_pct,weaker_side,lsi_pct,torque_left_Nm,"
+          "torque_right_Nm,rel_force_left_N_per_kg,rel_force_right_N_per_kg,"
+          "time_to_peak_left_s,time_to_peak_right_s,rfd_left_N_per_s,rfd_right_N_per_s,"
+          "impulse_left_Ns,impulse_right_Ns\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        const nd_report_trial *p = &t[i];
+        if (!p->ok) continue;
+        for (size_t k = 0; k < p->n_reps; k++) {
+            const nd_rep_result *r = &p->reps[k];
+            nd_report_put_text(f, p->path);
+            text(f, p->info.meta.trial_id);
+            text(f, p->info.meta.athlete_id);
+            text(f, p->info.created_utc);
+            text(f, p->recomputed ? "recomputed" : "stored");
+            uint(f, r->index);
+            uint(f, r->i_open);
+            uint(f, r->i_end);
+            num(f, r->t_open_s);
+            num(f, r->t_end_s);
+            num(f, r->peak_N[0]);
+            num(f, r->peak_N[1]);
+            uint(f, r->i_peak[0]);
+            uint(f, r->i_peak[1]);
+            num(f, r->t_peak_s[0]);
+            num(f, r->t_peak_s[1]);
+            num(f, r->asymmetry_pct);
+            num(f, r->abs_asymmetry_pct);
+            text(f, nd_side_name(r->weaker_side));
+            num(f, r->lsi_pct);
+            for (int s = 0; s < 2; s++) num(f, r->torque_Nm[s]);
+            for (int s = 0; s < 2; s++) num(f, r->rel_force_N_per_kg[s]);
+            for (int s = 0; s < 2; s++) num(f, r->time_to_peak_s[s]);
+            for (int s = 0; s < 2; s++) num(f, r->rfd_N_per_s[s]);
+            for (int s = 0; s < 2; s++) num(f, r->impulse_Ns[s]);
+            fputc('\n', f);
+        }
+    }
+    return nd_report_finish(f, tmp, path);
+}
+
+static int exceeds(double change, double mdc)
+{
+    return isfinite(change) && fabs(change) > mdc;
+}
+
+int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const size_t *order,
+                               size_t n_order, double mdc_N)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *f = nd_report_begin(path, tmp, sizeof tmp);
+    if (!f) return -1;
+    fputs("athlete_id,test_number,created_utc,date,days_since_first,trial_id,file,max_left_N,"
+          "max_right_N,asymmetry_pct,change_first_left_N,change_first_right_N,"
+          "change_first_asymmetry_pct,change_prev_left_N,change_prev_right_N,"
+          "change_prev_asymmetry_pct,mdc_N,exceeds_mdc_first_left,exceeds_mdc_first_right,"
+          "exceeds_mdc_prev_left,exceeds_mdc_prev_right,weak_left,weak_right,imbalance\n",
+          f);
+    const nd_report_trial *first = NULL, *prev = NULL;
+    for (size_t i = 0; i < n_order; i++) {
+        const nd_report_trial *p = &t[order[i]];
+        if (p->test_number == 1) first = prev = NULL;
+        const nd_trial_summary *s = &p->summary;
+        char date[11];
+        date_of(p->info.created_utc, date);
+        nd_report_put_text(f, p->info.meta.athlete_id);
+        fprintf(f, ",%d", p->test_number);
+        text(f, p->info.created_utc);
+        text(f, date);
+        num(f, first
+                   ? (double)(p->info.meta.created_utc_s - first->info.meta.created_utc_s) / 86400.0
+                   : 0.0);
+        text(f, p->info.meta.trial_id);
+        text(f, p->path);
+        num(f, s->max_N[0]);
+        num(f, s->max_N[1]);
+        num(f, s->asymmetry_pct);
+        double cf[3] = {NAN, NAN, NAN}, cp[3] = {NAN, NAN, NAN};
+        if (first) {
+            cf[0] = s->max_N[0] - first->summary.max_N[0];
+            cf[1] = s->max_N[1] - first->summary.max_N[1];
+            cf[2] = s->asymmetry_pct - first->summary.asymmetry_pct;
+            cp[0] = s->max_N[0] - prev->summary.max_N[0];
+            cp[1] = s->max_N[1] - prev->summary.max_N[1];
+            cp[2] = s->asymmetry_pct - prev->summary.asymmetry_pct;
+        }
+        for (int k = 0; k < 3; k++) num(f, cf[k]);
+        for (int k = 0; k < 3; k++) num(f, cp[k]);
+        num(f, mdc_N);
+        fprintf(f, ",%d,%d,%d,%d,%d,%d,%d\n", exceeds(cf[0], mdc_N), exceeds(cf[1], mdc_N),
+                exceeds(cp[0], mdc_N), exceeds(cp[1], mdc_N), s->weak_left, s->weak_right,
+                s->imbalance);
+        if (!first) first = p;
+        prev = p;
+    }
+    return nd_report_finish(f, tmp, path);
+}
+
+/* One compare row; returns 1 when the values differ beyond tol. */
+static int cmp_row(FILE *f, const nd_report_trial *p, const char *metric, double stored,
+                   double recomputed, double tol)
+{
+    double diff = recomputed - stored;
+    bool match = (isnan(stored) && isnan(recomputed)) || fabs(diff) <= tol || stored == recomputed;
+    nd_report_put_text(f, p->path);
+    text(f, p->info.meta.trial_id);
+    text(f, metric);
+    num(f, stored);
+    num(f, recomputed);
+    num(f, isnan(stored) && isnan(recomputed) ? 0.0 : diff);
+    fprintf(f, ",%d\n", match);
+    return match ? 0 : 1;
+}
+
+int nd_report_write_compare_csv(const char *path, const nd_report_trial *t, size_t n, double tol,
+                                size_t *mismatches)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *f = nd_report_begin(path, tmp, sizeof tmp);
+    if (!f) return -1;
+    *mismatches = 0;
+    fputs("file,trial_id,metric,stored,recomputed,difference,match\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const nd_report_trial *p = &t[i];
+        if (!p->ok || !p->compared) continue;
+        const nd_trial_summary *a = &p->info.summary, *b = &p->recomputed_summary;
+        const bool has = p->info.has_summary;
+        size_t bad = 0;
+        /* Stored summary exists only for complete trials; NaN marks its absence. */
+#define S(field) (has ? (double)a->field : NAN)
+        bad += cmp_row(f, p, "reps", (double)p->n_stored_reps, (double)p->n_recomputed_reps, 0);
+        bad += cmp_row(f, p, "discarded_reps", S(discarded_reps), b->discarded_reps, 0);
+        bad += cmp_row(f, p, "max_left_N", S(max_N[0]), b->max_N[0], tol);
+        bad += cmp_row(f, p, "max_right_N", S(max_N[1]), b->max_N[1], tol);
+        bad += cmp_row(f, p, "mean_left_N", S(mean_N[0]), b->mean_N[0], tol);
+        bad += cmp_row(f, p, "mean_right_N", S(mean_N[1]), b->mean_N[1], tol);
+        bad += cmp_row(f, p, "asymmetry_pct", S(asymmetry_pct), b->asymmetry_pct, tol);
+        bad += cmp_row(f, p, "lsi_pct", S(lsi_pct), b->lsi_pct, tol);
+        bad += cmp_row(f, p, "weak_left", S(weak_left), b->weak_left, 0);
+        bad += cmp_row(f, p, "weak_right", S(weak_right), b->weak_right, 0);
+        bad += cmp_row(f, p, "imbalance", S(imbalance), b->imbalance, 0);
+#undef S
+        size_t both =
+            p->n_stored_reps < p->n_recomputed_reps ? p->n_stored_reps : p->n_recomputed_reps;
+        for (size_t k = 0; k < both; k++) {
+            const nd_rep_result *x = &p->stored_reps[k], *y = &p->recomputed_reps[k];
+            const char *names[] = {"t_open_s",     "t_end_s",         "peak_left_N",
+                                   "peak_right_N", "impulse_left_Ns", "impulse_right_Ns"};
+            const double sx[] = {x->t_open_s,  x->t_end_s,       x->peak_N[0],
+                                 x->peak_N[1], x->impulse_Ns[0], x->impulse_Ns[1]};
+            const double sy[] = {y->t_open_s,  y->t_end_s,       y->peak_N[0],
+                                 y->peak_N[1], y->impulse_Ns[0], y->impulse_Ns[1]};
+            for (size_t j = 0; j < 6; j++) {
+                char metric[64];
+                snprintf(metric, sizeof metric, "rep%zu.%s", k + 1, names[j]);
+                bad += cmp_row(f, p, metric, sx[j], sy[j], tol);
+            }
+        }
+        if (bad) (*mismatches)++;
+    }
+    return nd_report_finish(f, tmp, path);
+}

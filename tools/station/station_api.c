@@ -1,0 +1,108 @@
+#include "station_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef NORDIC_STATION_WITH_INDEX
+#include "nd_api.h"
+#include "nd_index.h"
+#include "nd_index_watcher.h"
+#endif
+
+struct station_api {
+#ifdef NORDIC_STATION_WITH_INDEX
+    nd_index *ix;
+    /* Files copied in or closed by nordicd are indexed on its own thread
+     * and connection while this one serves requests. */
+    nd_index_watcher *watcher;
+#else
+    int unused;
+#endif
+};
+
+station_api *station_api_open(const station_config *c, char *err, size_t errlen)
+{
+    station_api *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+#ifdef NORDIC_STATION_WITH_INDEX
+    char db[STATION_PATH_MAX + 32];
+    snprintf(db, sizeof db, "%s/index.sqlite", c->state_dir);
+    a->ix = nd_index_open(db, c->data_dir, err, errlen);
+    if (!a->ix || nd_index_sync(a->ix, err, errlen) != 0) {
+        if (a->ix) nd_index_close(a->ix);
+        free(a);
+        return NULL;
+    }
+    a->watcher = nd_index_watcher_start(db, c->data_dir, err, errlen);
+    if (!a->watcher) {
+        nd_index_close(a->ix);
+        free(a);
+        return NULL;
+    }
+#else
+    (void)c;
+    (void)err;
+    (void)errlen;
+#endif
+    return a;
+}
+
+void station_api_close(station_api *a)
+{
+    if (!a) return;
+#ifdef NORDIC_STATION_WITH_INDEX
+    nd_index_watcher_stop(a->watcher);
+    nd_index_close(a->ix);
+#endif
+    free(a);
+}
+
+int station_api_handle(station_api *a, const char *method, const char *path, const char *query,
+                       const char *body, size_t body_len, station_api_response *out)
+{
+    memset(out, 0, sizeof *out);
+#ifdef NORDIC_STATION_WITH_INDEX
+    nd_api_response r;
+    memset(&r, 0, sizeof r);
+    if (nd_api_handle(a->ix, method, path, query, body, body_len, &r) != 0) return -1;
+    out->status = r.status;
+    out->content_type = r.content_type;
+    out->body = r.body;
+    out->body_len = r.body_len;
+    out->file_path = r.file_path;
+    return 0; /* ownership of body/file_path moved to out */
+#else
+    (void)a, (void)method, (void)path, (void)query, (void)body, (void)body_len;
+    return -1;
+#endif
+}
+
+void station_api_response_free(station_api_response *r)
+{
+    free(r->body);
+    free(r->file_path);
+    memset(r, 0, sizeof *r);
+}
+
+int station_api_watch_fd(station_api *a)
+{
+#ifdef NORDIC_STATION_WITH_INDEX
+    return nd_index_watch_fd(a->ix);
+#else
+    (void)a;
+    return -1;
+#endif
+}
+
+void station_api_watch_handle(station_api *a)
+{
+#ifdef NORDIC_STATION_WITH_INDEX
+    nd_index_watch_handle(a->ix);
+#else
+    (void)a;
+#endif
+}

@@ -1,0 +1,32 @@
+/* The /api/v1 resources that live in the trial index (tools/index, issue 14):
+ * the single place where the station hands a request to nd_api_handle. Built
+ * without the index, station_api_handle answers nothing (the caller's 404). */
+#ifndef STATION_API_H
+#define STATION_API_H
+
+#include <stddef.h>
+
+#include "station_config.h"
+
+typedef struct station_api station_api;
+
+typedef struct station_api_response {
+    int status;
+    const char *content_type;
+    char *body;
+    size_t body_len;
+    char *file_path; /* non-NULL: send this file instead of body */
+} station_api_response;
+
+/* Opens the index (state_dir/index.sqlite over data_dir) when built with it. */
+station_api *station_api_open(const station_config *c, char *err, size_t errlen);
+void station_api_close(station_api *a);
+/* 0 = handled (out filled, free with station_api_response_free); -1 = not its path. */
+int station_api_handle(station_api *a, const char *method, const char *path, const char *query,
+                       const char *body, size_t body_len, station_api_response *out);
+void station_api_response_free(station_api_response *r);
+/* The index's inotify descriptor (-1 without it) and what to call when it is readable. */
+int station_api_watch_fd(station_api *a);
+void station_api_watch_handle(station_api *a);
+
+#endif
