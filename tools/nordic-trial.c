@@ -3,6 +3,7 @@
  *   nordic-trial summary FILE
  *   nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv] [--events OUT.csv]
  *                            [--out-dir DIR]
+ *   nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]
  *   nordic-trial recover DIR
  *   nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]
  *                      [--central postgresql://... --station ID]
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nd_export.h"
 #include "nd_trial_dirs.h"
 #include "nd_index.h"
 #include "nd_index_central.h"
@@ -34,6 +36,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: nordic-trial summary FILE\n"
                  "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
                  "                               [--events OUT.csv] [--out-dir DIR]\n"
+                 "       nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]\n"
                  "       nordic-trial recover DIR\n"
                  "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
                  "                          [--central postgresql://... --station ID]\n"
@@ -41,6 +44,13 @@ static void usage(FILE *out)
                  "summary  print the trial's metadata, status and summary metrics\n"
                  "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
                  "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
+                 "export --format  for other lab software (tools/export/EXPORT.md), into DIR\n"
+                 "         (default: the current folder):\n"
+                 "           xdf       DIR/<name>.xdf per trial (LabRecorder, EEGLAB, MNE, pyxdf)\n"
+                 "           bids      DIR/nordic_bids/, a BIDS motion dataset of all the trials\n"
+                 "           csv       DIR/<name>.csv per trial, one row per sample set\n"
+                 "           club-csv  DIR/nordic_club.csv, one row per trial, commercial column\n"
+                 "                     names\n"
                  "recover  repair trials in DIR left open by a crash and mark them\n"
                  "         interrupted (safe while nordicd records: files in use are skipped)\n"
                  "index    bring the trial index (SQLite) in line with the data directory;\n"
@@ -95,7 +105,7 @@ static int cmd_summary(const char *path)
     const nd_trial_info *in = nd_trial_reader_info(r);
     const nd_trial_meta *m = &in->meta;
     printf("file:            %s\n", path);
-    printf("schema:          %s v%d\n", ND_TRIAL_SCHEMA, in->schema_version);
+    printf("schema:          %s v%d.%d\n", ND_TRIAL_SCHEMA, in->schema_version, in->schema_minor);
     printf("status:          %s%s\n", in->status,
            in->swmr ? " (still open for writing or not yet recovered)" : "");
     printf("trial id:        %s\n", m->trial_id);
@@ -118,6 +128,10 @@ static int cmd_summary(const char *path)
     if (m->notes[0]) printf("notes:           %s\n", m->notes);
     printf("reps stored:     %llu, events: %llu\n", (unsigned long long)in->reps,
            (unsigned long long)in->events);
+    if (in->has_clock)
+        printf("clock pairs:     %llu\n", (unsigned long long)in->clock_rows);
+    else
+        printf("clock pairs:     none (written before schema 1.1)\n");
     if (in->has_summary) {
         const nd_trial_summary *s = &in->summary;
         printf("summary:\n");
@@ -300,8 +314,57 @@ static int export_events(nd_trial_reader *r, const char *out)
     return finish(f, tmp, out, 0);
 }
 
+/* export FILE... --format F [--out DIR] */
+static int cmd_export_format(int argc, char **argv)
+{
+    const char *format = NULL, *out = NULL;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    size_t n = 0;
+    if (!files) return 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "--out") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "nordic-trial: %s needs a value\n", argv[i]);
+                free(files);
+                return 2;
+            }
+            if (argv[i][2] == 'f')
+                format = argv[++i];
+            else
+                out = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "nordic-trial: unknown option '%s' with --format (see --help)\n",
+                    argv[i]);
+            free(files);
+            return 2;
+        } else {
+            files[n++] = argv[i];
+        }
+    }
+    nd_export_options opt = {.out_dir = out, .notes = stderr};
+    if (nd_export_format_parse(format, &opt.format) < 0) {
+        fprintf(stderr, "nordic-trial: unknown export format '%s' (xdf, bids, csv, club-csv)\n",
+                format);
+        free(files);
+        return 2;
+    }
+    if (n == 0) {
+        fprintf(stderr, "nordic-trial: export needs a trial FILE\n");
+        free(files);
+        return 2;
+    }
+    char err[4600];
+    int rc = nd_export_files(files, n, &opt, stdout, err, sizeof err);
+    /* One file: its own line already said everything. */
+    if (rc < 0 || (rc > 0 && n > 1)) fprintf(stderr, "nordic-trial: %s\n", err);
+    free(files);
+    return rc == 0 ? 0 : 1;
+}
+
 static int cmd_export(int argc, char **argv)
 {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--format") == 0) return cmd_export_format(argc, argv);
     const char *file = NULL, *samples = NULL, *reps = NULL, *events = NULL, *out_dir = NULL;
     for (int i = 0; i < argc; i++) {
         const char **slot = NULL;

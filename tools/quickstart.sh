@@ -21,7 +21,14 @@ packages=(
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
   libsqlite3-dev python3-jsonschema python3-yaml libpq-dev postgresql-15 python3-psycopg2
+  # Exports (tools/export/EXPORT.md): libxdf reads our XDF files in the tests
+  # (a C++ test program: g++; its static library needs pugixml).
+  g++ libxdf-dev libpugixml-dev
 )
+# bids-validator for the BIDS export test comes from npm, pinned, into the
+# build tree (no global install). npm itself from Debian when it is missing.
+BIDS_VALIDATOR_VERSION=1.15.0
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 install_missing() {
   local missing=()
@@ -62,8 +69,19 @@ run_tests() {
   (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@")
 }
 
+install_npm_tools() {
+  local prefix="$here/build/npm"
+  if [ ! -x "$prefix/node_modules/.bin/bids-validator" ] ||
+     ! grep -q "\"version\": \"$BIDS_VALIDATOR_VERSION\"" \
+       "$prefix/node_modules/bids-validator/package.json" 2>/dev/null; then
+    echo "==> npm: bids-validator@$BIDS_VALIDATOR_VERSION into $prefix (test-only tool)"
+    npm install --no-audit --no-fund --prefix "$prefix" "bids-validator@$BIDS_VALIDATOR_VERSION"
+  fi
+}
+
 test_all() {
   build build
+  install_npm_tools
   run_tests build
   echo "==> ASan + UBSan build"
   build build-asan -DNORDIC_SANITIZE=address

@@ -25,8 +25,8 @@ enum { D_RAW, D_FORCE, D_SEQ, D_COUNT };
 struct nd_trial_file {
     hid_t file;
     hid_t d[D_COUNT];
-    hid_t d_reps, d_events;
-    hid_t rep_type, event_type;
+    hid_t d_reps, d_events, d_clock;
+    hid_t rep_type, event_type, clock_type;
     int nch;
     size_t chunk_rows;
     /* Rows not yet handed to HDF5; they start at dataset row rows_written. */
@@ -37,6 +37,12 @@ struct nd_trial_file {
     nd_calibration cal;
     nd_trial_file_stats st;
     uint64_t interval_ns;
+    /* Clock pairs: host time of the last row, and the device clock unwrapped
+     * (NFP/1 and text devices send 32-bit microseconds that wrap every 71.6 min). */
+    uint64_t next_clock_ns;
+    uint32_t last_dev_us;
+    int64_t dev_us_epoch;
+    bool have_dev_us;
     uint64_t flush_hist[FLUSH_HISTORY];
     int fd; /* our own descriptor: fdatasync and the "in use" lock */
     char path[PATH_MAX];
@@ -131,6 +137,9 @@ static int after_copy(nd_trial_file *tf, char *err, size_t errlen)
     return 0;
 }
 
+static int maybe_clock(nd_trial_file *tf, const nd_sample *s, uint64_t index, char *err,
+                       size_t errlen);
+
 int nd_trial_file_append(nd_trial_file *tf, const nd_sample *sets, const double *force_N, size_t n,
                          char *err, size_t errlen)
 {
@@ -147,6 +156,10 @@ int nd_trial_file_append(nd_trial_file *tf, const nd_sample *sets, const double 
         double *force = tf->buf_force + tf->buf_rows * (size_t)nch;
         for (size_t i = 0; i < k; i++) {
             const nd_sample *s = &sets[done + i];
+            if (maybe_clock(tf, s, tf->st.rows_appended + i, err, errlen) < 0) {
+                tf->st.rejected_rows += n - done;
+                return -1;
+            }
             tf->buf_seq[tf->buf_rows + i] = s->seq;
             for (int ch = 0; ch < nch; ch++) {
                 raw[i * (size_t)nch + (size_t)ch] = s->raw[ch];
@@ -192,6 +205,76 @@ int nd_trial_file_append_columns(nd_trial_file *tf, const int32_t *raw, const do
     return 0;
 }
 
+int nd_trial_file_add_clock(nd_trial_file *tf, const nd_trial_clock_row *row, char *err,
+                            size_t errlen)
+{
+    if (tf->st.failed) return refuse(tf, err, errlen);
+    if (extend_write(tf->d_clock, 1, tf->st.clock_rows, 1, 1, tf->clock_type, row) < 0)
+        return fail(tf, err, errlen, "writing /clock", 0);
+    tf->st.clock_rows++;
+    return 0;
+}
+
+static int64_t unwrap_device_us(nd_trial_file *tf, const nd_sample *s)
+{
+    if (s->dev_t_us == 0) return ND_TRIAL_NO_DEVICE_TIME; /* nd_sample: 0 = unknown */
+    if (s->flags & ND_SAMPLE_AFTER_RESTART) {
+        tf->dev_us_epoch = 0; /* a restarted device counts from its own zero again */
+    } else if (tf->have_dev_us && s->dev_t_us < tf->last_dev_us) {
+        tf->dev_us_epoch += (int64_t)1 << 32;
+    }
+    tf->have_dev_us = true;
+    tf->last_dev_us = s->dev_t_us;
+    return tf->dev_us_epoch + (int64_t)s->dev_t_us;
+}
+
+/* Host CLOCK_REALTIME of a CLOCK_MONOTONIC instant: the offset between the
+ * two clocks is read now, between two monotonic readings (its error is half
+ * their distance, well under a microsecond). */
+static int64_t realtime_of(uint64_t mono_ns)
+{
+    struct timespec m0, rt, m1;
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    int64_t mono_mid = ((int64_t)m0.tv_sec * 1000000000 + m0.tv_nsec +
+                        (int64_t)m1.tv_sec * 1000000000 + m1.tv_nsec) /
+                       2;
+    int64_t offset = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - mono_mid;
+    return (int64_t)mono_ns + offset;
+}
+
+/* A clock row for set s (stored at sample row index) when one is due. */
+static int maybe_clock(nd_trial_file *tf, const nd_sample *s, uint64_t index, char *err,
+                       size_t errlen)
+{
+    uint8_t reason;
+    if (tf->st.clock_rows == 0)
+        reason = ND_CLOCK_FIRST;
+    else if (s->flags & ND_SAMPLE_AFTER_RECONNECT)
+        reason = ND_CLOCK_RECONNECT;
+    else if (s->flags & ND_SAMPLE_AFTER_RESTART)
+        reason = ND_CLOCK_RESTART;
+    else if (s->flags & ND_SAMPLE_AFTER_GAP)
+        reason = ND_CLOCK_GAP;
+    else if (s->host_ns >= tf->next_clock_ns)
+        reason = ND_CLOCK_PERIODIC;
+    else {
+        if (s->dev_t_us) unwrap_device_us(tf, s); /* follow every wrap */
+        return 0;
+    }
+    nd_trial_clock_row row = {
+        .sample_index = index,
+        .seq = s->seq,
+        .host_monotonic_ns = s->host_ns,
+        .host_realtime_ns = realtime_of(s->host_ns),
+        .device_time_us = unwrap_device_us(tf, s),
+        .reason = reason,
+    };
+    tf->next_clock_ns = s->host_ns + ND_TRIAL_CLOCK_PERIOD_NS;
+    return nd_trial_file_add_clock(tf, &row, err, errlen);
+}
+
 int nd_trial_file_add_rep(nd_trial_file *tf, const nd_rep_result *rep, char *err, size_t errlen)
 {
     if (tf->st.failed) return refuse(tf, err, errlen);
@@ -225,8 +308,8 @@ int nd_trial_file_flush(nd_trial_file *tf, char *err, size_t errlen)
     if (write_buffer(tf, err, errlen) < 0) return -1;
     for (int i = 0; i < D_COUNT; i++)
         if (H5Dflush(tf->d[i]) < 0) return fail(tf, err, errlen, "flushing /samples", 0);
-    if (H5Dflush(tf->d_reps) < 0 || H5Dflush(tf->d_events) < 0)
-        return fail(tf, err, errlen, "flushing /reps and /events", 0);
+    if (H5Dflush(tf->d_reps) < 0 || H5Dflush(tf->d_events) < 0 || H5Dflush(tf->d_clock) < 0)
+        return fail(tf, err, errlen, "flushing /reps, /events and /clock", 0);
     /* Survive power loss, not only kill -9: the page cache must reach the disk. */
     if (fdatasync(tf->fd) < 0 && errno != EINVAL) return fail(tf, err, errlen, "fdatasync", errno);
     uint64_t t1 = now_ns();
@@ -294,10 +377,13 @@ static void close_handles(nd_trial_file *tf)
         if (tf->d[i] >= 0) H5Dclose(tf->d[i]);
     if (tf->d_reps >= 0) H5Dclose(tf->d_reps);
     if (tf->d_events >= 0) H5Dclose(tf->d_events);
+    if (tf->d_clock >= 0) H5Dclose(tf->d_clock);
     if (tf->rep_type >= 0) H5Tclose(tf->rep_type);
     if (tf->event_type >= 0) H5Tclose(tf->event_type);
+    if (tf->clock_type >= 0) H5Tclose(tf->clock_type);
     for (int i = 0; i < D_COUNT; i++) tf->d[i] = -1;
-    tf->d_reps = tf->d_events = tf->rep_type = tf->event_type = -1;
+    tf->d_reps = tf->d_events = tf->d_clock = -1;
+    tf->rep_type = tf->event_type = tf->clock_type = -1;
 }
 
 static void free_writer(nd_trial_file *tf)
@@ -499,9 +585,13 @@ static int build_layout(nd_trial_file *tf, const nd_trial_meta *m, double interv
     tf->event_type = nd_h5_event_mem_type();
     tf->d_reps = create_table(tf->file, "/reps", tf->rep_type, 64);
     tf->d_events = create_table(tf->file, "/events", tf->event_type, 64);
+    /* 4 rows/s: one 256-row chunk per minute. */
+    tf->clock_type = nd_h5_clock_mem_type();
+    tf->d_clock = create_table(tf->file, "/clock", tf->clock_type, 256);
     for (int i = 0; i < D_COUNT; i++)
         if (tf->d[i] < 0) return -1;
-    if (tf->d_reps < 0 || tf->d_events < 0) return -1;
+    if (tf->d_reps < 0 || tf->d_events < 0 || tf->d_clock < 0) return -1;
+    if (nd_trial_write_clock_attrs(tf->d_clock) < 0) return -1;
     return nd_trial_write_dataset_attrs(tf->d[D_RAW], tf->d[D_FORCE], tf->d[D_SEQ], tf->d_reps,
                                         tf->d_events);
 }

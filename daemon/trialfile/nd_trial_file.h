@@ -43,8 +43,15 @@
 #include "nd_metrics.h"
 #include "nd_sample.h"
 
-#define ND_TRIAL_SCHEMA           "nordic-trial"
-#define ND_TRIAL_SCHEMA_VERSION   1
+#define ND_TRIAL_SCHEMA         "nordic-trial"
+#define ND_TRIAL_SCHEMA_VERSION 1
+/* Additions within version 1 (root attribute schema_minor_version; absent = 0).
+ * 1: the /clock dataset of clock pairs. */
+#define ND_TRIAL_SCHEMA_MINOR 1
+/* A periodic /clock row at least this often (host time between rows). */
+#define ND_TRIAL_CLOCK_PERIOD_NS 250000000ull
+/* device_time_us of a /clock row whose device sends no timestamp. */
+#define ND_TRIAL_NO_DEVICE_TIME   (-1)
 #define ND_TRIAL_ID_MAX           64 /* chars, without the terminating NUL */
 #define ND_TRIAL_EVENT_KIND_MAX   31 /* bytes stored per event kind (UTF-8) */
 #define ND_TRIAL_EVENT_DETAIL_MAX 255
@@ -85,6 +92,26 @@ void nd_trial_id_generate(char *out, size_t outlen);
 /* "<athlete_id>_<UTC yyyymmddThhmmssZ>_<trial_id>.h5" (no directory). */
 int nd_trial_file_name(const nd_trial_meta *m, char *out, size_t outlen, char *err, size_t errlen);
 
+/* Why a /clock row was written (HDF5 enum "reason"). */
+typedef enum nd_clock_reason {
+    ND_CLOCK_PERIODIC = 0,  /* the period passed */
+    ND_CLOCK_FIRST = 1,     /* first sample set of the trial */
+    ND_CLOCK_GAP = 2,       /* first set after lost sets */
+    ND_CLOCK_RESTART = 3,   /* first set after the device restarted (seq went back) */
+    ND_CLOCK_RECONNECT = 4, /* first set after the device came back */
+} nd_clock_reason;
+
+/* One clock pair: the host clocks at which sample row sample_index arrived,
+ * and the device's own time stamp of that set. */
+typedef struct nd_trial_clock_row {
+    uint64_t sample_index;      /* row in /samples */
+    uint64_t seq;               /* device sequence number of that row */
+    uint64_t host_monotonic_ns; /* CLOCK_MONOTONIC when its bytes arrived */
+    int64_t host_realtime_ns;   /* the same instant on CLOCK_REALTIME (Unix ns, UTC) */
+    int64_t device_time_us;     /* device clock, unwrapped; ND_TRIAL_NO_DEVICE_TIME if none */
+    uint8_t reason;             /* nd_clock_reason */
+} nd_trial_clock_row;
+
 typedef struct nd_trial_file nd_trial_file;
 
 /* Creates the file in data_dir (must exist and be writable; it is not created
@@ -98,12 +125,20 @@ nd_trial_file *nd_trial_file_create(const char *data_dir, const nd_trial_meta *m
 
 /* Sample sets from the ring: raw[0..nch-1] and seq are stored; force_N holds
  * n*nch calibrated forces, set-major (set0 ch0, set0 ch1, ...). force_N may
- * be NULL: the file's calibration is applied. Returns 0 or -1 (failed). */
+ * be NULL: the file's calibration is applied. A /clock row is added for the
+ * first set, for sets flagged ND_SAMPLE_AFTER_GAP/RESTART/RECONNECT, and
+ * whenever host_ns has advanced ND_TRIAL_CLOCK_PERIOD_NS since the last row.
+ * Returns 0 or -1 (failed). */
 int nd_trial_file_append(nd_trial_file *tf, const nd_sample *sets, const double *force_N, size_t n,
                          char *err, size_t errlen);
 /* Same from separate arrays: raw and force_N are n*nch set-major, seq n. */
 int nd_trial_file_append_columns(nd_trial_file *tf, const int32_t *raw, const double *force_N,
                                  const uint64_t *seq, size_t n, char *err, size_t errlen);
+
+/* Stores one clock pair as given (for writers that append columns and keep
+ * their own clock, e.g. converters and benchmarks). */
+int nd_trial_file_add_clock(nd_trial_file *tf, const nd_trial_clock_row *row, char *err,
+                            size_t errlen);
 
 int nd_trial_file_add_rep(nd_trial_file *tf, const nd_rep_result *rep, char *err, size_t errlen);
 /* t_s: seconds from the trial's first sample. kind e.g. "tare", "gap",
@@ -133,7 +168,7 @@ typedef struct nd_trial_file_stats {
     uint64_t rows_appended; /* sample sets accepted */
     uint64_t rows_written;  /* handed to HDF5 */
     uint64_t rows_flushed;  /* durable: on disk at the last successful flush */
-    uint64_t reps, events;
+    uint64_t reps, events, clock_rows;
     uint64_t flushes;
     uint64_t flush_p99_ns; /* over the last (up to) 8192 flushes */
     uint64_t flush_max_ns;

@@ -116,6 +116,24 @@ hid_t nd_h5_rep_mem_type(void)
     return t;
 }
 
+hid_t nd_h5_clock_mem_type(void)
+{
+    hid_t reason = H5Tenum_create(H5T_NATIVE_UINT8);
+    static const char *const names[] = {"periodic", "first", "gap", "restart", "reconnect"};
+    for (uint8_t v = 0; v < 5; v++) H5Tenum_insert(reason, names[v], &v);
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(nd_trial_clock_row));
+#define FIELD(f, type) H5Tinsert(t, #f, HOFFSET(nd_trial_clock_row, f), type)
+    FIELD(sample_index, H5T_NATIVE_UINT64);
+    FIELD(seq, H5T_NATIVE_UINT64);
+    FIELD(host_monotonic_ns, H5T_NATIVE_UINT64);
+    FIELD(host_realtime_ns, H5T_NATIVE_INT64);
+    FIELD(device_time_us, H5T_NATIVE_INT64);
+    FIELD(reason, reason);
+#undef FIELD
+    H5Tclose(reason);
+    return t;
+}
+
 static hid_t utf8_fixed(size_t size)
 {
     hid_t s = H5Tcopy(H5T_C_S1);

@@ -43,6 +43,8 @@ void nd_h5_row_to_rep(const nd_h5_rep_row *row, nd_rep_result *r);
 hid_t nd_h5_rep_mem_type(void);
 hid_t nd_h5_event_mem_type(void);
 hid_t nd_h5_side_enum_type(void);
+/* /clock rows: nd_trial_clock_row, "reason" an enum (nd_clock_reason). */
+hid_t nd_h5_clock_mem_type(void);
 hid_t nd_h5_packed(hid_t mem_type);
 
 /* Turns off HDF5's automatic error printing for the calling thread (we

@@ -45,6 +45,7 @@ int nd_trial_write_root_attrs(hid_t f, const nd_trial_meta *m, double flush_inte
     int rc = 0;
     rc |= nd_h5_attr_str(f, "schema", ND_TRIAL_SCHEMA);
     rc |= nd_h5_attr_i32(f, "schema_version", ND_TRIAL_SCHEMA_VERSION);
+    rc |= nd_h5_attr_i32(f, "schema_minor_version", ND_TRIAL_SCHEMA_MINOR);
     rc |= nd_h5_attr_str(f, "status", ND_TRIAL_STATUS_RECORDING);
     rc |= nd_h5_attr_str(f, "trial_id", m->trial_id);
     rc |= nd_h5_attr_str(f, "athlete_id", m->athlete_id);
@@ -97,10 +98,22 @@ int nd_trial_write_dataset_attrs(hid_t raw, hid_t force, hid_t seq, hid_t reps, 
     rc |=
         describe(force, "N", "calibrated unfiltered force [set, channel] = (raw - offset) * gain");
     rc |= describe(seq, NULL, "device sequence number of each sample set; jumps are gaps");
-    rc |= describe(reps, NULL,
-                   "one row per rep (daemon/metrics/METRICS.md); trial summary in this dataset's attributes "
-                   "once the trial is complete");
+    rc |= describe(
+        reps, NULL,
+        "one row per rep (daemon/metrics/METRICS.md); trial summary in this dataset's attributes "
+        "once the trial is complete");
     rc |= describe(events, NULL, "t_s (s from the first sample), kind, detail (UTF-8)");
+    return rc ? -1 : 0;
+}
+
+int nd_trial_write_clock_attrs(hid_t clock)
+{
+    int rc = describe(clock, NULL,
+                      "clock pairs: sample_index (row in /samples), seq, host_monotonic_ns, "
+                      "host_realtime_ns (Unix ns UTC), device_time_us (-1 = no device clock), "
+                      "reason; at least every 0.25 s and at every gap, restart and reconnect");
+    rc |= nd_h5_attr_i64(clock, "no_device_time", ND_TRIAL_NO_DEVICE_TIME);
+    rc |= nd_h5_attr_f64(clock, "period_s", ND_TRIAL_CLOCK_PERIOD_NS / 1e9);
     return rc ? -1 : 0;
 }
 

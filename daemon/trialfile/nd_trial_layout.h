@@ -13,6 +13,8 @@ int nd_trial_write_root_attrs(hid_t file, const nd_trial_meta *m, double flush_i
                               size_t chunk_rows);
 /* Units and descriptions on the datasets. */
 int nd_trial_write_dataset_attrs(hid_t raw, hid_t force, hid_t seq, hid_t reps, hid_t events);
+/* Description of /clock and its sentinel (schema minor 1). */
+int nd_trial_write_clock_attrs(hid_t clock);
 /* METRICS.md 4.8 summary as attributes of /reps. */
 int nd_trial_write_summary_attrs(hid_t reps, const nd_trial_summary *s);
 

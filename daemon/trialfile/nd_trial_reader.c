@@ -17,6 +17,7 @@ static const char *const dataset_names[D_COUNT] = {"/samples/raw", "/samples/for
 struct nd_trial_reader {
     hid_t file;
     hid_t d[D_COUNT];
+    hid_t d_clock; /* -1 in files before schema minor 1 */
     nd_trial_info info;
     char path[4096];
 };
@@ -43,6 +44,7 @@ int nd_trial_reader_refresh(nd_trial_reader *r, char *err, size_t errlen)
     r->info.samples = n;
     r->info.reps = rows_of(r->d[D_REPS], r->info.swmr);
     r->info.events = rows_of(r->d[D_EVENTS], r->info.swmr);
+    r->info.clock_rows = r->d_clock >= 0 ? rows_of(r->d_clock, r->info.swmr) : 0;
     H5Eclear2(H5E_DEFAULT);
     (void)err;
     (void)errlen;
@@ -54,6 +56,7 @@ void nd_trial_reader_close(nd_trial_reader *r)
     if (!r) return;
     for (int i = 0; i < D_COUNT; i++)
         if (r->d[i] >= 0) H5Dclose(r->d[i]);
+    if (r->d_clock >= 0) H5Dclose(r->d_clock);
     if (r->file >= 0) H5Fclose(r->file);
     H5Eclear2(H5E_DEFAULT);
     free(r);
@@ -84,6 +87,10 @@ static int check_schema(nd_trial_reader *r, char *err, size_t errlen)
         return -1;
     }
     r->info.schema_version = (int)v;
+    int64_t minor = 0; /* absent in files written before the first addition */
+    nd_h5_read_i64(r->file, "schema_minor_version", &minor);
+    H5Eclear2(H5E_DEFAULT);
+    r->info.schema_minor = (int)minor;
     return 0;
 }
 
@@ -106,6 +113,7 @@ static nd_trial_reader *open_reader(const char *path, bool lock, char *err, size
         return NULL;
     }
     for (int i = 0; i < D_COUNT; i++) r->d[i] = -1;
+    r->d_clock = -1;
     snprintf(r->path, sizeof r->path, "%s", path);
     hid_t fapl = H5P_DEFAULT;
     if (!lock && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0) H5Pset_file_locking(fapl, 0, 1);
@@ -143,6 +151,10 @@ static nd_trial_reader *open_reader(const char *path, bool lock, char *err, size
             return NULL;
         }
     }
+    if (H5Lexists(r->file, "/clock", H5P_DEFAULT) > 0)
+        r->d_clock = H5Dopen2(r->file, "/clock", H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    r->info.has_clock = r->d_clock >= 0;
     nd_trial_info *in = &r->info;
     nd_h5_read_str(r->file, "status", in->status, sizeof in->status);
     nd_h5_read_str(r->file, "created_utc", in->created_utc, sizeof in->created_utc);
@@ -247,5 +259,22 @@ long nd_trial_reader_read_events(nd_trial_reader *r, nd_trial_event *out, size_t
     }
     H5Tclose(t);
     free(rows);
+    return rc;
+}
+
+int nd_trial_reader_read_clock(nd_trial_reader *r, uint64_t first, size_t n,
+                               nd_trial_clock_row *out, char *err, size_t errlen)
+{
+    if (first > r->info.clock_rows || n > r->info.clock_rows - first) {
+        snprintf(err, errlen, "clock rows %llu..%llu outside the %llu stored",
+                 (unsigned long long)first, (unsigned long long)(first + n),
+                 (unsigned long long)r->info.clock_rows);
+        return -1;
+    }
+    if (n == 0) return 0;
+    hid_t t = nd_h5_clock_mem_type();
+    int rc = read_rows(r->d_clock, 1, first, n, 1, t, out);
+    H5Tclose(t);
+    if (rc < 0) nd_h5_error(err, errlen, "reading /clock");
     return rc;
 }

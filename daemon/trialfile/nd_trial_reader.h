@@ -25,12 +25,15 @@ typedef struct nd_trial_event {
 typedef struct nd_trial_info {
     nd_trial_meta meta;
     int schema_version;
-    char status[32]; /* "recording", "complete", "interrupted" */
+    int schema_minor; /* 0 = a file from before the first addition (no /clock) */
+    char status[32];  /* "recording", "complete", "interrupted" */
     char created_utc[32], closed_utc[32], recovered_utc[32]; /* "" when absent */
     double flush_interval_s;
     uint64_t samples; /* sample sets (rows common to raw, force_N and seq) */
     uint64_t reps, events;
-    bool has_summary; /* written at a normal close */
+    bool has_clock;      /* /clock present (schema minor >= 1) */
+    uint64_t clock_rows; /* rows in /clock */
+    bool has_summary;    /* written at a normal close */
     nd_trial_summary summary;
     bool swmr; /* opened in SWMR-read mode (file still marked open for writing) */
 } nd_trial_info;
@@ -60,5 +63,10 @@ long nd_trial_reader_read_reps(nd_trial_reader *r, nd_rep_result *out, size_t ma
                                size_t errlen);
 long nd_trial_reader_read_events(nd_trial_reader *r, nd_trial_event *out, size_t max, char *err,
                                  size_t errlen);
+
+/* Clock pairs first..first+n-1 (within info->clock_rows; none when
+ * !info->has_clock). */
+int nd_trial_reader_read_clock(nd_trial_reader *r, uint64_t first, size_t n,
+                               nd_trial_clock_row *out, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
-/* NFP/1, the open wire protocol (NFP/1, drivers/decoders/PROTOCOL.md): COBS(body) 0x00, where body =
- * version(1) type payload crc16-ccitt-false(le). Framing (COBS) is nd_cobs.*,
- * the checksum nd_crc16.*; this file is the frame codec. */
+/* NFP/1, the open wire protocol (NFP/1, drivers/decoders/PROTOCOL.md): COBS(body) 0x00, where body
+ * = version(1) type payload crc16-ccitt-false(le). Framing (COBS) is nd_cobs.*, the checksum
+ * nd_crc16.*; this file is the frame codec. */
 #ifndef ND_NFP_H
 #define ND_NFP_H
 

@@ -4,6 +4,7 @@
  * open (frames are due at absolute times, so it never drifts); unpaced mode
  * fills every read. Optional fault injection drops or corrupts frames. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +32,14 @@ static const char *const sim_keys[] = {
     "rate", "nch", "reps", "rest", "unloaded", "lead", "peak_left", "peak_right", "peak", "asym",
     "rise", "var", "baseline", "seed", "noise", "spike_prob", "spike_amp", "hum_hz", "hum_amp",
     "cpn", "pace", "sets_per_frame", "duration", "serial", "model", "drop_every", "corrupt_every",
-    NULL};
+    "clock_ppm", NULL};
 // clang-format on
 
 typedef struct sim_tr {
     nd_sim_model model;
     int spf; /* sample sets per SAMPLES frame */
     bool pace;
+    double clock_ppm;    /* device clock error: + runs fast against the host */
     uint64_t total_sets; /* UINT64_MAX = endless */
     uint64_t drop_every; /* 0 = off */
     uint64_t corrupt_every;
@@ -136,6 +138,7 @@ static int parse_options(sim_tr *st, const nd_uri *uri, char *err, size_t errlen
         nd_uri_get_double(uri, "cpn", s.counts_per_newton, 0.001, 100000, &s.counts_per_newton, err,
                           errlen) < 0 ||
         nd_uri_get_bool(uri, "pace", 1, &pace, err, errlen) < 0 ||
+        nd_uri_get_double(uri, "clock_ppm", 0, -1000, 1000, &st->clock_ppm, err, errlen) < 0 ||
         nd_uri_get_double(uri, "duration", 0, 0, 1e7, &duration, err, errlen) < 0 ||
         nd_uri_get_long(uri, "drop_every", 0, 0, 1000000000L, &drop_every, err, errlen) < 0 ||
         nd_uri_get_long(uri, "corrupt_every", 0, 0, 1000000000L, &corrupt_every, err, errlen) < 0 ||
@@ -234,7 +237,12 @@ static int frame_sets(const sim_tr *st)
 /* When the next SAMPLES frame is due: once its last set has been sampled. */
 static uint64_t next_due_ns(const sim_tr *st)
 {
-    return st->open_ns + set_time_ns(st, st->next_set + (uint64_t)frame_sets(st));
+    uint64_t device_ns = set_time_ns(st, st->next_set + (uint64_t)frame_sets(st));
+    /* A crystal running fast by p ppm counts 1 + p·1e-6 device seconds per
+     * host second, so set n exists earlier in host time. */
+    if (st->clock_ppm != 0)
+        device_ns = (uint64_t)llround((double)device_ns / (1.0 + st->clock_ppm * 1e-6));
+    return st->open_ns + device_ns;
 }
 
 /* Flip one data byte of an encoded frame (never a COBS code byte or the
@@ -367,7 +375,7 @@ const nd_transport_ops nd_transport_sim = {
         "sim:?rate=HZ&nch=N&reps=N&rest=S&unloaded=S&lead=S&peak_left=N&peak_right=N|peak=N&asym="
         "PCT"
         "&rise=S&var=PCT&baseline=N&seed=N&noise=N_PP&spike_prob=P&spike_amp=N"
-        "&hum_hz=0|50|60&hum_amp=N&cpn=COUNTS_PER_N&pace=1|0&sets_per_frame=1..64"
+        "&hum_hz=0|50|60&hum_amp=N&cpn=COUNTS_PER_N&pace=1|0&sets_per_frame=1..64&clock_ppm=P"
         "&duration=S&serial=TEXT&model=TEXT&drop_every=N&corrupt_every=N"
         " (defaults: rate=1000 nch=2 reps=3 rest=4 unloaded=1 lead=2 peak_left=330 peak_right=300"
         " rise=2.5 var=5 baseline=10 seed=1 noise=0.4 cpn=1000 pace=1; see SIMULATOR.md)",

@@ -113,7 +113,8 @@ static size_t nfp_unit(nd_devsim *d, uint8_t *out, size_t cap)
 {
     const nd_devsim_config *c = &d->cfg;
     if (d->next_set >= d->next_info_set) {
-        /* INFO at start and once per second of data, as NFP/1, drivers/decoders/PROTOCOL.md asks. */
+        /* INFO at start and once per second of data, as NFP/1, drivers/decoders/PROTOCOL.md asks.
+         */
         d->next_info_set = d->next_set + c->rate_hz;
         char json[512];
         int n = snprintf(json, sizeof json,

@@ -152,7 +152,8 @@ static double run_h5py(int nch, size_t n, const char *dir, size_t batch)
 {
     char cmd[PATH_MAX * 3], path[PATH_MAX];
     snprintf(path, sizeof path, "%s/bench-h5py.h5", dir);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/bench/bench_hdf5_peer.py '%s' %d %zu %zu %zu %g",
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 %s/tools/bench/bench_hdf5_peer.py '%s' %d %zu %zu %zu %g",
              NORDIC_SOURCE_DIR, path, nch, n, batch, nd_trial_chunk_rows(nch),
              ND_TRIAL_FLUSH_DEFAULT_S);
     FILE *p = popen(cmd, "r");

@@ -6,7 +6,12 @@
  * (+ OUT/compare.csv with --compare, OUT/plots/ with --plots). Bad files are
  * reported one line each and skipped. Exit status: 0 all processed; bit 1
  * (1) some files skipped; bit 2 (2) usage or output error; bit 3 (4)
- * --compare found differences. */
+ * --compare found differences.
+ *
+ *   nordic-report --export xdf|bids|csv|club-csv [-o DIR] INPUT...
+ *
+ * exports the inputs for other lab software instead (tools/export/EXPORT.md,
+ * the same code as `nordic-trial export --format`). */
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -17,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nd_export.h"
 #include "nd_log.h"
 #include "report.h"
 
@@ -46,6 +52,12 @@ static void usage(FILE *out)
                  "                          in OUT/plots (default both formats)\n"
                  "      --mdc N             minimal detectable change for trend flags (76 N)\n"
                  "      --no-progress       no progress bar (it is shown only on a terminal)\n"
+                 "      --export FORMAT     instead of the report, export the inputs into the\n"
+                 "                          output folder as xdf (one .xdf per trial), bids (a\n"
+                 "                          BIDS motion dataset nordic_bids/), csv (one .csv per\n"
+                 "                          trial, a row per sample set) or club-csv\n"
+                 "                          (nordic_club.csv, a row per trial); see\n"
+                 "                          tools/export/EXPORT.md\n"
                  "  -h, --help\n"
                  "\n"
                  "Settings for --set:");
@@ -193,6 +205,30 @@ static int write_outputs(nd_report_trial *trials, size_t n, const nd_report_opti
     return rc;
 }
 
+/* --export: the inputs (files, folders, globs) through the export library. */
+static int run_export(const char *format, const nd_report_options *o, const nd_report_inputs *in)
+{
+    nd_export_options eo = {.out_dir = o->out_dir, .notes = stderr};
+    if (nd_export_format_parse(format, &eo.format) < 0) {
+        fprintf(stderr, "nordic-report: unknown export format '%s' (xdf, bids, csv, club-csv)\n",
+                format);
+        return EXIT_ERROR;
+    }
+    if (in->n == 0) {
+        fprintf(stderr, "nordic-report: no trial files (*.h5) found in the inputs\n");
+        return EXIT_SKIPPED;
+    }
+    if (make_dir(o->out_dir) < 0) {
+        fprintf(stderr, "nordic-report: cannot create output folder %s: %s\n", o->out_dir,
+                strerror(errno));
+        return EXIT_ERROR;
+    }
+    char err[4600];
+    int rc = nd_export_files((const char *const *)in->paths, in->n, &eo, stdout, err, sizeof err);
+    if (rc < 0 || (rc > 0 && in->n > 1)) fprintf(stderr, "nordic-report: %s\n", err);
+    return rc < 0 ? EXIT_ERROR : rc > 0 ? EXIT_SKIPPED : 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -205,7 +241,18 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.jobs = cores > 0 ? (int)cores : 1;
     bool progress = isatty(STDERR_FILENO);
-    enum { O_RECOMPUTE = 256, O_SET, O_COMPARE, O_TOL, O_INCOMPLETE, O_PLOTS, O_MDC, O_NOPROG };
+    enum {
+        O_RECOMPUTE = 256,
+        O_SET,
+        O_COMPARE,
+        O_TOL,
+        O_INCOMPLETE,
+        O_PLOTS,
+        O_MDC,
+        O_NOPROG,
+        O_EXPORT
+    };
+    const char *export_format = NULL;
     static const struct option longs[] = {
         {"out-dir", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, 'j'},
@@ -217,6 +264,7 @@ int main(int argc, char **argv)
         {"plots", optional_argument, NULL, O_PLOTS},
         {"mdc", required_argument, NULL, O_MDC},
         {"no-progress", no_argument, NULL, O_NOPROG},
+        {"export", required_argument, NULL, O_EXPORT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -259,6 +307,9 @@ int main(int argc, char **argv)
         case O_NOPROG:
             progress = false;
             break;
+        case O_EXPORT:
+            export_format = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -282,6 +333,11 @@ int main(int argc, char **argv)
         }
     }
     nd_report_inputs_finish(&in);
+    if (export_format) {
+        int rc = run_export(export_format, &o, &in);
+        nd_report_inputs_free(&in);
+        return rc;
+    }
     char plots[PATH_MAX];
     snprintf(plots, sizeof plots, "%s/plots", o.out_dir);
     if (make_dir(o.out_dir) < 0 || ((o.plot_png || o.plot_svg) && make_dir(plots) < 0)) {
