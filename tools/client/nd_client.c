@@ -75,6 +75,8 @@ nd_ctl_client *nd_ctl_client_open(void *zctx, const nd_client_options *opt, int 
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock, ZMQ_REQ_RELAXED, &on, sizeof on);
     zmq_setsockopt(c->sock, ZMQ_REQ_CORRELATE, &on, sizeof on);
+    int64_t maxmsg = ND_CLIENT_MAX_MESSAGE;
+    zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (apply_curve(c->sock, opt, err, errlen)) goto fail;
     if (zmq_connect(c->sock, c->endpoint) != 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", c->endpoint, zmq_strerror(zmq_errno()));
@@ -146,6 +148,36 @@ int nd_ctl_client_call_json(nd_ctl_client *c, const cJSON *request, cJSON **repl
     }
     int rc = nd_ctl_client_call(c, text, strlen(text), reply, NULL, NULL, err, errlen);
     free(text);
+    return rc;
+}
+
+int nd_ctl_client_send(nd_ctl_client *c, const char *request, size_t len)
+{
+    return zmq_send(c->sock, request, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+void *nd_ctl_client_socket(nd_ctl_client *c)
+{
+    return c->sock;
+}
+
+int nd_ctl_client_recv(nd_ctl_client *c, char **raw, size_t *rawlen)
+{
+    *raw = NULL;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    int rc = -1;
+    if (zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) >= 0) {
+        size_t n = zmq_msg_size(&msg);
+        *raw = malloc(n + 1);
+        if (*raw) {
+            memcpy(*raw, zmq_msg_data(&msg), n);
+            (*raw)[n] = '\0';
+            if (rawlen) *rawlen = n;
+            rc = 0;
+        }
+    }
+    zmq_msg_close(&msg);
     return rc;
 }
 
@@ -224,6 +256,8 @@ nd_live_client *nd_live_client_open(void *zctx, const nd_client_options *opt, un
     int linger = 0, hwm = rcvhwm > 0 ? rcvhwm : 10000;
     zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(l->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    int64_t maxmsg = ND_CLIENT_MAX_MESSAGE;
+    zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (apply_curve(l->sock, opt, err, errlen)) goto fail;
     for (int t = 0; t < ND_TOPIC_COUNT; t++) {
         if (topics && !(topics & (1u << t))) continue;
@@ -274,14 +308,14 @@ static void count_seq(nd_live_client *l, int t, const cJSON *body)
     l->seen[t] = true;
 }
 
-int nd_live_client_recv(nd_live_client *l, cJSON **body, int timeout_ms)
+/* One message of a known topic with readable JSON: its topic, parsed body
+ * and (optionally) a copy of its text; -1 when none arrived in time. */
+static int recv_one(nd_live_client *l, cJSON **json, char **raw, size_t *rawlen, int timeout_ms)
 {
-    *body = NULL;
     for (;;) {
         if (timeout_ms != 0) {
             zmq_pollitem_t it = {l->sock, 0, ZMQ_POLLIN, 0};
-            int n = zmq_poll(&it, 1, timeout_ms);
-            if (n <= 0) return -1;
+            if (zmq_poll(&it, 1, timeout_ms) <= 0) return -1;
         }
         zmq_msg_t topic, msg;
         zmq_msg_init(&topic);
@@ -291,18 +325,45 @@ int nd_live_client_recv(nd_live_client *l, cJSON **body, int timeout_ms)
         }
         zmq_msg_init(&msg);
         int t = -1;
-        if (zmq_msg_more(&topic) && zmq_msg_recv(&msg, l->sock, 0) >= 0)
+        if (zmq_msg_more(&topic) && zmq_msg_recv(&msg, l->sock, 0) >= 0 && !zmq_msg_more(&msg))
             t = nd_topic_from_name(zmq_msg_data(&topic), zmq_msg_size(&topic));
         cJSON *j = t >= 0 ? cJSON_ParseWithLength(zmq_msg_data(&msg), zmq_msg_size(&msg)) : NULL;
+        if (j && raw) {
+            size_t n = zmq_msg_size(&msg);
+            *raw = malloc(n + 1);
+            if (*raw) {
+                memcpy(*raw, zmq_msg_data(&msg), n);
+                (*raw)[n] = '\0';
+                if (rawlen) *rawlen = n;
+            } else {
+                cJSON_Delete(j);
+                j = NULL;
+            }
+        }
         zmq_msg_close(&topic);
         zmq_msg_close(&msg);
         if (j) {
             count_seq(l, t, j);
             l->counts.received[t]++;
-            *body = j;
+            *json = j;
             return t;
         }
-        /* Unknown topic or unreadable body: skip it, take the next queued. */
+        /* Unknown topic, a third frame, or unreadable body: skip it. */
         timeout_ms = 0;
     }
+}
+
+int nd_live_client_recv(nd_live_client *l, cJSON **body, int timeout_ms)
+{
+    *body = NULL;
+    return recv_one(l, body, NULL, NULL, timeout_ms);
+}
+
+int nd_live_client_recv_raw(nd_live_client *l, char **body, size_t *len, int timeout_ms)
+{
+    *body = NULL;
+    cJSON *j = NULL;
+    int t = recv_one(l, &j, body, len, timeout_ms);
+    cJSON_Delete(j);
+    return t;
 }

@@ -51,6 +51,15 @@ int nd_ctl_client_call(nd_ctl_client *c, const char *request, size_t len, cJSON 
 int nd_ctl_client_call_json(nd_ctl_client *c, const cJSON *request, cJSON **reply, char *err,
                             size_t errlen);
 
+/* The same in two steps, for a client that polls other sockets meanwhile
+ * (the station): send without waiting (0, or -1 when the socket cannot take
+ * it), poll nd_ctl_client_socket for ZMQ_POLLIN, then take the reply text
+ * (malloc'd, NUL-terminated; -1 when none is ready). A request whose reply
+ * never comes may simply be followed by the next one (see above). */
+int nd_ctl_client_send(nd_ctl_client *c, const char *request, size_t len);
+void *nd_ctl_client_socket(nd_ctl_client *c);
+int nd_ctl_client_recv(nd_ctl_client *c, char **raw, size_t *rawlen);
+
 /* Reading a reply: true for {"ok":true,...}; the refusal text otherwise. */
 bool nd_reply_ok(const cJSON *reply);
 const char *nd_reply_error(const cJSON *reply);
@@ -93,6 +102,14 @@ const char *nd_live_client_endpoint(const nd_live_client *l);
  * (caller frees) and counts seq gaps; -1 when none arrived in time. Messages
  * of unknown topics or unreadable JSON are skipped. */
 int nd_live_client_recv(nd_live_client *l, cJSON **body, int timeout_ms);
+/* The same without keeping the parsed JSON: *body is a malloc'd,
+ * NUL-terminated copy of the message text (for a relay that forwards it
+ * unchanged); seq gaps are still counted. */
+int nd_live_client_recv_raw(nd_live_client *l, char **body, size_t *len, int timeout_ms);
 const nd_live_counts *nd_live_client_counts(const nd_live_client *l);
+
+/* Largest message either socket accepts; a larger one is dropped by ZeroMQ
+ * (a peer that is not nordicd cannot make a client allocate without bound). */
+#define ND_CLIENT_MAX_MESSAGE (4 << 20)
 
 #endif
