@@ -174,6 +174,17 @@
     if (k > 256) st.wave = st.wave.slice(k);
   }
 
+  /* Before the first tare the readings include the cells' offsets, so nothing
+   * can be said (as in nordicd, which checks for load only once it has a tare);
+   * after it, an open rep or any force above LOADED_N means loaded hooks. */
+  function hooksLoaded() {
+    const l = st.live;
+    const ch = (st.status && st.status.channels) || [];
+    const tared = ch.some((c) => c.offset_counts !== 0 && c.offset_counts !== null);
+    if (!l || !tared) return false;
+    return !!l.rep_open || Math.max(Math.abs(l.left_N || 0), Math.abs(l.right_N || 0)) > LOADED_N;
+  }
+
   function drawBars() {
     const l = st.live;
     if (!l) return;
@@ -189,7 +200,7 @@
     $("right-bar").style.width = pct(l.right_N);
     $("left-peak-mark").style.left = pct(l.running_peak_left_N);
     $("right-peak-mark").style.left = pct(l.running_peak_right_N);
-    const loaded = Math.max(Math.abs(l.left_N || 0), Math.abs(l.right_N || 0)) > LOADED_N;
+    const loaded = hooksLoaded();
     const warn = $("tare-warning");
     if (loaded && !st.recording) {
       warn.textContent = "The hooks look loaded (L " + nd.fmt(l.left_N, 0) + " N, R " + nd.fmt(l.right_N, 0) +
@@ -273,9 +284,7 @@
 
   function bindControls() {
     $("tare").addEventListener("click", () => {
-      const l = st.live || {};
-      const loaded = Math.max(Math.abs(l.left_N || 0), Math.abs(l.right_N || 0)) > LOADED_N;
-      if (loaded && performance.now() > st.tareArmedUntil) {
+      if (hooksLoaded() && performance.now() > st.tareArmedUntil) {
         st.tareArmedUntil = performance.now() + 10000;
         $("tare").textContent = "Tare anyway";
         setMsg("The hooks look loaded. Press “Tare anyway” within 10 s to tare regardless.", "bad");
