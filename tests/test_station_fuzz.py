@@ -236,6 +236,17 @@ with h5py.File(r["file"], "r") as f:
           "file holds the %.0f s fuzz window (%d sets)" % (elapsed, written))
     check(len(seq) > 1 and int((seq[1:] - seq[:-1]).max()) == 1, "no gap in the file's seq")
     check(int(f["reps"].attrs.get("samples", written)) == written, "summary samples = file sets")
-check(station.stop() == 0, "station exits cleanly")
+# /metrics carries the daemon's counters (compared with its own status over pyzmq).
+status, _, body = S.request(P, "GET", "/metrics")
+metrics = dict(l.rsplit(" ", 1) for l in body.decode().splitlines() if l and not l.startswith("#"))
+samples = daemon.ask({"cmd": "status"})["status"]["counters"]["samples"]
+check(abs(float(metrics.get('nordic_samples_total{daemon="b1"}', -1e9)) - samples) <= 2500,
+      "metrics samples %s ~ daemon %d" % (metrics.get('nordic_samples_total{daemon="b1"}'), samples))
+check(metrics.get('nordic_daemon_up{daemon="b1"}') == "1", "daemon up in /metrics")
 check(daemon.stop() == 0, "nordicd exits cleanly")
+time.sleep(4.5)
+status, _, body = S.request(P, "GET", "/metrics")
+check(status == 200 and 'nordic_daemon_up{daemon="b1"} 0' in body.decode(),
+      "a stopped daemon shows as down; the station stays up")
+check(station.stop() == 0, "station exits cleanly")
 finish("test_station_fuzz")

@@ -20,6 +20,7 @@ packages=(
   libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev libfontconfig-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
+  libwebsockets-dev libsodium-dev openssl chromium chromium-driver python3-selenium
 )
 
 install_missing() {
