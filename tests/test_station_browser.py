@@ -124,6 +124,9 @@ try:
     driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-1280x800.png"))
     viewport(768, 1024)
     time.sleep(0.5)
+    driver.execute_script("window.scrollTo(0, 0)")
+    check(driver.execute_script("return document.documentElement.scrollWidth") <= 768,
+          "no horizontal scrolling at 768 px")
     driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-768x1024.png"))
     viewport(1280, 800)
 

@@ -232,7 +232,10 @@
       g.fillText(v + " N", pad.l - 6 * dpr, y);
     }
     g.textAlign = "center"; g.textBaseline = "top";
-    for (let s = 0; s <= TRACE_S; s += 2) g.fillText("-" + (TRACE_S - s) + " s", pad.l + pw * s / TRACE_S, h - pad.b + 4 * dpr);
+    for (let s = 0; s <= TRACE_S; s += 2) {
+      g.textAlign = s === TRACE_S ? "right" : "center";
+      g.fillText(s === TRACE_S ? "now" : "−" + (TRACE_S - s) + " s", pad.l + pw * s / TRACE_S, h - pad.b + 4 * dpr);
+    }
     if (!isFinite(t1)) return;
     const line = (idx, color) => {
       g.strokeStyle = color; g.lineWidth = 2 * dpr; g.beginPath();
