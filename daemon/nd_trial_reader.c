@@ -87,7 +87,7 @@ static int check_schema(nd_trial_reader *r, char *err, size_t errlen)
     return 0;
 }
 
-nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen)
+static nd_trial_reader *open_reader(const char *path, bool lock, char *err, size_t errlen)
 {
     nd_h5_quiet();
     struct stat st;
@@ -107,13 +107,16 @@ nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen
     }
     for (int i = 0; i < D_COUNT; i++) r->d[i] = -1;
     snprintf(r->path, sizeof r->path, "%s", path);
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fapl = H5P_DEFAULT;
+    if (!lock && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0) H5Pset_file_locking(fapl, 0, 1);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (r->file < 0) {
         /* Still marked open for writing: live, or crashed and not recovered. */
         H5Eclear2(H5E_DEFAULT);
-        r->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+        r->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
         r->info.swmr = true;
     }
+    if (fapl != H5P_DEFAULT && fapl >= 0) H5Pclose(fapl);
     if (r->file < 0) {
         char what[4160];
         snprintf(what, sizeof what, "%s: cannot open", path);
@@ -150,6 +153,16 @@ nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen
     H5Eclear2(H5E_DEFAULT);
     nd_trial_reader_refresh(r, err, errlen);
     return r;
+}
+
+nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen)
+{
+    return open_reader(path, true, err, errlen);
+}
+
+nd_trial_reader *nd_trial_reader_open_unlocked(const char *path, char *err, size_t errlen)
+{
+    return open_reader(path, false, err, errlen);
 }
 
 const nd_trial_info *nd_trial_reader_info(const nd_trial_reader *r)

@@ -38,6 +38,12 @@ typedef struct nd_trial_info {
 typedef struct nd_trial_reader nd_trial_reader;
 
 nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen);
+/* Same without HDF5's file lock: for readers that run beside nordicd (the
+ * trial index) and must never make the writer's reopen at stop fail
+ * ("unable to lock file") while they hold the file open. What they read of
+ * a file being rewritten may be inconsistent; they read it again when its
+ * writer closes it. */
+nd_trial_reader *nd_trial_reader_open_unlocked(const char *path, char *err, size_t errlen);
 void nd_trial_reader_close(nd_trial_reader *r);
 const nd_trial_info *nd_trial_reader_info(const nd_trial_reader *r);
 

@@ -4,6 +4,8 @@
  *   nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv] [--events OUT.csv]
  *                            [--out-dir DIR]
  *   nordic-trial recover DIR
+ *   nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]
+ *                      [--central postgresql://... --station ID]
  *
  * CSV: comma-separated, header row, numbers printed so they read back
  * exactly (shortest round-trip form), NaN as "NaN", text fields quoted. Output files appear
@@ -11,12 +13,18 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "nd_config.h"
+#include "nd_index.h"
+#include "nd_index_central.h"
+#include "nd_index_watcher.h"
 #include "nd_trial_reader.h"
 #include "nd_trial_recover.h"
 
@@ -28,12 +36,21 @@ static void usage(FILE *out)
                  "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
                  "                               [--events OUT.csv] [--out-dir DIR]\n"
                  "       nordic-trial recover DIR\n"
+                 "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
+                 "                          [--central postgresql://... --station ID]\n"
                  "\n"
                  "summary  print the trial's metadata, status and summary metrics\n"
                  "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
                  "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
                  "recover  repair trials in DIR left open by a crash and mark them\n"
                  "         interrupted (safe while nordicd records: files in use are skipped)\n"
+                 "index    bring the trial index (SQLite) in line with the data directory;\n"
+                 "         --rebuild drops the trial rows and reads every file again (the\n"
+                 "         athlete registry is kept); --watch keeps indexing files as they\n"
+                 "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's\n"
+                 "         data_dir. --central also copies the index to one PostgreSQL shared by\n"
+                 "         many stations, through a local outbox (exit status 3: the server could\n"
+                 "         not be reached, changes stay queued for the next run)\n"
                  "\n"
                  "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
 }
@@ -367,6 +384,116 @@ static int cmd_recover(const char *dir)
     return rc;
 }
 
+/* Sends the queued changes to the central server; 0 when all went. */
+static int push_central(nd_index_central *c)
+{
+    if (!c) return 0;
+    char err[1024];
+    int n = nd_index_central_push(c, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "nordic-trial: %s (%ld file(s) stay queued)\n", err,
+                nd_index_central_pending(c));
+        return -1;
+    }
+    if (n > 0) printf("central index: %d file(s) sent\n", n);
+    fflush(stdout);
+    return 0;
+}
+
+/* The watcher thread (nd_index_watcher.h) until SIGINT or SIGTERM. */
+static int watch_index(const char *db, const char *data_dir, const char *central,
+                       const char *station)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    /* Blocked before the thread starts, so only sigwait() below takes them. */
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    char err[1024];
+    nd_index_watcher *w =
+        nd_index_watcher_start_central(db, data_dir, central, station, err, sizeof err);
+    if (!w) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "nordic-trial: watching %s (Ctrl-C stops)\n", data_dir);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    nd_index_watcher_stop(w);
+    return 0;
+}
+
+static int cmd_index(int argc, char **argv)
+{
+    nd_config cfg;
+    nd_config_defaults(&cfg);
+    /* nordic-station keeps the index in its state directory. */
+    char db[sizeof cfg.state_dir + 32];
+    snprintf(db, sizeof db, "/var/lib/nordic-station/index.sqlite");
+    const char *data_dir = cfg.data_dir;
+    bool rebuild = false, watch = false;
+    const char *central = NULL, *station = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--rebuild") == 0)
+            rebuild = true;
+        else if (strcmp(argv[i], "--watch") == 0)
+            watch = true;
+        else if (strcmp(argv[i], "--central") == 0 && i + 1 < argc)
+            central = argv[++i];
+        else if (strcmp(argv[i], "--station") == 0 && i + 1 < argc)
+            station = argv[++i];
+        else if ((strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
+                 i + 1 < argc) {
+            if (argv[i][2] == 'd' && argv[i][3] == 'b')
+                snprintf(db, sizeof db, "%s", argv[++i]);
+            else
+                data_dir = argv[++i];
+        } else {
+            fprintf(stderr, "nordic-trial: index: unknown or incomplete option '%s' (see --help)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!central != !station) {
+        fprintf(stderr, "nordic-trial: index: --central URL and --station ID go together\n");
+        return 2;
+    }
+    char err[1024];
+    nd_index *ix = nd_index_open(db, data_dir, err, sizeof err);
+    if (!ix) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        return 1;
+    }
+    nd_index_central *c = NULL;
+    if (central && !(c = nd_index_central_open(ix, central, station, err, sizeof err))) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        nd_index_close(ix);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n = rebuild ? nd_index_rebuild(ix, err, sizeof err) : nd_index_sync(ix, err, sizeof err);
+    if (n == 0) n = nd_index_last_changes(ix);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int rc = 0;
+    if (n < 0) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
+        rc = 1;
+    } else {
+        printf("%s: %d file(s) %s in %.3f s\n", db, n,
+               rebuild ? "indexed" : "added, changed or removed",
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        fflush(stdout);
+        /* Exit status 3: indexed here, but the central server has not got it yet. */
+        if (push_central(c)) rc = 3;
+    }
+    nd_index_central_close(c);
+    nd_index_close(ix);
+    if (watch && n >= 0) rc = watch_index(db, data_dir, central, station);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -377,6 +504,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "summary") == 0) return cmd_summary(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "export") == 0) return cmd_export(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "recover") == 0) return cmd_recover(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "index") == 0) return cmd_index(argc - 2, argv + 2);
     if (argc >= 2) fprintf(stderr, "nordic-trial: unknown or incomplete command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

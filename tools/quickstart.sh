@@ -21,6 +21,7 @@ packages=(
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
   libwebsockets-dev libsodium-dev openssl chromium chromium-driver python3-selenium
+  libsqlite3-dev python3-jsonschema python3-yaml libpq-dev postgresql-15 python3-psycopg2
 )
 
 install_missing() {

@@ -7,11 +7,15 @@
 #ifdef NORDIC_STATION_WITH_INDEX
 #include "nd_api.h"
 #include "nd_index.h"
+#include "nd_index_watcher.h"
 #endif
 
 struct station_api {
 #ifdef NORDIC_STATION_WITH_INDEX
     nd_index *ix;
+    /* Files copied in or closed by nordicd are indexed on its own thread
+     * and connection while this one serves requests. */
+    nd_index_watcher *watcher;
 #else
     int unused;
 #endif
@@ -33,6 +37,12 @@ station_api *station_api_open(const station_config *c, char *err, size_t errlen)
         free(a);
         return NULL;
     }
+    a->watcher = nd_index_watcher_start(db, c->data_dir, err, errlen);
+    if (!a->watcher) {
+        nd_index_close(a->ix);
+        free(a);
+        return NULL;
+    }
 #else
     (void)c;
     (void)err;
@@ -45,6 +55,7 @@ void station_api_close(station_api *a)
 {
     if (!a) return;
 #ifdef NORDIC_STATION_WITH_INDEX
+    nd_index_watcher_stop(a->watcher);
     nd_index_close(a->ix);
 #endif
     free(a);

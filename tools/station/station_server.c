@@ -382,6 +382,44 @@ static void method_of(struct lws *wsi, http_pss *p)
             snprintf(p->method, sizeof p->method, "%s", m[i].name);
 }
 
+/* libwebsockets hands the query URL-decoded, one fragment per "key=value";
+ * nd_api_handle() takes the raw query, so each fragment is percent-encoded
+ * again: a decoded '&' or '=' inside a value must not start another
+ * parameter. Returns the length, or -1 when it does not fit. */
+static int raw_query(struct lws *wsi, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char frag[QUERY_MAX_LEN];
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) break;
+        if (i > 0) {
+            if (o + 2 > outlen) return -1;
+            out[o++] = '&';
+        }
+        bool in_value = false;
+        for (int k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)frag[k];
+            bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+                         (c == '=' && !in_value);
+            if (c == '=') in_value = true;
+            if (o + (plain ? 2 : 4) > outlen) return -1;
+            if (plain) {
+                out[o++] = (char)c;
+            } else {
+                out[o++] = '%';
+                out[o++] = hex[c >> 4];
+                out[o++] = hex[c & 15];
+            }
+        }
+        out[o] = '\0';
+    }
+    return (int)o;
+}
+
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
@@ -397,7 +435,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return respond_error(wsi, p, 414, "URI too long");
         int ql = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
         if (ql >= (int)sizeof p->query) return respond_error(wsi, p, 414, "query too long");
-        if (ql > 0) lws_hdr_copy(wsi, p->query, sizeof p->query, WSI_TOKEN_HTTP_URI_ARGS);
+        if (ql > 0 && raw_query(wsi, p->query, sizeof p->query) < 0)
+            return respond_error(wsi, p, 414, "query too long");
         if (!p->method[0]) return respond_error(wsi, p, 405, "method not allowed");
         if (!strcmp(p->method, "GET") || !strcmp(p->method, "DELETE"))
             return route(wsi, p) ? -1 : 0;

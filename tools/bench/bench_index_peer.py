@@ -1,0 +1,157 @@
+"""Peer for nordic-bench-index (same run, same files and database).
+
+rebuild DATA_DIR DB: h5py reads every trial file's root attributes, summary,
+/reps and /events and inserts them with Python's sqlite3 into the index's own
+tables (schema copied from the C index next to DB); prints files/s.
+query DB N CURSOR: Python's sqlite3 + json run the same SQL as nd_api for each
+query kind N times; prints p50/p99 per kind."""
+import json
+import math
+import os
+import random
+import sqlite3
+import sys
+import time
+
+import h5py
+
+SETTINGS = ["filter_cutoff_Hz", "rep_on_N", "rep_off_N", "rep_hold_s", "rep_min_s",
+            "impulse_threshold_N", "weak_threshold_N", "imbalance_threshold_pct",
+            "tare_window_s", "flush_interval_s"]
+SUMMARY = ["reps", "discarded_reps", "max_left_N", "max_right_N", "mean_left_N", "mean_right_N",
+           "asymmetry_pct", "abs_asymmetry_pct", "weaker_side", "lsi_pct", "torque_max_left_Nm",
+           "torque_max_right_Nm", "rel_force_max_left_N_per_kg", "rel_force_max_right_N_per_kg",
+           "weak_left", "weak_right", "imbalance", "pain", "pain_rating", "samples",
+           "nonfinite_skipped"]
+
+
+def py(v):
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def rebuild(data, db_path):
+    src = sqlite3.connect(os.path.join(os.path.dirname(db_path), "ingest.sqlite"))
+    schema = [r[0] for r in src.execute(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
+    src.close()
+    if os.path.exists(db_path):
+        os.unlink(db_path)
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    for sql in schema:
+        db.execute(sql)
+    names = sorted(n for n in os.listdir(data) if n.endswith(".h5") and not n.startswith("."))
+    t0 = time.perf_counter()
+    for name in names:
+        path = os.path.join(data, name)
+        st = os.stat(path)
+        with h5py.File(path, "r") as f:
+            a = f.attrs
+            s = f["reps"].attrs
+            n = min(f["samples/raw"].shape[0], f["samples/force_N"].shape[0],
+                    f["samples/seq"].shape[0])
+            reps = f["reps"][:]
+            events = f["events"][:]
+            sides = {v: k for k, v in h5py.check_enum_dtype(f["reps"].dtype["weaker_side"]).items()}
+            row = [name, py(a["trial_id"]), py(a["athlete_id"]), py(a["status"]), None,
+                   st.st_size, st.st_mtime_ns, py(a["schema_version"]), py(a["created_utc"]),
+                   py(a["created_unix_s"]), py(a["closed_utc"]) if "closed_utc" in a else None,
+                   None, py(a["software_version"]), py(a["device_model"]),
+                   py(a["device_serial"]), py(a["device_firmware"]),
+                   json.dumps([py(x) for x in a["device_counts_per_newton"]]),
+                   py(a["sample_rate_hz"]), py(a["nch"]),
+                   json.dumps([py(x) for x in a["channel_names"]]), py(a["left_channel"]),
+                   py(a["right_channel"]),
+                   json.dumps([py(x) for x in a["calibration_offset_counts"]]),
+                   json.dumps([py(x) for x in a["calibration_gain_N_per_count"]]),
+                   py(a["calibration_device_serial"]), py(a["body_mass_kg"]), py(a["lever_m"]),
+                   py(a["injured_side"])] + [py(a[k]) for k in SETTINGS] + [
+                   py(a["protocol"]), py(a["notes"]), n, len(reps), len(events),
+                   1 if "max_left_N" in s else 0] + [
+                   py(s[k]) if k in s else None for k in SUMMARY]
+            db.execute("INSERT OR REPLACE INTO trials VALUES (%s)" % ",".join("?" * len(row)), row)
+            for i, r in enumerate(reps):
+                vals = [name] + [sides[r[k]] if k == "weaker_side" else py(r[k])
+                                 for k in reps.dtype.names] + [i]
+                db.execute("INSERT INTO reps VALUES (%s)" % ",".join("?" * len(vals)), vals)
+            for i, e in enumerate(events):
+                db.execute("INSERT INTO events VALUES (?,?,?,?,?)",
+                           (name, i, py(e["t_s"]), e["kind"].split(b"\0")[0].decode(),
+                            e["detail"].split(b"\0")[0].decode()))
+        db.commit()
+    dt = time.perf_counter() - t0
+    print("  peer rebuild (h5py + Python sqlite3): %.0f files/s (%d files in %.2f s)"
+          % (len(names) / dt, len(names), dt))
+
+
+ITEM = ("trial_id, athlete_id, file_name, status, error, created_utc, closed_utc, recovered_utc,"
+        " sample_rate_hz, nch, samples, rep_count, event_count, protocol, file_size,"
+        " file_mtime_ns, has_summary, " + ", ".join("s_" + k for k in SUMMARY) +
+        ", created_unix_s")
+
+
+def pctl(v, p):
+    v = sorted(v)
+    return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+
+
+def query(db_path, n, cursor):
+    db = sqlite3.connect(db_path)
+    db.row_factory = sqlite3.Row
+    ids = [r[0] for r in db.execute("SELECT trial_id FROM trials WHERE file_name LIKE 'ath-%'")]
+    rows = db.execute("SELECT count(*) FROM trials").fetchone()[0]
+    weeks = max(1, rows // max(1, len(ids)))
+    plain = bytes.fromhex(cursor[2:]).decode() if cursor else "0|"
+    c_created, c_name = plain.split("|", 1)
+    base = "SELECT %s FROM trials WHERE 1=1 %%s ORDER BY created_unix_s DESC, file_name DESC LIMIT 101" % ITEM
+    rnd = random.Random(12345)
+
+    def lst(where, args):
+        items = [dict(r) for r in db.execute(base % where, args).fetchall()[:100]]
+        return json.dumps({"items": items})
+
+    def detail(tid):
+        t = dict(db.execute("SELECT * FROM trials WHERE trial_id = ? ORDER BY file_name LIMIT 1",
+                            (tid,)).fetchone())
+        t["reps"] = [dict(r) for r in db.execute(
+            "SELECT * FROM reps WHERE file_name = ? ORDER BY row", (t["file_name"],))]
+        t["events"] = [dict(r) for r in db.execute(
+            "SELECT * FROM events WHERE file_name = ? ORDER BY row", (t["file_name"],))]
+        return json.dumps(t)
+
+    kinds = [
+        ("list newest 100", lambda: lst("", ())),
+        ("athlete filter", lambda: lst("AND athlete_id = ?", ("ath-%04d" % rnd.randrange(1000),))),
+        ("from/to week", lambda: (lambda f: lst("AND created_unix_s >= ? AND created_unix_s < ?",
+                                                (f, f + 604800)))(
+            1714566896 + rnd.randrange(weeks) * 604800)),
+        ("status+modified_since", lambda: lst("AND file_mtime_ns >= ? AND status = ?",
+                                              ((int(time.time()) - 60) * 10 ** 9, "complete"))),
+        ("page 2 via cursor", lambda: lst(
+            "AND (created_unix_s < ? OR (created_unix_s = ? AND file_name < ?))",
+            (int(c_created), int(c_created), c_name))),
+        ("one trial (detail)", lambda: detail(rnd.choice(ids))),
+    ]
+    print("  %-24s %10s %10s   (peer: Python sqlite3 + json, same SQL)" % ("query", "p50 ms",
+                                                                             "p99 ms"))
+    for name, fn in kinds:
+        lat = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            lat.append(time.perf_counter() - t0)
+        print("  %-24s %10.3f %10.3f" % (name, pctl(lat, 50) * 1e3, pctl(lat, 99) * 1e3))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "rebuild":
+        rebuild(sys.argv[2], sys.argv[3])
+    else:
+        query(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
