@@ -96,6 +96,17 @@ try:
     if registry:
         driver.find_element(By.ID, "new-athlete").click()
         wait_for(lambda: "saved" in text("athlete-msg"), 10, "athlete saved via /api/v1/athletes")
+        # Find it again through the search box: the fields are filled from the registry.
+        for f in ("athlete-id", "athlete-name", "body-mass", "lever"):
+            driver.find_element(By.ID, f).clear()
+        driver.find_element(By.ID, "athlete-search").send_keys("Browser")
+        hit = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#athlete-results button"), 10,
+                       "the athlete in the search results")
+        if hit:
+            hit[0].click()
+        check(driver.find_element(By.ID, "athlete-id").get_attribute("value") == "BRW01" and
+              float(driver.find_element(By.ID, "body-mass").get_attribute("value") or 0) == 81.5,
+              "picking the athlete fills ID and body mass from the registry")
     else:
         print("NOTE: /api/v1/athletes not in this build (trial index not linked): athlete typed in")
 
@@ -173,9 +184,28 @@ try:
     check(athlete in ("BRW01", b"BRW01"), "file athlete_id from the page: %r" % athlete)
 
     if registry:
-        driver.get(station.url("/athlete.html?id=BRW01"))
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-trial='%s']" % trial_id),
-                 20, "the trial on the athlete page")
+        # The index picks the closed trial up by itself (inotify); the athlete page lists it.
+        found = None
+        deadline = time.time() + 30
+        while time.time() < deadline and not found:
+            driver.get(station.url("/athlete.html?id=BRW01"))
+            found = wait_for(lambda: driver.find_elements(
+                By.CSS_SELECTOR, "tr[data-trial='%s']" % trial_id), 3, "the trial on the athlete page")
+        check(bool(found), "the athlete page lists trial %s" % trial_id)
+        driver.execute_script("document.getElementById('a-plot').scrollIntoView()")
+        driver.save_screenshot(os.path.join(S.artifacts_dir(), "athlete-1280x800.png"))
+        driver.get(station.url("/trial.html?id=" + trial_id))
+        rows = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#t-reps tr[data-index]"), 20,
+                        "the trial page's rep table")
+        check(rows is not None and len(rows) == len(reps), "trial page shows %d reps" % len(reps))
+        tflags = sorted(e.get_attribute("data-flag")
+                        for e in driver.find_elements(By.CSS_SELECTOR, "#t-flags [data-flag]"))
+        check(tflags == file_flags, "trial page flags %s = file %s" % (tflags, file_flags))
+        check(driver.find_elements(By.CSS_SELECTOR, "#t-events tr[data-kind='pain']"),
+              "trial page lists the pain event")
+        time.sleep(1)
+        driver.execute_script("document.getElementById('t-plot').scrollIntoView()")
+        driver.save_screenshot(os.path.join(S.artifacts_dir(), "trial-1280x800.png"))
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     check(not severe, "no console errors: %s" % severe[:3])
     status, hdrs, _ = S.request(station.port, "GET", "/station.html")

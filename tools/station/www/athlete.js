@@ -43,6 +43,7 @@
     const best = trials.map((t, i) => Math.max(maxL[i] ?? NaN, maxR[i] ?? NaN));
     const mdc = mdc95(best);
     const base = best.find((v) => isFinite(v));
+    $("athlete-view").classList.remove("hidden"); /* the canvas needs its size before drawing */
     $("mdc-label").textContent = mdc ? "green band: first trial ± MDC95 (" + mdc.toFixed(0) + " N)" : "MDC band needs 3 trials";
     ndPlot($("a-plot"), {
       series: [{ x: time, y: maxL, color: "#1f6fd1", points: true }, { x: time, y: maxR, color: "#d9480f", points: true },
@@ -55,7 +56,7 @@
       return nd.el("tr", { "data-trial": t.trial_id }, nd.el("td", {}, nd.el("a", { href: "trial.html?id=" + enc(t.trial_id) }, t.created_utc || t.trial_id)),
         nd.el("td", {}, String(s.reps ?? "–")), nd.el("td", {}, nd.fmt(s.max_left_N, 1) + " / " + nd.fmt(s.max_right_N, 1)),
         nd.el("td", {}, nd.fmt(s.mean_left_N, 1) + " / " + nd.fmt(s.mean_right_N, 1)), nd.el("td", {}, nd.asym(s.asymmetry_pct, s.weaker_side)),
-        nd.el("td", {}, s.pain_rating ?? "–"), nd.el("td", { class: "flags" }, (s.flags || []).map((f) => nd.flagLabel(f, t.settings)).join(", ")));
+        nd.el("td", {}, s.pain_rating >= 0 ? String(s.pain_rating) : "–"), nd.el("td", { class: "flags" }, nd.flagsOf(s).map((f) => nd.flagLabel(f, t.settings)).join(", ")));
     }));
     if (!trials.length) $("a-trials").append(nd.el("tr", {}, nd.el("td", { colSpan: 7, class: "empty" }, "No trials yet")));
     $("athlete-view").classList.remove("hidden");

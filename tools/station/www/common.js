@@ -48,9 +48,18 @@ window.nd = (function () {
     return { status: r.status, body: data };
   };
 
+  /* Flags of a summary: the live `trial` message has flags[], the index API
+   * booleans weak_left/weak_right/imbalance/pain. */
+  nd.flagsOf = function (s) {
+    if (!s) return [];
+    if (Array.isArray(s.flags)) return s.flags;
+    return ["weak_left", "weak_right", "imbalance", "pain"].filter((k) => s[k] === true);
+  };
+
   nd.flagLabel = function (flag, settings) {
     const weak = settings && isFinite(settings.weak_threshold_N) ? settings.weak_threshold_N : 256;
-    const imb = settings && isFinite(settings.imbalance_pct) ? settings.imbalance_pct : 15;
+    const imbSetting = settings && (settings.imbalance_pct ?? settings.imbalance_threshold_pct);
+    const imb = isFinite(imbSetting) ? imbSetting : 15;
     return ({ weak_left: "Weak left (< " + weak + " N)", weak_right: "Weak right (< " + weak + " N)",
               imbalance: "Imbalance (≥ " + imb + " %)", pain: "Pain > 3" })[flag] || flag;
   };

@@ -38,6 +38,7 @@ window.ndPlot = function (canvas, o) {
   g.textAlign = "center"; g.textBaseline = "top";
   for (let i = 0; i <= 5; i++) {
     const x = x0 + (x1 - x0) * i / 5;
+    g.textAlign = i === 0 ? "left" : i === 5 ? "right" : "center";
     g.fillText(o.xLabel ? o.xLabel(x) : x.toFixed(1) + " s", X(x), h - pad.b + 6 * dpr);
   }
   for (const s of o.series) {
