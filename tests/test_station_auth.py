@@ -157,6 +157,7 @@ check(st.stop() == 0, "station (auth) exits cleanly")
 port = S.free_port()
 log = open(os.path.join(tmp, "tls.log"), "w")
 proc = subprocess.Popen([S.STATION, "--daemon", DSPEC, "--www", S.WWW, "--listen", "0.0.0.0:%d" % port,
+                         "--data-dir", daemon.data, "--state-dir", os.path.join(tmp, "tls-state"),
                          "--users", users, "--tls-cert", cert, "--tls-key", key],
                         stdout=log, stderr=subprocess.STDOUT)
 ctx = ssl.create_default_context(cafile=cert)
