@@ -48,6 +48,43 @@ check(r.returncode == 2 and "operator accounts" in r.stderr, "TLS without accoun
 r = run_station("--tls-cert", cert)
 check(r.returncode == 2 and "both" in r.stderr, "a certificate without key refused: %r" % r.stderr)
 
+# --- the INI file mirrors the options -------------------------------------------------
+bad = os.path.join(tmp, "bad.conf")
+with open(bad, "w") as f:
+    f.write("[station]\nlisten = 127.0.0.1:8080\nlisten_port = 9\n")
+r = run_station("--config", bad)
+check(r.returncode == 2 and "bad.conf:3" in r.stderr and "unknown key" in r.stderr,
+      "unknown INI key refused naming file and line: %r" % r.stderr)
+with open(bad, "w") as f:
+    f.write("[station]\ndaemon = x\n")
+r = run_station("--config", bad)
+check(r.returncode == 2 and "bad.conf:2" in r.stderr and "NAME=CTL,PUB" in r.stderr,
+      "bad daemon line refused: %r" % r.stderr)
+with open(bad, "w") as f:
+    f.write("[station]\nlisten = 0.0.0.0:8080\n")
+r = run_station("--config", bad)
+check(r.returncode == 2 and "refusing to listen on 0.0.0.0:8080" in r.stderr,
+      "a non-loopback listen from the INI file is refused too: %r" % r.stderr)
+good = os.path.join(tmp, "good.conf")
+cport = S.free_port()
+with open(good, "w") as f:
+    f.write("[station]\ndaemon = cfgboard=%s,%s\nlisten = 127.0.0.1:%d\nwww = %s\n"
+            "data_dir = %s\nstate_dir = %s\n" % (daemon.ctl, daemon.pub, cport, S.WWW, daemon.data,
+                                                  os.path.join(tmp, "cfg-state")))
+cproc = subprocess.Popen([S.STATION, "--config", good], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+names = None
+deadline = time.time() + 10
+while time.time() < deadline and names is None:
+    try:
+        st_, _, body = S.request(cport, "GET", "/api/v1/status")
+        names = [d["name"] for d in json.loads(body)["daemons"]]
+    except (OSError, ValueError):
+        time.sleep(0.2)
+check(names == ["cfgboard"], "daemon and listen taken from the INI file: %s" % names)
+cproc.terminate()
+check(cproc.wait(timeout=15) == 0, "INI-configured station exits cleanly")
+
 # --- accounts -----------------------------------------------------------------------
 r = run_station("--users", users, "--add-user", "physio", stdin="short\n")
 check(r.returncode != 0 and "too short" in r.stderr, "a short password refused: %r" % r.stderr)

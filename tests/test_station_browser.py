@@ -141,6 +141,12 @@ try:
     driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-768x1024.png"))
     viewport(1280, 800)
 
+    # A page opened mid-trial gets the trial so far from the station (snapshot on join).
+    before = page_reps()
+    driver.refresh()
+    wait_for(lambda: len(page_reps()) >= len(before), 20, "the reps again after a reload")
+    check(page_reps()[:len(before)] == before, "reloaded page shows the same rep rows")
+    wait_for(lambda: driver.find_element(By.ID, "stop").is_enabled(), 10, "Stop enabled")
     driver.find_element(By.ID, "stop").click()
     wait_for(lambda: driver.find_element(By.ID, "summary").is_displayed(), 20, "summary at stop")
     shown = page_reps()
