@@ -108,8 +108,17 @@ os.chmod(empty, 0o600)
 r = run_station("--users", empty, "--listen", "127.0.0.1:%d" % S.free_port())
 check(r.returncode == 2 and "no account" in r.stderr, "login with no accounts refused: %r" % r.stderr)
 
+# API tokens for programs: made once, stored as a hash only.
+tokens = os.path.join(tmp, "tokens")
+r = run_station("--tokens", tokens, "--add-token", "puller")
+token = r.stdout.strip()
+check(r.returncode == 0 and token.startswith("nd_") and len(token) == 67, "add-token prints a token")
+check(token not in open(tokens).read() and open(tokens).read().startswith("puller:"),
+      "the tokens file holds no token in clear")
+check(os.stat(tokens).st_mode & 0o077 == 0, "tokens file is 0600")
+
 # --- login required -----------------------------------------------------------------
-st = S.Station(tmp, [("b1", daemon)], args=["--users", users])
+st = S.Station(tmp, [("b1", daemon)], args=["--users", users, "--tokens", tokens])
 P = st.port
 status, hdrs, body = S.request(P, "GET", "/")
 check(status == 302 and hdrs.get("location") == ["/login.html"], "page redirects to the login: %s %s" % (status, hdrs.get("location")))
@@ -137,6 +146,17 @@ csrf = json.loads(body)["csrf"]
 auth = {"Cookie": cookie}
 status, _, body = S.request(P, "GET", "/api/v1/status", headers=auth)
 check(status == 200 and json.loads(body)["daemons"][0]["name"] == "b1", "status with the session")
+
+# A program with the API token: no session, no CSRF token needed; a wrong token is refused.
+status, _, body = S.request(P, "GET", "/api/v1/status", headers={"Authorization": "Bearer " + token})
+check(status == 200, "API token accepted: %s" % status)
+status, _, _ = S.request(P, "GET", "/metrics", headers={"Authorization": "Bearer " + token})
+check(status == 200, "API token accepted for /metrics: %s" % status)
+bad_token = "nd_" + ("0" if token[3] != "0" else "1") + token[4:]
+status, _, _ = S.request(P, "GET", "/api/v1/status", headers={"Authorization": "Bearer " + bad_token})
+check(status == 401, "a wrong API token refused: %s" % status)
+status, _, _ = S.request(P, "GET", "/station.html", headers={"Authorization": "Bearer " + token})
+check(status == 302, "an API token does not open the pages: %s" % status)
 
 # Control over the WebSocket: CSRF token needed.
 ws = S.WebSocket(P, headers=auth)

@@ -314,8 +314,15 @@ static int route(struct lws *wsi, http_pss *p)
         return get ? respond_error(wsi, p, 405, "use POST") : handle_login(wsi, p, s);
     if (!strcmp(path, "/auth/session")) return handle_session(wsi, p, s, cookie);
 
-    bool authed =
-        !station_auth_required(s->auth) || station_auth_session(s->auth, cookie, NULL, NULL);
+    /* Programs send an API token instead of a session cookie; with no ambient
+     * credential there is nothing to forge, so no CSRF token is asked of them. */
+    char authz[128];
+    header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof authz);
+    bool api_path = !strncmp(path, "/api/", 5) || !strcmp(path, "/metrics");
+    bool bearer = api_path && authz[0] && station_auth_bearer_ok(s->auth, authz);
+    if (api_path && authz[0] && !bearer) return respond_error(wsi, p, 401, "invalid API token");
+    bool authed = bearer || !station_auth_required(s->auth) ||
+                  station_auth_session(s->auth, cookie, NULL, NULL);
     const char *name = path[0] == '/' ? path + 1 : path;
     if (!*name) name = "station.html";
     if (get && static_name_ok(name)) {
@@ -324,7 +331,7 @@ static int route(struct lws *wsi, http_pss *p)
     }
     if (!authed) return respond_error(wsi, p, 401, "login required");
     /* Anything that changes state needs the session's CSRF token. */
-    if (!get && station_auth_required(s->auth)) {
+    if (!get && !bearer && station_auth_required(s->auth)) {
         char csrf[STATION_TOKEN_HEX + 8];
         custom_header(wsi, "x-csrf-token:", csrf, sizeof csrf);
         if (!station_auth_csrf_ok(s->auth, cookie, csrf))
