@@ -26,6 +26,7 @@ try:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 except ImportError:
     S.prerequisite(False, "python3-selenium missing")
 import h5py  # noqa: E402
@@ -45,7 +46,11 @@ driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 driver.set_page_load_timeout(60)
 # The browser starts first (slow on a loaded machine): the tare must fall in the
 # simulated athlete's empty-hooks time.
-daemon = S.Daemon(tmp, SIM)
+# Thresholds other than the defaults: the page must label flags as configured.
+conf = os.path.join(tmp, "nordicd.conf")
+with open(conf, "w") as f:
+    f.write("[metrics]\nweak_threshold_N = 250\nimbalance_pct = 20\n")
+daemon = S.Daemon(tmp, SIM, extra=["--config", conf])
 station = S.Station(tmp, [("board1", daemon)])
 
 
@@ -131,6 +136,10 @@ try:
     wait_for(lambda: len(page_reps()) >= 3, 60, "3 reps on the page")
     driver.find_element(By.CSS_SELECTOR, "#pain button[data-value='2']").click()
     wait_for(lambda: "Pain 2 recorded" in text("control-msg"), 10, "pain 2 acknowledged")
+    note = driver.find_element(By.ID, "note")
+    note.send_keys("left hook slipped on rep 2")
+    note.send_keys(Keys.ENTER)  # keyboard: Enter adds the note
+    wait_for(lambda: "Note recorded" in text("control-msg"), 10, "note acknowledged")
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-1280x800.png"))
     viewport(768, 1024)
@@ -181,6 +190,11 @@ try:
                                                               r["peak_right_N"]))
         check(abs(float(asym.split()[0]) - abs(r["asymmetry_pct"])) <= 0.1,
               "rep %d asymmetry page %s = file %.2f" % (idx, asym, r["asymmetry_pct"]))
+    check(("note", "left hook slipped on rep 2") in events,
+          "the note typed on the page is in the file's events: %s" % events)
+    labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#s-flags [data-flag]")]
+    check(any("< 250 N" in t for t in labels) and any("≥ 20 %" in t for t in labels),
+          "flag labels carry the configured thresholds: %s" % labels)
     check(("pain", "2/10") in events or any(k == "pain" and d.startswith("2") for k, d in events),
           "pain 2 from the page is in the file's events: %s" % events)
     check(file_flags == page_flags, "summary flags page %s = file %s" % (page_flags, file_flags))
