@@ -208,6 +208,27 @@ codes = [S.request(P, "POST", "/auth/login", {"user": "physio", "password": "nop
 status, hdrs, _ = S.request(P, "POST", "/auth/login", {"user": "physio", "password": PASSWORD})
 check(codes == [401] * 4 and status == 429 and int(hdrs.get("retry-after", ["0"])[0]) > 0,
       "failed logins rate-limited: %s then %s" % (codes, status))
+# Over all addresses: a burst of 10 password checks, then 2 per second (429, Retry-After 1).
+# The bucket was drawn by the 7 attempts above; a fast run of logins exhausts it.
+codes = []
+for i in range(12):
+    # Different source addresses in 127.0.0.0/8, so the per-address limit is not what answers.
+    s_ = socket.socket()
+    s_.bind(("127.0.0.%d" % (10 + i), 0))
+    s_.connect(("127.0.0.1", P))
+    body_ = json.dumps({"user": "physio", "password": "wrong %d" % i}).encode()
+    s_.sendall(("POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
+                "Connection: close\r\n\r\n" % (P, len(body_))).encode() + body_)
+    resp = b""
+    while True:
+        chunk = s_.recv(4096)
+        if not chunk:
+            break
+        resp += chunk
+    s_.close()
+    codes.append(int(resp.split(b" ", 2)[1]) if resp else None)
+check(401 in codes and codes[-1] == 429 and codes.count(429) >= 2,
+      "password checks limited over all addresses: %s" % codes)
 check(st.stop() == 0, "station (auth) exits cleanly")
 
 # --- TLS on a non-loopback bind -------------------------------------------------------

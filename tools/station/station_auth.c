@@ -40,8 +40,14 @@ typedef struct api_token {
     unsigned char hash[crypto_generichash_BYTES];
 } api_token;
 
+/* All addresses together: password checks take ~0.1 s of the server's one
+ * thread, so at most a burst of 10, then 2 per second. */
+#define VERIFY_BURST 10.0
+#define VERIFY_PER_S 2.0
+
 struct station_auth {
     bool required;
+    double verify_tokens, verify_at; /* token bucket for password checks */
     account users[USERS_MAX];
     int nusers;
     api_token tokens[TOKENS_MAX];
@@ -182,6 +188,8 @@ station_auth *station_auth_new(const char *users_file, bool required, char *err,
         return NULL;
     }
     a->required = required;
+    a->verify_tokens = VERIFY_BURST;
+    a->verify_at = mono_s();
     if (users_file[0] && load_users(a, users_file, err, errlen) != 0) {
         free(a);
         return NULL;
@@ -239,6 +247,14 @@ station_login_result station_auth_login(station_auth *a, const char *peer, const
         *retry_after_s = (int)(STATION_LOGIN_WINDOW_S - (now - pf->window_start)) + 1;
         return AUTH_LIMITED;
     }
+    a->verify_tokens += (now - a->verify_at) * VERIFY_PER_S;
+    if (a->verify_tokens > VERIFY_BURST) a->verify_tokens = VERIFY_BURST;
+    a->verify_at = now;
+    if (a->verify_tokens < 1) {
+        *retry_after_s = 1;
+        return AUTH_LIMITED;
+    }
+    a->verify_tokens -= 1;
     const account *acc = NULL;
     for (int i = 0; i < a->nusers; i++)
         if (!strcmp(a->users[i].name, user)) acc = &a->users[i];
