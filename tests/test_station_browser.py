@@ -85,6 +85,7 @@ def page_reps():
              r.find_element(By.CSS_SELECTOR, ".asym").text) for r in rows]
 
 
+daemon_rc = None  # set when the test stops nordicd itself
 try:
     viewport(1280, 800)
     driver.get(station.url("/"))
@@ -226,6 +227,14 @@ try:
         time.sleep(1)
         driver.execute_script("document.getElementById('t-plot').scrollIntoView()")
         driver.save_screenshot(os.path.join(S.artifacts_dir(), "trial-1280x800.png"))
+        driver.get(station.url("/trial.html"))
+        check(wait_for(lambda: driver.find_elements(By.LINK_TEXT, trial_id), 20, "the trial list"),
+              "the trials list links trial %s" % trial_id)
+    # nordicd gone: the page says so within a few seconds (status stops).
+    daemon_rc = daemon.stop()
+    driver.get(station.url("/"))
+    check(wait_for(lambda: text("state") == "no data from nordicd", 15, "offline state"),
+          "the page shows that nordicd is not answering")
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     check(not severe, "no console errors: %s" % severe[:3])
     status, hdrs, _ = S.request(station.port, "GET", "/station.html")
@@ -234,5 +243,5 @@ try:
 finally:
     driver.quit()
     check(station.stop() == 0, "station exits cleanly")
-    check(daemon.stop() == 0, "nordicd exits cleanly")
+    check((daemon_rc if daemon_rc is not None else daemon.stop()) == 0, "nordicd exits cleanly")
 finish("test_station_browser")
