@@ -147,6 +147,11 @@ def compare(cur, station, data):
     return len(names)
 
 
+def central_count(cur, station):
+    cur.execute("SELECT count(*) FROM nordic_trials WHERE station_id = %s", (station,))
+    return cur.fetchone()[0]
+
+
 def main():
     base = os.environ.get("TMPDIR")
     root = tempfile.mkdtemp(prefix="index_central.", dir=base if base and
@@ -227,6 +232,47 @@ def run(root, pg):
     cur.execute("SELECT count(*), count(DISTINCT (station_id, file_name)) FROM nordic_trials")
     total, distinct = cur.fetchone()
     check(total == distinct == 13, "13 trials, no duplicates (%d, %d)" % (total, distinct))
+
+    # A watching station (the watcher thread nordic-station runs): trials
+    # arriving during a 20 s outage reach the server once it is back.
+    data_c = os.path.join(root, "clinic-c", "trials")
+    os.makedirs(data_c)
+    db_c = os.path.join(root, "clinic-c", "index.sqlite")
+    gen(data_c, "ath-c", 2, T0)
+    log = open(os.path.join(root, "watch.log"), "w")
+    w = subprocess.Popen([TRIAL, "index", "--db", db_c, "--data-dir", data_c, "--central", pg.url,
+                          "--station", "clinic-c", "--watch"], stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not central_count(cur, "clinic-c") == 2:
+            time.sleep(0.2)
+        check(central_count(cur, "clinic-c") == 2, "watching station pushed its first trials")
+        conn.close()
+        pg.stop()
+        outage = time.time()
+        gen(data_c, "ath-c", 3, T0 + 30 * 86400, pain=9)
+        time.sleep(max(0.0, 20 - (time.time() - outage)))
+        local = sqlite3.connect(db_c)
+        check(local.execute("SELECT count(*) FROM trials").fetchone()[0] == 5,
+              "indexed locally during the outage")
+        local.close()
+        pg.start()
+        conn = psycopg2.connect(pg.url)
+        conn.autocommit = True
+        cur = conn.cursor()
+        deadline = time.time() + 20
+        while time.time() < deadline and central_count(cur, "clinic-c") != 5:
+            time.sleep(0.2)
+        check(compare(cur, "clinic-c", data_c) == 5, "clinic-c after a 20 s outage: 5 trials")
+        check(w.poll() is None, "the watcher kept running through the outage")
+    finally:
+        w.terminate()
+        rc = w.wait(timeout=20)
+        log.close()
+    check(rc == 0, "watcher stops cleanly on SIGTERM (%s)" % rc)
+    text = open(os.path.join(root, "watch.log")).read()
+    check(text.count("changes stay queued") == 1 and "reachable again" in text,
+          "one warning per outage, and the recovery logged: %r" % text[-500:])
     conn.close()
 
     # Bad use: a message, the local index unharmed.

@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,7 @@
 #include "nd_trial_dirs.h"
 #include "nd_index.h"
 #include "nd_index_central.h"
+#include "nd_index_watcher.h"
 #include "nd_trial_reader.h"
 #include "nd_trial_recover.h"
 
@@ -446,13 +447,6 @@ static int cmd_recover(const char *dir)
     return rc;
 }
 
-static volatile sig_atomic_t stop_watching;
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_watching = 1;
-}
-
 /* Sends the queued changes to the central server; 0 when all went. */
 static int push_central(nd_index_central *c)
 {
@@ -469,36 +463,27 @@ static int push_central(nd_index_central *c)
     return 0;
 }
 
-static int watch_index(nd_index *ix, nd_index_central *c)
+/* The watcher thread (nd_index_watcher.h) until SIGINT or SIGTERM. */
+static int watch_index(const char *db, const char *data_dir, const char *central,
+                       const char *station)
 {
-    int fd = nd_index_watch_fd(ix);
-    if (fd < 0) {
-        fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    /* Blocked before the thread starts, so only sigwait() below takes them. */
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    char err[1024];
+    nd_index_watcher *w =
+        nd_index_watcher_start_central(db, data_dir, central, station, err, sizeof err);
+    if (!w) {
+        fprintf(stderr, "nordic-trial: %s\n", err);
         return 1;
     }
-    struct sigaction sa = {.sa_handler = on_stop_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    fprintf(stderr, "nordic-trial: watching %s (Ctrl-C stops)\n", nd_index_data_dir(ix));
-    bool queued = c && nd_index_central_pending(c) != 0;
-    while (!stop_watching) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        /* While changes wait for the central server, retry every 2 s. */
-        int n = poll(&p, 1, queued ? 2000 : -1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            fprintf(stderr, "nordic-trial: poll: %s\n", strerror(errno));
-            return 1;
-        }
-        if (n > 0) {
-            int handled = nd_index_watch_handle(ix);
-            if (handled < 0)
-                fprintf(stderr, "nordic-trial: %s\n", nd_index_last_error(ix));
-            else if (handled > 0)
-                fprintf(stderr, "nordic-trial: %d file(s) indexed\n", handled);
-        }
-        if (c) queued = push_central(c) != 0;
-    }
+    fprintf(stderr, "nordic-trial: watching %s (Ctrl-C stops)\n", data_dir);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    nd_index_watcher_stop(w);
     return 0;
 }
 
@@ -565,10 +550,10 @@ static int cmd_index(int argc, char **argv)
         fflush(stdout);
         /* Exit status 3: indexed here, but the central server has not got it yet. */
         if (push_central(c)) rc = 3;
-        if (watch) rc = watch_index(ix, c);
     }
     nd_index_central_close(c);
     nd_index_close(ix);
+    if (watch && n >= 0) rc = watch_index(db, data_dir, central, station);
     return rc;
 }
 

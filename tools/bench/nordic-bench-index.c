@@ -1,6 +1,7 @@
 /* nordic-bench-index: the trial index (tools/index/INDEX.md) at scale.
  *
  *   nordic-bench-index [--dir DIR] [--files N] [--rows N] [--queries N] [--no-peer]
+ *                      [--pg postgresql://...]
  *
  * 1. Writes --files trial files (default 2000; 2 s at 1 kHz each, ~280 KB)
  *    with the daemon's writer (tools/report_gen.h), 200 athletes.
@@ -15,7 +16,11 @@
  * Peer, same run, same files and database (tools/bench/bench_index_peer.py):
  * h5py reading the same attributes, reps and events of every file and
  * inserting them with Python's sqlite3 (the rebuild), and Python's sqlite3 +
- * json running the same SQL for each query kind. */
+ * json running the same SQL for each query kind.
+ * --pg URL: the grown index is also copied to that PostgreSQL through the
+ * central outbox (nd_index_central.h; files/s), and the same query kinds run
+ * there as SQL over all stations' rows with libpq (p50/p99; rows fetched,
+ * no JSON). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -26,10 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "nd_api.h"
 #include "nd_index.h"
+#include "nd_index_central.h"
 #include "nd_log.h"
 #include "report_gen.h"
 
@@ -143,6 +150,102 @@ static const char *const kind_names[] = {"list newest 100",   "athlete filter",
                                          "from/to week",      "status+modified_since",
                                          "page 2 via cursor", "one trial (detail)"};
 
+static volatile size_t bytes_touched; /* keeps the value loop from being optimised away */
+
+/* The grown index copied to PostgreSQL, then the query kinds there. */
+static int bench_pg(nd_index *ix, const char *url, long queries, long weeks)
+{
+    char err[1024];
+    nd_index_central *c = nd_index_central_open(ix, url, "bench", err, sizeof err);
+    double t0 = now_s();
+    int sent = c ? nd_index_central_push(c, err, sizeof err) : -1;
+    double dt = now_s() - t0;
+    nd_index_central_close(c);
+    if (sent < 0) {
+        fprintf(stderr, "nordic-bench-index: %s\n", err);
+        return -1;
+    }
+    printf("  PostgreSQL ingest (outbox push): %.0f files/s (%d in %.1f s)\n", sent / dt, sent, dt);
+    PGconn *pg = PQconnectdb(url);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "nordic-bench-index: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return -1;
+    }
+    PQclear(PQexec(pg, "ANALYZE"));
+#define PG_ITEM                                                                                    \
+    "SELECT trial_id, athlete_id, file_name, status, created_utc, samples, rep_count, "            \
+    "s_max_left_n, s_max_right_n, s_asymmetry_pct, s_pain_rating, created_unix_s, station_id "     \
+    "FROM nordic_trials "
+#define PG_ORDER " ORDER BY created_unix_s DESC, station_id DESC, file_name DESC LIMIT 101"
+    static const char *const sql[6] = {
+        PG_ITEM PG_ORDER,
+        PG_ITEM "WHERE athlete_id = $1" PG_ORDER,
+        PG_ITEM "WHERE created_unix_s >= $1 AND created_unix_s < $2" PG_ORDER,
+        PG_ITEM "WHERE file_mtime_ns >= $1 AND status = 'complete'" PG_ORDER,
+        PG_ITEM "WHERE (created_unix_s, station_id, file_name) < ($1, $2, $3)" PG_ORDER,
+        "SELECT t.*, (SELECT json_agg(r ORDER BY r.row) FROM nordic_reps r WHERE"
+        " r.station_id = t.station_id AND r.file_name = t.file_name),"
+        " (SELECT json_agg(e ORDER BY e.row) FROM nordic_events e WHERE"
+        " e.station_id = t.station_id AND e.file_name = t.file_name)"
+        " FROM nordic_trials t WHERE trial_id = $1 ORDER BY station_id, file_name LIMIT 1"};
+    static const int nparams[6] = {0, 1, 2, 1, 3, 1};
+    /* Page 2 starts after the 100th newest row; trial ids to look up. */
+    PGresult *first = PQexec(pg, PG_ITEM PG_ORDER);
+    char c_created[32] = "0", c_station[80] = "", c_file[300] = "";
+    if (PQntuples(first) >= 100) {
+        snprintf(c_created, sizeof c_created, "%s", PQgetvalue(first, 99, 11));
+        snprintf(c_station, sizeof c_station, "%s", PQgetvalue(first, 99, 12));
+        snprintf(c_file, sizeof c_file, "%s", PQgetvalue(first, 99, 2));
+    }
+    PQclear(first);
+    PGresult *ids = PQexec(pg, "SELECT trial_id FROM nordic_trials ORDER BY file_name LIMIT 5000");
+    int nids = PQntuples(ids);
+    double *lat = calloc((size_t)queries, sizeof *lat);
+    printf("  %-24s %10s %10s   (PostgreSQL, libpq, %ld queries each)\n", "query", "p50 ms",
+           "p99 ms", queries);
+    for (int k = 0; k < 6; k++) {
+        for (long q = 0; q < queries; q++) {
+            int n = rand();
+            char a[64], b[64];
+            const char *params[3] = {a, b, c_file};
+            if (k == 1) snprintf(a, sizeof a, "ath-%04d", n % 1000);
+            if (k == 2) {
+                long from = 1714566896L + (n % weeks) * 604800L;
+                snprintf(a, sizeof a, "%ld", from);
+                snprintf(b, sizeof b, "%ld", from + 604800L);
+            }
+            if (k == 3) snprintf(a, sizeof a, "%lld", ((long long)time(NULL) - 60) * 1000000000LL);
+            if (k == 4) {
+                snprintf(a, sizeof a, "%s", c_created);
+                snprintf(b, sizeof b, "%s", c_station);
+            }
+            if (k == 5) snprintf(a, sizeof a, "%s", PQgetvalue(ids, n % (nids ? nids : 1), 0));
+            double t = now_s();
+            PGresult *r = PQexecParams(pg, sql[k], nparams[k], NULL, params, NULL, NULL, 0);
+            /* Touch every value, as a client would. */
+            size_t bytes = 0;
+            for (int i = 0; i < PQntuples(r); i++)
+                for (int j = 0; j < PQnfields(r); j++) bytes += (size_t)PQgetlength(r, i, j);
+            lat[q] = now_s() - t;
+            bytes_touched += bytes;
+            if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                fprintf(stderr, "nordic-bench-index: PostgreSQL query %d: %s", k,
+                        PQerrorMessage(pg));
+                PQclear(r);
+                return -1;
+            }
+            PQclear(r);
+        }
+        printf("  %-24s %10.3f %10.3f\n", kind_names[k], pct(lat, (size_t)queries, 50) * 1e3,
+               pct(lat, (size_t)queries, 99) * 1e3);
+    }
+    PQclear(ids);
+    PQfinish(pg);
+    free(lat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -150,6 +253,7 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     long files = 2000, rows = 100000, queries = 2000;
     int peer = 1;
+    const char *pg_url = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
@@ -159,11 +263,13 @@ int main(int argc, char **argv)
             rows = atol(argv[++i]);
         else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
             queries = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--pg") && i + 1 < argc)
+            pg_url = argv[++i];
         else if (!strcmp(argv[i], "--no-peer"))
             peer = 0;
         else {
             fprintf(stderr, "usage: nordic-bench-index [--dir DIR] [--files N] [--rows N] "
-                            "[--queries N] [--no-peer]\n");
+                            "[--queries N] [--no-peer] [--pg URL]\n");
             return 2;
         }
     }
@@ -288,6 +394,7 @@ int main(int argc, char **argv)
         printf("  %-24s %10.3f %10.3f\n", kind_names[k], pct(lat, (size_t)queries, 50) * 1e3,
                pct(lat, (size_t)queries, 99) * 1e3);
     }
+    if (pg_url && bench_pg(ix, pg_url, queries, (rows + files - 1) / files)) return 1;
     nd_index_close(ix);
     if (peer) {
         snprintf(cmd, sizeof cmd,

@@ -50,7 +50,7 @@ nd_ctl_client *nd_ctl_client_open(void *zctx, const nd_client_options *opt, int 
     else
         nd_default_control_endpoint(c->endpoint, sizeof c->endpoint);
     c->timeout_s = opt && opt->timeout_s > 0 ? opt->timeout_s : 10;
-    if (!strncmp(c->endpoint, "ipc://", 6)) {
+    if (!strncmp(c->endpoint, "ipc://", 6) && !(opt && opt->wait_for_daemon)) {
         struct stat st;
         if (stat(c->endpoint + 6, &st) != 0) {
             snprintf(err, errlen,

@@ -25,6 +25,10 @@ typedef struct nd_client_options {
     const char *server_key_file; /* CURVE: the daemon's public key, or NULL */
     const char *client_key_file; /* CURVE: this client's secret key, or NULL */
     double timeout_s;            /* control requests; 0 = 10 s */
+    /* Control: connect even when the ipc:// socket file is not there yet (a
+     * long-running client such as the station, started before nordicd).
+     * Otherwise a missing file is reported at once. */
+    bool wait_for_daemon;
 } nd_client_options;
 
 /* ---- control (REQ) ---- */

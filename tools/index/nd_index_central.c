@@ -158,8 +158,59 @@ static int create_central(nd_index_central *c, const columns cols[3], char *err,
                  PQexec(c->pg, "CREATE INDEX IF NOT EXISTS nordic_trials_by_trial_id ON"
                                " nordic_trials (trial_id);"
                                "CREATE INDEX IF NOT EXISTS nordic_trials_by_athlete ON"
-                               " nordic_trials (athlete_id, created_unix_s)"),
+                               " nordic_trials (athlete_id, created_unix_s);"
+                               /* A hub's list over every station: newest first. */
+                               "CREATE INDEX IF NOT EXISTS nordic_trials_by_created ON"
+                               " nordic_trials (created_unix_s, station_id, file_name);"
+                               "CREATE INDEX IF NOT EXISTS nordic_trials_by_mtime ON"
+                               " nordic_trials (file_mtime_ns)"),
                  "creating indexes", err, errlen);
+}
+
+static const char *const local_tables[3] = {"trials", "reps", "events"};
+static const char *const insert_names[3] = {"nd_ins_trials", "nd_ins_reps", "nd_ins_events"};
+
+/* INSERT of one local row (station_id first); the trial row is an upsert. */
+static void insert_sql(const columns *cols, int t, char *sql, size_t len)
+{
+    int o = snprintf(sql, len, "INSERT INTO nordic_%s (station_id", local_tables[t]);
+    for (int i = 0; i < cols->n; i++)
+        o += snprintf(sql + o, len - (size_t)o, ", \"%s\"", cols->name[i]);
+    o += snprintf(sql + o, len - (size_t)o, ") VALUES ($1");
+    for (int i = 0; i < cols->n; i++) o += snprintf(sql + o, len - (size_t)o, ", $%d", i + 2);
+    o += snprintf(sql + o, len - (size_t)o, ")");
+    if (t == 0) {
+        o += snprintf(sql + o, len - (size_t)o,
+                      " ON CONFLICT (station_id, file_name) DO UPDATE SET");
+        for (int i = 0; i < cols->n; i++)
+            o += snprintf(sql + o, len - (size_t)o, "%s \"%s\" = EXCLUDED.\"%s\"", i ? "," : "",
+                          cols->name[i], cols->name[i]);
+    }
+}
+
+/* Statements parsed once per connection (a push sends thousands). */
+static int prepare_statements(nd_index_central *c, const columns cols[3], char *err, size_t errlen)
+{
+    char sql[16384];
+    for (int t = 0; t < 3; t++) {
+        insert_sql(&cols[t], t, sql, sizeof sql);
+        if (pg_ok(c, PQprepare(c->pg, insert_names[t], sql, cols[t].n + 1, NULL), "prepare", err,
+                  errlen))
+            return -1;
+    }
+    if (pg_ok(c,
+              PQprepare(c->pg, "nd_del_children",
+                        "WITH r AS (DELETE FROM nordic_reps WHERE station_id = $1 AND"
+                        " file_name = $2) DELETE FROM nordic_events WHERE station_id = $1 AND"
+                        " file_name = $2",
+                        2, NULL),
+              "prepare", err, errlen))
+        return -1;
+    return pg_ok(c,
+                 PQprepare(c->pg, "nd_del_trial",
+                           "DELETE FROM nordic_trials WHERE station_id = $1 AND file_name = $2", 2,
+                           NULL),
+                 "prepare", err, errlen);
 }
 
 /* Copies the local rows of one file (all columns as text, NULL as NULL)
@@ -167,27 +218,16 @@ static int create_central(nd_index_central *c, const columns cols[3], char *err,
 static int send_file(nd_index_central *c, const columns cols[3], const char *file_name, char *err,
                      size_t errlen)
 {
-    static const char *const tables[3] = {"trials", "reps", "events"};
     const char *params[82];
-    char sql[16384];
     const char *key[2] = {c->station_id, file_name};
     /* Gone or replaced: its old rows go first (idempotent). */
-    if (pg_ok(c,
-              PQexecParams(c->pg,
-                           "DELETE FROM nordic_reps WHERE station_id = $1 AND file_name = $2;", 2,
-                           NULL, key, NULL, NULL, 0),
-              "deleting reps", err, errlen) ||
-        pg_ok(c,
-              PQexecParams(c->pg,
-                           "DELETE FROM nordic_events WHERE station_id = $1 AND"
-                           " file_name = $2",
-                           2, NULL, key, NULL, NULL, 0),
-              "deleting events", err, errlen))
+    if (pg_ok(c, PQexecPrepared(c->pg, "nd_del_children", 2, key, NULL, NULL, 0),
+              "deleting reps and events", err, errlen))
         return -1;
     int found = 0;
     for (int t = 0; t < 3; t++) {
         char sel[256];
-        snprintf(sel, sizeof sel, "SELECT * FROM %s WHERE file_name = ?1%s", tables[t],
+        snprintf(sel, sizeof sel, "SELECT * FROM %s WHERE file_name = ?1%s", local_tables[t],
                  t ? " ORDER BY row" : "");
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(c->ix->db, sel, -1, &st, NULL) != SQLITE_OK) {
@@ -195,20 +235,6 @@ static int send_file(nd_index_central *c, const columns cols[3], const char *fil
             return -1;
         }
         sqlite3_bind_text(st, 1, file_name, -1, SQLITE_TRANSIENT);
-        int o = snprintf(sql, sizeof sql, "INSERT INTO nordic_%s (station_id", tables[t]);
-        for (int i = 0; i < cols[t].n; i++)
-            o += snprintf(sql + o, sizeof sql - (size_t)o, ", \"%s\"", cols[t].name[i]);
-        o += snprintf(sql + o, sizeof sql - (size_t)o, ") VALUES ($1");
-        for (int i = 0; i < cols[t].n; i++)
-            o += snprintf(sql + o, sizeof sql - (size_t)o, ", $%d", i + 2);
-        o += snprintf(sql + o, sizeof sql - (size_t)o, ")");
-        if (t == 0) {
-            o += snprintf(sql + o, sizeof sql - (size_t)o,
-                          " ON CONFLICT (station_id, file_name) DO UPDATE SET");
-            for (int i = 0; i < cols[t].n; i++)
-                o += snprintf(sql + o, sizeof sql - (size_t)o, "%s \"%s\" = EXCLUDED.\"%s\"",
-                              i ? "," : "", cols[t].name[i], cols[t].name[i]);
-        }
         int rc = 0;
         char num[80][40];
         while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
@@ -226,17 +252,14 @@ static int send_file(nd_index_central *c, const columns cols[3], const char *fil
                     params[i + 1] = (const char *)sqlite3_column_text(st, i);
                 }
             }
-            rc = pg_ok(c, PQexecParams(c->pg, sql, cols[t].n + 1, NULL, params, NULL, NULL, 0),
+            rc = pg_ok(c,
+                       PQexecPrepared(c->pg, insert_names[t], cols[t].n + 1, params, NULL, NULL, 0),
                        "upserting rows", err, errlen);
         }
         sqlite3_finalize(st);
         if (rc) return -1;
         if (t == 0 && !found) /* removed locally */
-            return pg_ok(c,
-                         PQexecParams(c->pg,
-                                      "DELETE FROM nordic_trials WHERE station_id = $1"
-                                      " AND file_name = $2",
-                                      2, NULL, key, NULL, NULL, 0),
+            return pg_ok(c, PQexecPrepared(c->pg, "nd_del_trial", 2, key, NULL, NULL, 0),
                          "deleting the trial", err, errlen);
     }
     return 0;
@@ -264,7 +287,11 @@ int nd_index_central_push(nd_index_central *c, char *err, size_t errlen)
             return -1;
         }
         PQclear(PQexec(c->pg, "SET client_min_messages = warning"));
-        if (create_central(c, cols, err, errlen)) return -1;
+        if (create_central(c, cols, err, errlen) || prepare_statements(c, cols, err, errlen)) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+            return -1;
+        }
     }
     int sent = 0;
     for (;;) {

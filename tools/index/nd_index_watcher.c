@@ -2,6 +2,7 @@
 #include "nd_index_watcher.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,11 +12,13 @@
 #include <unistd.h>
 
 #include "nd_index.h"
+#include "nd_index_central.h"
 #include "nd_log.h"
 
 struct nd_index_watcher {
     nd_index *ix;
-    int stop_fd; /* eventfd: written once by nd_index_watcher_stop() */
+    nd_index_central *central; /* NULL: no central copy */
+    int stop_fd;               /* eventfd: written once by nd_index_watcher_stop() */
     pthread_t thread;
 };
 
@@ -24,8 +27,11 @@ static void *watch_main(void *arg)
     nd_index_watcher *w = arg;
     struct pollfd p[2] = {{.fd = nd_index_watch_fd(w->ix), .events = POLLIN},
                           {.fd = w->stop_fd, .events = POLLIN}};
+    bool queued = w->central && nd_index_central_pending(w->central) != 0;
+    bool warned = false; /* one line per outage, not one per retry */
+    char err[1024];
     for (;;) {
-        int n = poll(p, 2, -1);
+        int n = poll(p, 2, queued ? 2000 : -1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             nd_err("index watcher: poll: %s", strerror(errno));
@@ -34,12 +40,25 @@ static void *watch_main(void *arg)
         if (p[1].revents) break;
         if (p[0].revents && nd_index_watch_handle(w->ix) < 0)
             nd_warn("index watcher: %s", nd_index_last_error(w->ix));
+        if (w->central) {
+            queued = nd_index_central_push(w->central, err, sizeof err) < 0;
+            if (queued && !warned) nd_warn("index watcher: %s (changes stay queued)", err);
+            if (!queued && warned) nd_notice("index watcher: central index reachable again");
+            warned = queued;
+        }
     }
     return NULL;
 }
 
 nd_index_watcher *nd_index_watcher_start(const char *db_path, const char *data_dir, char *err,
                                          size_t errlen)
+{
+    return nd_index_watcher_start_central(db_path, data_dir, NULL, NULL, err, errlen);
+}
+
+nd_index_watcher *nd_index_watcher_start_central(const char *db_path, const char *data_dir,
+                                                 const char *conninfo, const char *station_id,
+                                                 char *err, size_t errlen)
 {
     nd_index_watcher *w = calloc(1, sizeof *w);
     if (!w) {
@@ -55,6 +74,8 @@ nd_index_watcher *nd_index_watcher_start(const char *db_path, const char *data_d
         goto fail;
     }
     if (nd_index_sync(w->ix, err, errlen) < 0) goto fail;
+    if (conninfo && !(w->central = nd_index_central_open(w->ix, conninfo, station_id, err, errlen)))
+        goto fail;
     w->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (w->stop_fd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -68,6 +89,7 @@ nd_index_watcher *nd_index_watcher_start(const char *db_path, const char *data_d
     return w;
 fail:
     if (w->stop_fd >= 0) close(w->stop_fd);
+    nd_index_central_close(w->central);
     nd_index_close(w->ix);
     free(w);
     return NULL;
@@ -81,6 +103,7 @@ void nd_index_watcher_stop(nd_index_watcher *w)
         nd_err("index watcher: cannot signal stop: %s", strerror(errno));
     pthread_join(w->thread, NULL);
     close(w->stop_fd);
+    nd_index_central_close(w->central);
     nd_index_close(w->ix);
     free(w);
 }

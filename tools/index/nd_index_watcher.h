@@ -13,6 +13,13 @@ typedef struct nd_index_watcher nd_index_watcher;
  * NULL with a message when the index or the inotify watch cannot be set up. */
 nd_index_watcher *nd_index_watcher_start(const char *db_path, const char *data_dir, char *err,
                                          size_t errlen);
+/* Same, and copies every change to a central PostgreSQL (conninfo or
+ * postgresql:// URI) as station station_id (nd_index_central.h): after each
+ * change, and every 2 s while changes wait because the server is down.
+ * conninfo NULL: no central copy. */
+nd_index_watcher *nd_index_watcher_start_central(const char *db_path, const char *data_dir,
+                                                 const char *conninfo, const char *station_id,
+                                                 char *err, size_t errlen);
 /* Stops the thread (within its poll) and frees everything. NULL is fine. */
 void nd_index_watcher_stop(nd_index_watcher *w);
 

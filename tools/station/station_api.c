@@ -1,24 +1,22 @@
+/* The /api/v1 hook of the station: the trial index (tools/index) and its
+ * watcher, opened in the station's state directory. */
 #include "station_api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#ifdef NORDIC_STATION_WITH_INDEX
 #include "nd_api.h"
 #include "nd_index.h"
 #include "nd_index_watcher.h"
-#endif
 
 struct station_api {
-#ifdef NORDIC_STATION_WITH_INDEX
     nd_index *ix;
     /* Files copied in or closed by nordicd are indexed on its own thread
      * and connection while this one serves requests. */
     nd_index_watcher *watcher;
-#else
-    int unused;
-#endif
 };
 
 station_api *station_api_open(const station_config *c, char *err, size_t errlen)
@@ -28,7 +26,13 @@ station_api *station_api_open(const station_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-#ifdef NORDIC_STATION_WITH_INDEX
+    /* The state directory is the station's own (systemd makes it for the service). */
+    if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create state directory %s: %s", c->state_dir,
+                 strerror(errno));
+        free(a);
+        return NULL;
+    }
     char db[STATION_PATH_MAX + 32];
     snprintf(db, sizeof db, "%s/index.sqlite", c->state_dir);
     a->ix = nd_index_open(db, c->data_dir, err, errlen);
@@ -43,21 +47,14 @@ station_api *station_api_open(const station_config *c, char *err, size_t errlen)
         free(a);
         return NULL;
     }
-#else
-    (void)c;
-    (void)err;
-    (void)errlen;
-#endif
     return a;
 }
 
 void station_api_close(station_api *a)
 {
     if (!a) return;
-#ifdef NORDIC_STATION_WITH_INDEX
     nd_index_watcher_stop(a->watcher);
     nd_index_close(a->ix);
-#endif
     free(a);
 }
 
@@ -65,7 +62,6 @@ int station_api_handle(station_api *a, const char *method, const char *path, con
                        const char *body, size_t body_len, station_api_response *out)
 {
     memset(out, 0, sizeof *out);
-#ifdef NORDIC_STATION_WITH_INDEX
     nd_api_response r;
     memset(&r, 0, sizeof r);
     if (nd_api_handle(a->ix, method, path, query, body, body_len, &r) != 0) return -1;
@@ -75,10 +71,6 @@ int station_api_handle(station_api *a, const char *method, const char *path, con
     out->body_len = r.body_len;
     out->file_path = r.file_path;
     return 0; /* ownership of body/file_path moved to out */
-#else
-    (void)a, (void)method, (void)path, (void)query, (void)body, (void)body_len;
-    return -1;
-#endif
 }
 
 void station_api_response_free(station_api_response *r)
@@ -90,19 +82,10 @@ void station_api_response_free(station_api_response *r)
 
 int station_api_watch_fd(station_api *a)
 {
-#ifdef NORDIC_STATION_WITH_INDEX
     return nd_index_watch_fd(a->ix);
-#else
-    (void)a;
-    return -1;
-#endif
 }
 
 void station_api_watch_handle(station_api *a)
 {
-#ifdef NORDIC_STATION_WITH_INDEX
     nd_index_watch_handle(a->ix);
-#else
-    (void)a;
-#endif
 }

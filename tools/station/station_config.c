@@ -147,6 +147,12 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
     if (!strcmp(key, "tls_cert")) return set_path(c->tls_cert, sizeof c->tls_cert, value, lc, key);
     if (!strcmp(key, "tls_key")) return set_path(c->tls_key, sizeof c->tls_key, value, lc, key);
     if (!strcmp(key, "users")) return set_path(c->users_file, sizeof c->users_file, value, lc, key);
+    if (!strcmp(key, "tokens"))
+        return set_path(c->tokens_file, sizeof c->tokens_file, value, lc, key);
+    if (!strcmp(key, "server_key"))
+        return set_path(c->server_key, sizeof c->server_key, value, lc, key);
+    if (!strcmp(key, "client_key"))
+        return set_path(c->client_key, sizeof c->client_key, value, lc, key);
     if (!strcmp(key, "require_login")) {
         if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
             c->require_login = true;
@@ -160,7 +166,7 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
     }
     snprintf(lc->err, lc->errlen,
              "unknown key \"%s\" (valid: daemon, listen, data_dir, state_dir, www, tls_cert, "
-             "tls_key, users, require_login)",
+             "tls_key, users, tokens, require_login, server_key, client_key)",
              key);
     return 0;
 }
@@ -185,6 +191,10 @@ int station_config_load(station_config *c, const char *path, char *err, size_t e
 
 int station_config_check(const station_config *c, char *err, size_t errlen)
 {
+    if (!c->server_key[0] != !c->client_key[0]) {
+        snprintf(err, errlen, "CURVE needs both server_key and client_key (or neither)");
+        return -1;
+    }
     bool tls = c->tls_cert[0] || c->tls_key[0];
     if (tls && !(c->tls_cert[0] && c->tls_key[0])) {
         snprintf(err, errlen, "TLS needs both tls_cert and tls_key");

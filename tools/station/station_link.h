@@ -1,6 +1,5 @@
-/* One thread per nordicd: a SUB on its live endpoint and a REQ on its control
- * socket. Every raw ZeroMQ call of the station is in station_link.c, so the
- * project's client library can replace it without touching the rest. */
+/* One thread per nordicd: a live subscription and a control client, both
+ * from the project's client library (tools/client/nd_client.h). */
 #ifndef STATION_LINK_H
 #define STATION_LINK_H
 
@@ -18,9 +17,11 @@ typedef struct station_link_callbacks {
     void *user;
 } station_link_callbacks;
 
-/* Starts the thread. Returns NULL with a message when the endpoints cannot be
- * used (they are connected lazily: a daemon that is not up yet is fine). */
+/* Starts the thread. Returns NULL with a message when the endpoints or keys
+ * cannot be used (they are connected lazily: a daemon that is not up yet is
+ * fine). server_key/client_key: CURVE key files, or both NULL. */
 station_link *station_link_start(int daemon, const char *ctl, const char *pub,
+                                 const char *server_key, const char *client_key,
                                  const station_link_callbacks *cb, char *err, size_t errlen);
 /* Queues one control request (a JSON object); its answer comes through
  * on_reply. -1 when the queue is full (the caller answers "busy"). */
