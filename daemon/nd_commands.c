@@ -291,7 +291,7 @@ int nd_daemon_set_metric_settings(nd_daemon *d, const nd_metric_settings *s, cha
 void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
 {
     memset(out, 0, sizeof *out);
-    const nd_counters *c = &d->dev->counters;
+    const nd_counters *c = nd_device_counters(d->dev);
     out->samples = atomic_load(&c->sets);
     out->gaps = atomic_load(&c->gaps);
     out->gap_sets = atomic_load(&c->gap_sets);
@@ -304,7 +304,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     out->device_overflows = atomic_load(&c->device_overflows);
     out->disconnects = atomic_load(&c->disconnects);
     out->reconnects = atomic_load(&c->reconnects);
-    out->device_connected = atomic_load(&d->dev->connected);
+    out->device_connected = nd_device_connected(d->dev);
     nd_ring_stats rs;
     nd_ring_get_stats(d->ring, &rs);
     out->ring_overruns = rs.overrun_sets;

@@ -104,13 +104,13 @@ static bool is_ack(const char *line)
 static void flush_batch(nd_loadstar *d)
 {
     if (d->nbatch == 0) return;
-    if (d->dev->sink.samples) d->dev->sink.samples(d->dev->sink.ctx, d->batch, d->nbatch);
+    nd_device_emit_samples(d->dev, d->batch, d->nbatch);
     d->nbatch = 0;
 }
 
 static void bad_line(nd_loadstar *d, const char *why)
 {
-    uint64_t n = atomic_fetch_add(&d->dev->counters.lines_bad, 1) + 1;
+    uint64_t n = nd_device_count(d->dev, ND_COUNT_LINES_BAD, 1);
     if (n <= 5 || (n & (n - 1)) == 0)
         nd_debug("loadstar: line skipped (%s), %llu so far: \"%.40s\"", why, (unsigned long long)n,
                  d->line);
@@ -140,7 +140,7 @@ static void handle_line(nd_loadstar *d, uint64_t host_ns)
     s->raw[0] = (int32_t)llround(r);
     s->seq = d->next_seq++;
     s->host_ns = host_ns;
-    atomic_fetch_add(&d->dev->counters.lines_ok, 1);
+    nd_device_count(d->dev, ND_COUNT_LINES_OK, 1);
     if (d->nbatch == LS_BATCH) flush_batch(d);
 }
 
@@ -458,7 +458,7 @@ static void ls_destroy(void *state)
     free(d);
 }
 
-const nd_decoder_ops nd_loadstar_decoder_ops = {
+const nd_decoder_ops nd_decoder_loadstar = {
     .name = "loadstar",
     .description = "Loadstar DI-100U/DI-1000U (and iLoad) ASCII command set, one reading per line",
     .keys = ls_keys,

@@ -293,13 +293,13 @@ void nd_text_decoder_set_hook(nd_text_decoder *d, nd_text_line_hook hook, void *
 static void flush_batch(nd_text_decoder *d)
 {
     if (d->nbatch == 0) return;
-    if (d->dev->sink.samples) d->dev->sink.samples(d->dev->sink.ctx, d->batch, d->nbatch);
+    nd_device_emit_samples(d->dev, d->batch, d->nbatch);
     d->nbatch = 0;
 }
 
 static void bad_line(nd_text_decoder *d, const char *why)
 {
-    uint64_t n = atomic_fetch_add(&d->dev->counters.lines_bad, 1) + 1;
+    uint64_t n = nd_device_count(d->dev, ND_COUNT_LINES_BAD, 1);
     /* Log the first few and then rarely: a noisy link must not flood the journal. */
     if (n <= 5 || (n & (n - 1)) == 0)
         nd_debug("text: line skipped (%s), %llu so far: \"%.60s\"", why, (unsigned long long)n,
@@ -355,7 +355,7 @@ static void handle_line(nd_text_decoder *d, uint64_t host_ns)
     }
     s.seq = d->next_seq++;
     s.host_ns = host_ns;
-    atomic_fetch_add(&d->dev->counters.lines_ok, 1);
+    nd_device_count(d->dev, ND_COUNT_LINES_OK, 1);
     d->batch[d->nbatch++] = s;
     if (d->nbatch == BATCH) flush_batch(d);
 }
@@ -433,7 +433,7 @@ static void text_destroy(void *state)
     nd_text_decoder_free(state);
 }
 
-const nd_decoder_ops nd_text_decoder_ops = {
+const nd_decoder_ops nd_decoder_text = {
     .name = "text",
     .description = "ASCII lines, one sample set per line (presets csv, hx711-adc-2x, openscale)",
     .keys = nd_text_keys,

@@ -73,6 +73,6 @@ void nd_text_decoder_free(nd_text_decoder *d);
 /* Device info implied by the config (model, nch, rate, counts_per_newton). */
 void nd_text_config_info(const nd_text_config *cfg, nd_device_info *info);
 
-extern const nd_decoder_ops nd_text_decoder_ops; /* proto=text */
+extern const nd_decoder_ops nd_decoder_text; /* proto=text */
 
 #endif

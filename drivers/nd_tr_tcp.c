@@ -241,9 +241,6 @@ static void tcp_close(nd_transport *t)
 static const char *const tcp_keys[] = {"connect_timeout_ms", NULL};
 
 const nd_transport_ops nd_transport_tcp = {
-    .scheme = "tcp",
-    .description = "TCP client (a network bridge or a simulator streaming NFP/1)",
-    .usage = "tcp:HOST:PORT[?proto=nfp&connect_timeout_ms=1000] (IPv6: tcp:[ADDR]:PORT)",
     .keys = tcp_keys,
     .default_proto = "nfp",
     .open = tcp_open,

@@ -328,7 +328,7 @@ int main(void)
     send_packets(f, 104, 5, 0);
     CHECK(nd_capture_wait_sets(&cap, 120, 5000));
     CHECK_EQ_INT(check_scans(100, 20, 104, 104), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_crc), 1);
     CHECK(cap.sets[100].flags & ND_SAMPLE_AFTER_GAP);
     CHECK_EQ_INT(cap.sets[100].gap_sets, 4);
 
@@ -355,7 +355,7 @@ int main(void)
     send_packets(f, 160, 5, 0);
     CHECK(nd_capture_wait_sets(&cap, 160, 5000));
     CHECK_EQ_INT(check_scans(140, 20, 160, 160), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_length), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_length), 1);
     CHECK_EQ_INT(cap.sets[140].gap_sets, 4);
 
     /* 5. Auto-recovery: two packets with code 59 (valid old data), then code
@@ -380,7 +380,7 @@ int main(void)
     CHECK_EQ_INT(check_scans(160, 8, 180, 180), 0);  /* the 59 packets' data */
     CHECK_EQ_INT(check_scans(168, 15, 225, 225), 0); /* after the dummy + 37 */
     CHECK_EQ_INT(cap.sets[168].gap_sets, 37);
-    CHECK_EQ_INT(atomic_load(&dev->counters.device_overflows), 37);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->device_overflows), 37);
     CHECK_EQ_INT(nd_capture_count_events(&cap, ND_EV_OVERFLOW), 2);
 
     /* 6. A stall on the stream endpoint is cleared; nothing is lost. */
@@ -391,8 +391,8 @@ int main(void)
     CHECK_EQ_INT(check_scans(183, 20, 240, 240), 0);
     CHECK(nd_fake_usb_clear_halts(f) > halts);
 
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 4 + 12 + 4 + 37);
-    CHECK_EQ_INT(atomic_load(&dev->counters.sets), 203);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), 4 + 12 + 4 + 37);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->sets), 203);
 
     /* 7. Unplug with transfers in flight; replug: reconfigured, restarted. */
     CHECK(nd_fake_usb_wait(f, inflight_n, &three, 3000));
@@ -419,8 +419,8 @@ int main(void)
     uint64_t base = first->seq;
     pthread_mutex_unlock(&cap.lock);
     CHECK_EQ_INT(check_scans(203, 20, base, 0), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.disconnects), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.reconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->disconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->reconnects), 1);
 
     atomic_store(&r.stop, true);
     pthread_join(th, NULL);
