@@ -29,6 +29,9 @@ typedef struct nd_device_info {
     char channel_names[ND_MAX_CHANNELS][32];
     double counts_per_newton[ND_MAX_CHANNELS]; /* 0 = unknown (needs calibration) */
     double capacity_n[ND_MAX_CHANNELS];        /* rated load of the cell, N; 0 = unknown */
+    /* Something about the stream the user must know ("" = nothing), e.g. the
+     * measured line rate is not the nominal one; shown on status. */
+    char warning[192];
 } nd_device_info;
 
 typedef enum nd_device_event_kind {

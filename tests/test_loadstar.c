@@ -81,6 +81,13 @@ static void *make_decoder(nd_device *dev, const char *uri_text, char *err, size_
     return rc == 0 ? st : NULL;
 }
 
+/* scale=auto (SERIAL.md): 10^6 before LC is known; once it is, the finest
+ * power of ten keeping 4x the capacity in int32 counts: 10^6 for the 250 lb
+ * DI-1000 the emulator and the responder describe (4 x 250 x 10^6 < 2^31 <
+ * 4 x 250 x 10^7). Every printed decimal of those readings survives. */
+#define SCALE_BEFORE_LC 1e6
+#define SCALE_250_LB    1e6
+
 /* ---------- 1. stream decoder ---------- */
 
 static void test_stream_lines(void)
@@ -97,16 +104,16 @@ static void test_stream_lines(void)
                        "FCM DI-1000\r\n"      /* a stray answer: bad */
                        "?\r\n"                /* unknown command answer: bad */
                        "1.0 2.0\r\n"          /* two numbers: bad */
-                       "999999.0\r\n"         /* beyond int32 after x10000: bad */
+                       "999999.0\r\n"         /* beyond int32 after the scale: bad */
                        "\r\n\r\n"             /* empty lines: nothing */
                        "0.5\n"                /* LF alone ends a line too */
                        "\x01\x02garbage\r\n"; /* control bytes: bad */
     nd_decoder_loadstar.feed(st, (const uint8_t *)wire, strlen(wire), 42);
     CHECK_EQ_INT(c.n, 3);
     if (c.n == 3) {
-        CHECK_EQ_INT(c.sets[0].raw[0], 123456);
-        CHECK_EQ_INT(c.sets[1].raw[0], -1);
-        CHECK_EQ_INT(c.sets[2].raw[0], 5000);
+        CHECK_EQ_INT(c.sets[0].raw[0], llround(12.3456 * SCALE_BEFORE_LC));
+        CHECK_EQ_INT(c.sets[1].raw[0], llround(-0.0001 * SCALE_BEFORE_LC));
+        CHECK_EQ_INT(c.sets[2].raw[0], llround(0.5 * SCALE_BEFORE_LC));
         CHECK_EQ_INT(c.sets[2].seq, 2);
         CHECK_EQ_INT(c.sets[0].nch, 1);
         CHECK_EQ_INT(c.sets[0].host_ns, 42);
@@ -123,8 +130,8 @@ static void test_stream_lines(void)
     nd_decoder_loadstar.feed(st, (const uint8_t *)"1.5\r\n", 5, 44);
     CHECK_EQ_INT(c.n, before + 2);
     if (c.n == before + 2) {
-        CHECK_EQ_INT(c.sets[before].raw[0], 70000);
-        CHECK_EQ_INT(c.sets[before + 1].raw[0], 15000);
+        CHECK_EQ_INT(c.sets[before].raw[0], llround(7.0 * SCALE_BEFORE_LC));
+        CHECK_EQ_INT(c.sets[before + 1].raw[0], llround(1.5 * SCALE_BEFORE_LC));
         CHECK_EQ_INT(c.sets[before + 1].seq, 4); /* host counter continues */
     }
     nd_decoder_loadstar.destroy(st);
@@ -277,7 +284,7 @@ static void test_dialogue_with_devsim(void)
     CHECK_EQ_INT(dev->info.nch, 1);
     CHECK_NEAR(dev->info.rate_hz, 100.0, 1e-9);
     CHECK_NEAR(dev->info.capacity_n[0], 250.0 * LBF_N, 1e-6);
-    CHECK_NEAR(dev->info.counts_per_newton[0], 10000.0 / LBF_N, 1e-9);
+    CHECK_NEAR(dev->info.counts_per_newton[0], SCALE_250_LB / LBF_N, 1e-9);
     CHECK(nd_devsim_zero_n(sim) > 5.0); /* tared with the athlete at baseline */
     /* the stream has begun: feed what arrives, as the stream device would */
     CHECK(nd_devsim_streaming(sim));
@@ -287,8 +294,8 @@ static void test_dialogue_with_devsim(void)
         if (n > 0) nd_decoder_loadstar.feed(st, buf, (size_t)n, 1);
     }
     CHECK(c.n > 10);
-    /* every value is the device's line x 10000, starting near zero after the tare */
-    double first = c.n ? c.sets[0].raw[0] / 10000.0 * LBF_N : 1e9;
+    /* every value is the device's line x scale, starting near zero after the tare */
+    double first = c.n ? c.sets[0].raw[0] / SCALE_250_LB * LBF_N : 1e9;
     CHECK(fabs(first) < 0.5 * nd_devsim_zero_n(sim));
     CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->lines_bad), 0);
     /* tare command while streaming: stop, CT0, restart */
@@ -567,7 +574,7 @@ static void test_end_to_end_tcp(void)
     CHECK(n >= 2 * PER_CONN);
     size_t mismatches = 0;
     for (size_t i = 0; i < n; i++)
-        if (c.sets[i].raw[0] != (int32_t)llround(r.sent[i] * 10000.0)) mismatches++;
+        if (c.sets[i].raw[0] != (int32_t)llround(r.sent[i] * SCALE_250_LB)) mismatches++;
     CHECK_EQ_INT(mismatches, 0);
     CHECK_EQ_INT(c.sets[PER_CONN].seq, PER_CONN);
     CHECK(c.sets[PER_CONN].flags & ND_SAMPLE_AFTER_RECONNECT);
