@@ -31,7 +31,7 @@ typedef struct nd_device_info {
     double capacity_n[ND_MAX_CHANNELS];        /* rated load of the cell, N; 0 = unknown */
     /* Something about the stream the user must know ("" = nothing), e.g. the
      * measured line rate is not the nominal one; shown on status. */
-    char warning[192];
+    char warning[256];
 } nd_device_info;
 
 typedef enum nd_device_event_kind {

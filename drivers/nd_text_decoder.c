@@ -36,7 +36,7 @@ struct nd_text_decoder {
     uint64_t misfits;   /* lines refused as not fitting the preset, none accepted yet */
     bool accepted_any;
     char rate_warning[96];
-    char fit_warning[160];
+    char fit_warning[176];
 };
 
 /* Lines refused for not fitting the preset, with none accepted, before the
@@ -85,7 +85,7 @@ int nd_text_config_preset(nd_text_config *cfg, const char *preset)
         cfg->scale = 1.0;
         cfg->rate_hz = 100.0;
         cfg->bare_columns = true;
-        cfg->fit_hint = "two bare numeric columns, left then right";
+        cfg->fit_hint = "bare numeric columns, left then right";
     } else if (strcmp(preset, "hx711-adc-2x") == 0) {
         /* "Load_cell 1 output val: <f>    Load_cell 2 output val: <f>": the
          * cell numbers are numbers too, so the values are indices 1 and 3. */
@@ -97,8 +97,7 @@ int nd_text_config_preset(nd_text_config *cfg, const char *preset)
         snprintf(cfg->unit, sizeof cfg->unit, "g");
         cfg->scale = 100.0;
         cfg->rate_hz = 10.0; /* HX711 with RATE pin low */
-        cfg->fit_hint = "the two-cell example: \"Load_cell 1 output val: A  Load_cell 2 output "
-                        "val: B\"";
+        cfg->fit_hint = "two cells, Load_cell 1 and 2, 4 numbers";
     } else if (strcmp(preset, "openscale") == 0) {
         /* SparkFun OpenScale: "<ms>,<reading>,lbs," with the timestamp on. */
         cfg->nch = 1;
@@ -354,8 +353,9 @@ static void rate_measured(nd_text_decoder *d, double hz)
 static void misfit_line(nd_text_decoder *d, const char *why)
 {
     if (d->accepted_any || ++d->misfits != MISFITS_BEFORE_WARNING) return;
-    snprintf(d->fit_warning, sizeof d->fit_warning, "lines do not fit preset=%s (%s): \"%.40s\" %s",
-             d->cfg.preset, d->cfg.fit_hint ? d->cfg.fit_hint : "its columns", d->line, why);
+    snprintf(d->fit_warning, sizeof d->fit_warning,
+             "lines do not fit preset=%s (%s): %s in \"%.40s\"", d->cfg.preset,
+             d->cfg.fit_hint ? d->cfg.fit_hint : "its columns", why, d->line);
     nd_warn("device %s: %s. Such lines are refused; for a single-cell board give channels=N "
             "(the index of its reading among the line's numbers) and fields= to match",
             nd_device_uri(d->dev), d->fit_warning);
