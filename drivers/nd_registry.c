@@ -40,7 +40,8 @@ const nd_driver nd_driver_sim = {
 const nd_driver nd_driver_tcp = {
     .scheme = "tcp",
     .description = "TCP client (a network bridge or a simulator streaming NFP/1)",
-    .usage = "tcp:HOST:PORT[?proto=nfp&connect_timeout_ms=1000] (IPv6: tcp:[ADDR]:PORT)",
+    .usage = "tcp:HOST:PORT[?proto=nfp&connect_timeout_ms=1000&wait=0] (IPv6: tcp:[ADDR]:PORT; "
+             "wait=1: start without the peer and connect when it appears)",
     .transport = &nd_transport_tcp,
     .open = nd_stream_open,
     .run = nd_stream_run,
