@@ -140,13 +140,8 @@ static int reconnect(stream_priv *p, const atomic_bool *stop)
 {
     nd_device *dev = p->dev;
     p->dec->reset(p->dec_state);
-    if (!p->tr.ops->reopen) {
-        atomic_store(&dev->connected, false);
-        nd_device_emit_event(dev, ND_EV_ERROR, 0, 0, "%s transport cannot reconnect",
-                             dev->driver->scheme);
-        return -1;
-    }
-    return nd_device_reconnect(dev, stop, dev->driver->scheme, reconnect_attempt, p);
+    return nd_device_reconnect(dev, stop, dev->driver->scheme,
+                               p->tr.ops->reopen ? reconnect_attempt : NULL, p);
 }
 
 /* The transport's pacing input: sets decoded so far at the device's rate. */

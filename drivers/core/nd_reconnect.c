@@ -58,6 +58,10 @@ int nd_device_reconnect(nd_device *dev, const atomic_bool *stop, const char *wha
     else
         nd_device_emit_event(dev, ND_EV_DEVICE_LOST, 0, 0, "device lost (%s)", what);
 
+    if (!attempt) {
+        nd_device_emit_event(dev, ND_EV_ERROR, 0, 0, "%s cannot reconnect", what);
+        return -1;
+    }
     uint64_t attempts = 0;
     bool error_reported = false;
     for (;;) {

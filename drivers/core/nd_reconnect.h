@@ -31,7 +31,9 @@
 typedef int (*nd_reconnect_attempt_fn)(void *ctx, char *err, size_t errlen);
 
 /* The link is gone. Returns 0 when an attempt succeeded, 1 when *stop was
- * set while waiting. what names the link in the event ("tcp", "labjack-u6"). */
+ * set while waiting. what names the link in the event ("tcp", "labjack-u6").
+ * attempt NULL: the link cannot come back; the loss is recorded, an error
+ * event says so, and -1 is returned. */
 int nd_device_reconnect(nd_device *dev, const atomic_bool *stop, const char *what,
                         nd_reconnect_attempt_fn attempt, void *ctx);
 
