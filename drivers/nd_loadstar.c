@@ -223,7 +223,8 @@ static void handle_line(nd_loadstar *d, uint64_t host_ns)
         return;
     }
     check_decimals(d);
-    if (nd_rate_estimate_add(&d->rate, host_ns, 1)) rate_measured(d, d->rate.measured_hz);
+    if (!d->dev->replayed && nd_rate_estimate_add(&d->rate, host_ns, 1))
+        rate_measured(d, d->rate.measured_hz);
     nd_sample *s = &d->batch[d->nbatch++];
     memset(s, 0, sizeof *s);
     s->nch = 1;

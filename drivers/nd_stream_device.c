@@ -92,6 +92,7 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     p->dec = dec;
     p->tr.ops = tops;
     p->tr.dev = dev;
+    dev->replayed = tops->replays;
     dev->priv = p;
     if (tops->open(&p->tr, uri, err, errlen) < 0) goto fail_free;
     if (dec->create(&p->dec_state, dev, uri, err, errlen) < 0) {

@@ -453,7 +453,8 @@ static void handle_line(nd_text_decoder *d, uint64_t host_ns)
         return;
     }
     d->accepted_any = true;
-    if (nd_rate_estimate_add(&d->rate, host_ns, 1)) rate_measured(d, d->rate.measured_hz);
+    if (!d->dev->replayed && nd_rate_estimate_add(&d->rate, host_ns, 1))
+        rate_measured(d, d->rate.measured_hz);
     s.seq = d->next_seq++;
     s.host_ns = host_ns;
     nd_device_count(d->dev, ND_COUNT_LINES_OK, 1);
@@ -511,6 +512,12 @@ static int text_create(void **state, nd_device *dev, const nd_uri *uri, char *er
 {
     nd_text_config cfg;
     if (nd_text_config_from_uri(&cfg, uri, "csv", err, errlen) < 0) return -1;
+    if (cfg.rate_auto && dev->replayed) {
+        snprintf(err, errlen,
+                 "text: rate=auto measures a live device; a replay's arrival times are not the "
+                 "device's: give the rate it was recorded at (rate=N)");
+        return -1;
+    }
     nd_text_decoder *d = nd_text_decoder_new(dev, &cfg);
     if (!d) {
         snprintf(err, errlen, "text decoder: out of memory");

@@ -161,6 +161,7 @@ static const char *const file_keys[] = {"pace", "loop", NULL};
 const nd_transport_ops nd_transport_file = {
     .keys = file_keys,
     .default_proto = "nfp",
+    .replays = true,
     .open = file_open,
     .read = file_read,
     .write = NULL,

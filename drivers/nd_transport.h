@@ -6,6 +6,7 @@
 #ifndef ND_TRANSPORT_H
 #define ND_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,6 +27,9 @@ typedef struct nd_transport_ops {
     const char *const *keys;
     /* Default decoder when the URI has no proto= ("nfp" for most). */
     const char *default_proto;
+    /* Bytes come from a recording (file:): their arrival times are the
+     * replay's, so nothing may be measured from them (nd_driver.h). */
+    bool replays;
     int (*open)(nd_transport *t, const nd_uri *uri, char *err, size_t errlen);
     /* Wait at most timeout_ms for bytes. */
     ssize_t (*read)(nd_transport *t, uint8_t *buf, size_t len, int timeout_ms);

@@ -335,6 +335,42 @@ static void test_loadstar_rate_auto_and_coarse_scale(void)
     board_stop(&b);
 }
 
+/* A replay (file:) arrives as fast as it is read: its arrival times are not
+ * the device's, so nothing is measured from them, and rate=auto is refused. */
+static void test_replay_not_measured(void)
+{
+    char path[512], uri[700], err[256];
+    snprintf(path, sizeof path, "%s/hx711.txt", nd_test_tmpdir("rate_replay"));
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "Load_cell 1 output val: %d.25    Load_cell 2 output val: -%d.50\r\n", i % 100,
+                i % 50);
+    fclose(f);
+    /* Slow enough to span the 3 s window: 20000 lines at 5000/s, paced by
+     * the file transport (pace=500 x the nominal 10 lines/s). */
+    snprintf(uri, sizeof uri, "file:%s?proto=text&preset=hx711-adc-2x&pace=500", path);
+    nd_capture cap;
+    CHECK(nd_capture_init(&cap, 32, 16) == 0);
+    nd_sink sink = nd_capture_sink(&cap);
+    nd_device *dev = NULL;
+    CHECK(nd_device_open(uri, &sink, &dev, err, sizeof err) == 0);
+    if (dev) {
+        atomic_bool stop = false;
+        CHECK_EQ_INT(nd_device_run(dev, &stop), ND_RUN_EOF);
+        nd_device_info info;
+        CHECK(nd_capture_info(&cap, &info));
+        CHECK_EQ_INT(info.warning[0], '\0');
+        nd_device_close(dev);
+    }
+    nd_capture_free(&cap);
+    snprintf(uri, sizeof uri, "file:%s?proto=text&preset=hx711-adc-2x&rate=auto", path);
+    CHECK_EQ_INT(nd_device_open(uri, NULL, &dev, err, sizeof err), -1);
+    CHECK(strstr(err, "rate=auto") != NULL);
+    unlink(path);
+}
+
 int main(void)
 {
     test_text_rate_differs();
@@ -342,5 +378,6 @@ int main(void)
     test_text_rate_matches();
     test_loadstar_rate_and_decimals();
     test_loadstar_rate_auto_and_coarse_scale();
+    test_replay_not_measured();
     return nd_test_finish("test_rate_measured");
 }

@@ -29,6 +29,10 @@ struct nd_device {
     nd_sink sink;
     nd_link_state link;
     bool mark_reconnect; /* flag the next delivered set ND_SAMPLE_AFTER_RECONNECT */
+    /* Host arrival times are a replay's, not the device's (file:): decoders
+     * must not measure the device's rate from them. Set before decoders are
+     * created. */
+    bool replayed;
     void *priv;
 };
 

@@ -1,11 +1,14 @@
 /* The real sample-set rate of a device whose stream carries no time base
  * (text lines, Loadstar readings), measured from host arrival times.
  *
- * The sets of the first arrival are only its start (they may be a backlog
- * the OS buffered before the port was opened); the rate is the count of sets
- * that arrived after it divided by the time from it to the last arrival, once
- * that span reaches the window. Read bursts (a USB-serial adapter delivers
- * every few ms) cost at most one burst over the window. */
+ * A set can arrive late (USB-serial latency, a read that waited, a busy
+ * host) but never before the device made it. So the arrivals (k, t) of set
+ * number k lie on or above the device's line t = a + k / rate, and the sets
+ * that arrived without delay lie on it. The estimate is the line that stays
+ * below every arrival and is highest at the mean index (the lower convex
+ * hull's edge there): late arrivals, however bunched, do not bias it, and
+ * its error is about the jitter of the least-delayed arrivals divided by
+ * the window. The measurement ends once the arrivals span the window. */
 #ifndef ND_RATE_ESTIMATE_H
 #define ND_RATE_ESTIMATE_H
 
@@ -17,13 +20,18 @@
 #define ND_RATE_TOLERANCE 0.05
 /* Measurement window, seconds of arrivals after the first. */
 #define ND_RATE_WINDOW_S 3.0
+/* Arrivals kept (sets read together count once); a device fast enough to
+ * fill it before the window ends is measured over what it filled. */
+#define ND_RATE_MAX_POINTS 2048
 
 typedef struct nd_rate_estimate {
     double window_s;
-    bool started, done;
-    uint64_t first_ns, last_ns;
-    uint64_t sets_after_first;
-    double measured_hz; /* valid once done */
+    bool done;
+    uint64_t sets; /* sets seen so far */
+    uint32_t npoints;
+    uint64_t t_ns[ND_RATE_MAX_POINTS]; /* arrival time of ... */
+    uint64_t k[ND_RATE_MAX_POINTS];    /* ... the last set read by then (0-based) */
+    double measured_hz;                /* valid once done */
 } nd_rate_estimate;
 
 void nd_rate_estimate_init(nd_rate_estimate *e, double window_s);
