@@ -312,6 +312,12 @@ static void combined_info(pair_priv *p, nd_device_info *info)
     if (l->rate_hz != r->rate_hz)
         nd_warn("pair: left runs at %g Hz, right at %g Hz; sets without a partner are dropped",
                 l->rate_hz, r->rate_hz);
+    /* What a side warns about (e.g. its measured rate) is the pair's too. */
+    if (l->warning[0] || r->warning[0])
+        snprintf(info->warning, sizeof info->warning, "%s%.120s%s%s%.120s",
+                 l->warning[0] ? "left: " : "", l->warning,
+                 l->warning[0] && r->warning[0] ? "; " : "", r->warning[0] ? "right: " : "",
+                 r->warning);
 }
 
 /* Sub counters summed into the pair's, except those the pair owns. */

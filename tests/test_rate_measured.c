@@ -335,6 +335,43 @@ static void test_loadstar_rate_auto_and_coarse_scale(void)
     board_stop(&b);
 }
 
+/* pair: of two such boards says what each side measured. */
+static void test_pair_carries_side_warnings(void)
+{
+    board left, right;
+    board_start(&left, BOARD_HX711_2X, 80.0, NULL);
+    board_start(&right, BOARD_HX711_2X, 10.0, NULL);
+    char uri[512], err[256];
+    snprintf(uri, sizeof uri,
+             "pair:?left=tcp:127.0.0.1:%d&left.proto=text&left.preset=hx711-adc-2x"
+             "&right=tcp:127.0.0.1:%d&right.proto=text&right.preset=hx711-adc-2x",
+             left.port, right.port);
+    nd_capture cap;
+    CHECK(nd_capture_init(&cap, 4096, 64) == 0);
+    nd_sink sink = nd_capture_sink(&cap);
+    runner r = {0};
+    CHECK(nd_device_open(uri, &sink, &r.dev, err, sizeof err) == 0);
+    if (r.dev) {
+        pthread_create(&r.thread, NULL, run_main, &r);
+        nd_device_info info = {0};
+        uint64_t end = now_ns() + 20000000000ull;
+        while (now_ns() < end && !(nd_capture_info(&cap, &info) && info.warning[0])) {
+            struct timespec ts = {0, 50000000};
+            nanosleep(&ts, NULL);
+        }
+        CHECK(strstr(info.warning, "left: measured") != NULL);
+        CHECK(strstr(info.warning, "right:") == NULL); /* the right board is at its rate */
+        atomic_store(&r.stop, true);
+        pthread_join(r.thread, NULL);
+        nd_device_close(r.dev);
+    } else {
+        fprintf(stderr, "open %s: %s\n", uri, err);
+    }
+    nd_capture_free(&cap);
+    board_stop(&left);
+    board_stop(&right);
+}
+
 /* A replay (file:) arrives as fast as it is read: its arrival times are not
  * the device's, so nothing is measured from them, and rate=auto is refused. */
 static void test_replay_not_measured(void)
@@ -379,5 +416,6 @@ int main(void)
     test_loadstar_rate_and_decimals();
     test_loadstar_rate_auto_and_coarse_scale();
     test_replay_not_measured();
+    test_pair_carries_side_warnings();
     return nd_test_finish("test_rate_measured");
 }
