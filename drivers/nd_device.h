@@ -24,7 +24,7 @@ typedef struct nd_device_info {
     char model[64];
     char serial[64];
     char fw[32];
-    double rate_hz; /* nominal sample-set rate */
+    double rate_hz; /* sample-set rate used: nominal, or measured (text/Loadstar rate=auto) */
     int nch;        /* 1..ND_MAX_CHANNELS */
     char channel_names[ND_MAX_CHANNELS][32];
     double counts_per_newton[ND_MAX_CHANNELS]; /* 0 = unknown (needs calibration) */
