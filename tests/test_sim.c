@@ -122,17 +122,18 @@ static void test_clean_run(void)
     CHECK_EQ_INT(not_contiguous, 0);
     CHECK_EQ_INT(flagged, 0);
     CHECK_EQ_INT(mismatches(&m, &c, 1000), 0);
-    /* INFO went through the decoder into dev->info. */
-    CHECK(atomic_load(&dev->info_valid));
+    /* INFO went through the decoder into the device's info. */
+    nd_device_info info = {0};
+    CHECK(nd_device_get_info(dev, &info));
     CHECK(c.info_calls >= 1);
-    CHECK(strcmp(dev->info.model, "nordic-sim") == 0);
-    CHECK(strcmp(dev->info.serial, "SIM-0001") == 0);
-    CHECK_NEAR(dev->info.rate_hz, 1000.0, 0);
-    CHECK_EQ_INT(dev->info.nch, 2);
-    CHECK(strcmp(dev->info.channel_names[0], "left") == 0);
-    CHECK(strcmp(dev->info.channel_names[1], "right") == 0);
-    CHECK_NEAR(dev->info.counts_per_newton[0], 1000.0, 0);
-    CHECK(strncmp(dev->info.fw, "nordicd-sim", 11) == 0);
+    CHECK(strcmp(info.model, "nordic-sim") == 0);
+    CHECK(strcmp(info.serial, "SIM-0001") == 0);
+    CHECK_NEAR(info.rate_hz, 1000.0, 0);
+    CHECK_EQ_INT(info.nch, 2);
+    CHECK(strcmp(info.channel_names[0], "left") == 0);
+    CHECK(strcmp(info.channel_names[1], "right") == 0);
+    CHECK_NEAR(info.counts_per_newton[0], 1000.0, 0);
+    CHECK(strncmp(info.fw, "nordicd-sim", 11) == 0);
     /* Nothing bad: every frame (1 set each, INFO and STATUS once a second) was fine. */
     CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_cobs), 0);
     CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_crc), 0);
@@ -168,8 +169,10 @@ static void test_many_channels(void)
     CHECK_EQ_INT(c.n, 6000);
     CHECK_EQ_INT(c.sets[c.n - 1].seq, 5999);
     CHECK_EQ_INT(mismatches(&m, &c, 2000), 0);
-    CHECK_EQ_INT(dev->info.nch, 4);
-    CHECK(strcmp(dev->info.channel_names[3], "aux3") == 0);
+    nd_device_info info = {0};
+    CHECK(nd_device_get_info(dev, &info));
+    CHECK_EQ_INT(info.nch, 4);
+    CHECK(strcmp(info.channel_names[3], "aux3") == 0);
     CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gaps), 0);
     CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_crc), 0);
     nd_device_close(dev);
@@ -328,10 +331,12 @@ static void test_all_options_accepted(void)
         CHECK(dev != NULL);
         if (!dev) continue;
         CHECK(c.n > 0);
+        nd_device_info info = {0};
         if (i == 0) {
-            CHECK(strcmp(dev->info.serial, "AB-12") == 0 && strcmp(dev->info.model, "demo") == 0);
-            CHECK_NEAR(dev->info.counts_per_newton[2], 420.5, 1e-9);
-            CHECK_NEAR(dev->info.rate_hz, 500, 0);
+            CHECK(nd_device_get_info(dev, &info));
+            CHECK(strcmp(info.serial, "AB-12") == 0 && strcmp(info.model, "demo") == 0);
+            CHECK_NEAR(info.counts_per_newton[2], 420.5, 1e-9);
+            CHECK_NEAR(info.rate_hz, 500, 0);
         }
         nd_device_close(dev);
         free(c.sets);
