@@ -28,6 +28,10 @@
 #define FIRST_WAIT_MS 100
 #define MAX_WAIT_MS   2000
 #define MAX_ACCEPTS   256
+/* The peer timestamps a connection when accept() returns, up to a poll
+ * period plus scheduling later than the connect: slack for a loaded host,
+ * well below the 100 ms steps that tell the policy from the old behaviour. */
+#define ACCEPT_SLACK_MS 50
 
 typedef struct peer {
     int listen_fd, port;
@@ -228,7 +232,7 @@ static void test_accept_and_close(void)
      * at 100 ms when a connection succeeds but brings no data. */
     for (int i = 1; i < conns; i++) {
         uint64_t gap_ms = (p.accepted_ns[i] - p.accepted_ns[i - 1]) / 1000000u;
-        CHECK(gap_ms + 5 >= (uint64_t)policy_wait_ms(i - 1));
+        CHECK(gap_ms + ACCEPT_SLACK_MS >= (uint64_t)policy_wait_ms(i - 1));
     }
     const nd_counters *c = nd_device_counters(r.dev);
     uint64_t disconnects = atomic_load(&c->disconnects), reconnects = atomic_load(&c->reconnects);
@@ -293,7 +297,7 @@ static void test_backoff_resets_after_data(void)
         uint64_t after_data_ms = (p.accepted_ns[5] - p.accepted_ns[4]) / 1000000u;
         fprintf(stderr, "back-off: %llu ms before the data connection, %llu ms after it\n",
                 (unsigned long long)grown_ms, (unsigned long long)after_data_ms);
-        CHECK(grown_ms + 5 >= (uint64_t)policy_wait_ms(3));
+        CHECK(grown_ms + ACCEPT_SLACK_MS >= (uint64_t)policy_wait_ms(3));
         CHECK(after_data_ms < 200 + (uint64_t)policy_wait_ms(4) / 2);
     }
     nd_device_close(r.dev);
