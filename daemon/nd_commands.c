@@ -144,7 +144,7 @@ static int check_device_present(nd_daemon *d, char *err, size_t errlen)
         return snprintf(err, errlen, "the device stream has ended (%s): no data to record",
                         d->cfg.device),
                -1;
-    if (!atomic_load(&d->dev->connected))
+    if (!nd_device_connected(d->dev))
         return snprintf(err, errlen,
                         "the device is disconnected (%s): reconnect the board and start again",
                         d->cfg.device),
@@ -417,7 +417,7 @@ void nd_daemon_set_live_options(nd_daemon *d, double live_hz, int wave_decimatio
 void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
 {
     memset(out, 0, sizeof *out);
-    const nd_counters *c = &d->dev->counters;
+    const nd_counters *c = nd_device_counters(d->dev);
     out->samples = atomic_load(&c->sets);
     out->gaps = atomic_load(&c->gaps);
     out->gap_sets = atomic_load(&c->gap_sets);
@@ -430,7 +430,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     out->device_overflows = atomic_load(&c->device_overflows);
     out->disconnects = atomic_load(&c->disconnects);
     out->reconnects = atomic_load(&c->reconnects);
-    out->device_connected = atomic_load(&d->dev->connected);
+    out->device_connected = nd_device_connected(d->dev);
     nd_ring_stats rs;
     nd_ring_get_stats(d->ring, &rs);
     out->ring_overruns = rs.overrun_sets;

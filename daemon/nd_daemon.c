@@ -214,8 +214,8 @@ fail_early:
 
 void nd_daemon_health_get(nd_daemon *d, nd_daemon_health *out)
 {
-    out->device_sets = atomic_load(&d->dev->counters.sets);
-    out->device_connected = atomic_load(&d->dev->connected);
+    out->device_sets = atomic_load(&nd_device_counters(d->dev)->sets);
+    out->device_connected = nd_device_connected(d->dev);
     out->acquisition_done = atomic_load(&d->acq.done);
     out->have_metrics = d->have_metrics;
     out->have_writer = d->have_writer;

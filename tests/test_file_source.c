@@ -104,9 +104,9 @@ static void test_exact_replay(const char *path, long size)
     CHECK_EQ_INT(c.ninfo, 1);
     CHECK(strcmp(c.info.model, "FILE-T") == 0 && strcmp(c.info.channel_names[0], "left") == 0);
     CHECK_EQ_INT(c.nevents, 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.bytes), size);
-    CHECK_EQ_INT(atomic_load(&dev->counters.sets), NSETS_ALL);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_ok), NFRAMES + 2);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->bytes), size);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->sets), NSETS_ALL);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_ok), NFRAMES + 2);
     nd_device_close(dev);
     nd_capture_free(&c);
 }

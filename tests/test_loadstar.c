@@ -76,10 +76,17 @@ static void *make_decoder(nd_device *dev, const char *uri_text, char *err, size_
     nd_uri uri;
     if (nd_uri_parse(uri_text, &uri, err, errlen) < 0) return NULL;
     void *st = NULL;
-    int rc = nd_loadstar_decoder_ops.create(&st, dev, &uri, err, errlen);
+    int rc = nd_decoder_loadstar.create(&st, dev, &uri, err, errlen);
     nd_uri_free(&uri);
     return rc == 0 ? st : NULL;
 }
+
+/* scale=auto (SERIAL.md): 10^6 before LC is known; once it is, the finest
+ * power of ten keeping 4x the capacity in int32 counts: 10^6 for the 250 lb
+ * DI-1000 the emulator and the responder describe (4 x 250 x 10^6 < 2^31 <
+ * 4 x 250 x 10^7). Every printed decimal of those readings survives. */
+#define SCALE_BEFORE_LC 1e6
+#define SCALE_250_LB    1e6
 
 /* ---------- 1. stream decoder ---------- */
 
@@ -97,50 +104,50 @@ static void test_stream_lines(void)
                        "FCM DI-1000\r\n"      /* a stray answer: bad */
                        "?\r\n"                /* unknown command answer: bad */
                        "1.0 2.0\r\n"          /* two numbers: bad */
-                       "999999.0\r\n"         /* beyond int32 after x10000: bad */
+                       "999999.0\r\n"         /* beyond int32 after the scale: bad */
                        "\r\n\r\n"             /* empty lines: nothing */
                        "0.5\n"                /* LF alone ends a line too */
                        "\x01\x02garbage\r\n"; /* control bytes: bad */
-    nd_loadstar_decoder_ops.feed(st, (const uint8_t *)wire, strlen(wire), 42);
+    nd_decoder_loadstar.feed(st, (const uint8_t *)wire, strlen(wire), 42);
     CHECK_EQ_INT(c.n, 3);
     if (c.n == 3) {
-        CHECK_EQ_INT(c.sets[0].raw[0], 123456);
-        CHECK_EQ_INT(c.sets[1].raw[0], -1);
-        CHECK_EQ_INT(c.sets[2].raw[0], 5000);
+        CHECK_EQ_INT(c.sets[0].raw[0], llround(12.3456 * SCALE_BEFORE_LC));
+        CHECK_EQ_INT(c.sets[1].raw[0], llround(-0.0001 * SCALE_BEFORE_LC));
+        CHECK_EQ_INT(c.sets[2].raw[0], llround(0.5 * SCALE_BEFORE_LC));
         CHECK_EQ_INT(c.sets[2].seq, 2);
         CHECK_EQ_INT(c.sets[0].nch, 1);
         CHECK_EQ_INT(c.sets[0].host_ns, 42);
     }
-    CHECK_EQ_INT(atomic_load(&dev->counters.lines_ok), 3);
-    CHECK_EQ_INT(atomic_load(&dev->counters.lines_bad), 5);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->lines_ok), 3);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->lines_bad), 5);
 
     /* Byte-by-byte gives the same; a partial line dropped by reset is lost. */
     size_t before = c.n;
     const char *split = "  7.0000\r\n-3.25";
     for (size_t i = 0; i < strlen(split); i++)
-        nd_loadstar_decoder_ops.feed(st, (const uint8_t *)split + i, 1, 43);
-    nd_loadstar_decoder_ops.reset(st);
-    nd_loadstar_decoder_ops.feed(st, (const uint8_t *)"1.5\r\n", 5, 44);
+        nd_decoder_loadstar.feed(st, (const uint8_t *)split + i, 1, 43);
+    nd_decoder_loadstar.reset(st);
+    nd_decoder_loadstar.feed(st, (const uint8_t *)"1.5\r\n", 5, 44);
     CHECK_EQ_INT(c.n, before + 2);
     if (c.n == before + 2) {
-        CHECK_EQ_INT(c.sets[before].raw[0], 70000);
-        CHECK_EQ_INT(c.sets[before + 1].raw[0], 15000);
+        CHECK_EQ_INT(c.sets[before].raw[0], llround(7.0 * SCALE_BEFORE_LC));
+        CHECK_EQ_INT(c.sets[before + 1].raw[0], llround(1.5 * SCALE_BEFORE_LC));
         CHECK_EQ_INT(c.sets[before + 1].seq, 4); /* host counter continues */
     }
-    nd_loadstar_decoder_ops.destroy(st);
+    nd_decoder_loadstar.destroy(st);
 
     /* iLoad dialect: whole millipounds, scale 1. */
     collector c2 = {.lock = PTHREAD_MUTEX_INITIALIZER};
     nd_device *dev2 = fake_device(&c2);
     st = make_decoder(dev2, "tcp:x:1?dialect=iload", err, sizeof err);
     CHECK(st != NULL);
-    nd_loadstar_decoder_ops.feed(st, (const uint8_t *)"2345\r\n-12\r\n", 11, 1);
+    nd_decoder_loadstar.feed(st, (const uint8_t *)"2345\r\n-12\r\n", 11, 1);
     CHECK_EQ_INT(c2.n, 2);
     if (c2.n == 2) {
         CHECK_EQ_INT(c2.sets[0].raw[0], 2345);
         CHECK_EQ_INT(c2.sets[1].raw[0], -12);
     }
-    nd_loadstar_decoder_ops.destroy(st);
+    nd_decoder_loadstar.destroy(st);
     free(dev);
     free(dev2);
 }
@@ -235,7 +242,7 @@ static int dialogue(script_dev *s, const char *uri, collector *c, nd_device **de
     CHECK(st != NULL);
     if (!st) return -99;
     nd_decoder_link link = {.ctx = s, .read = sd_read, .write = sd_write};
-    int rc = nd_loadstar_decoder_ops.connect(st, &link, err, errlen);
+    int rc = nd_decoder_loadstar.connect(st, &link, err, errlen);
     *devp = dev;
     *stp = st;
     return rc;
@@ -243,7 +250,7 @@ static int dialogue(script_dev *s, const char *uri, collector *c, nd_device **de
 
 static void finish(nd_device *dev, void *st)
 {
-    nd_loadstar_decoder_ops.destroy(st);
+    nd_decoder_loadstar.destroy(st);
     free(dev);
 }
 
@@ -277,33 +284,33 @@ static void test_dialogue_with_devsim(void)
     CHECK_EQ_INT(dev->info.nch, 1);
     CHECK_NEAR(dev->info.rate_hz, 100.0, 1e-9);
     CHECK_NEAR(dev->info.capacity_n[0], 250.0 * LBF_N, 1e-6);
-    CHECK_NEAR(dev->info.counts_per_newton[0], 10000.0 / LBF_N, 1e-9);
+    CHECK_NEAR(dev->info.counts_per_newton[0], SCALE_250_LB / LBF_N, 1e-9);
     CHECK(nd_devsim_zero_n(sim) > 5.0); /* tared with the athlete at baseline */
     /* the stream has begun: feed what arrives, as the stream device would */
     CHECK(nd_devsim_streaming(sim));
     uint8_t buf[256];
     for (int k = 0; k < 100; k++) {
         ssize_t n = sd_read(&s, buf, sizeof buf, 1);
-        if (n > 0) nd_loadstar_decoder_ops.feed(st, buf, (size_t)n, 1);
+        if (n > 0) nd_decoder_loadstar.feed(st, buf, (size_t)n, 1);
     }
     CHECK(c.n > 10);
-    /* every value is the device's line x 10000, starting near zero after the tare */
-    double first = c.n ? c.sets[0].raw[0] / 10000.0 * LBF_N : 1e9;
+    /* every value is the device's line x scale, starting near zero after the tare */
+    double first = c.n ? c.sets[0].raw[0] / SCALE_250_LB * LBF_N : 1e9;
     CHECK(fabs(first) < 0.5 * nd_devsim_zero_n(sim));
-    CHECK_EQ_INT(atomic_load(&dev->counters.lines_bad), 0);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->lines_bad), 0);
     /* tare command while streaming: stop, CT0, restart */
     s.nsent = 0;
-    CHECK_EQ_INT(nd_loadstar_decoder_ops.command(st, &(nd_decoder_link){&s, sd_read, sd_write},
-                                                 "tare", err, sizeof err),
+    CHECK_EQ_INT(nd_decoder_loadstar.command(st, &(nd_decoder_link){&s, sd_read, sd_write}, "tare",
+                                             err, sizeof err),
                  0);
     CHECK_EQ_INT(strcmp(s.sent, "\rCT0\rWC\r"), 0);
-    CHECK_EQ_INT(nd_loadstar_decoder_ops.command(st, &(nd_decoder_link){&s, sd_read, sd_write}, "z",
-                                                 err, sizeof err),
+    CHECK_EQ_INT(nd_decoder_loadstar.command(st, &(nd_decoder_link){&s, sd_read, sd_write}, "z",
+                                             err, sizeof err),
                  -1);
     CHECK(strstr(err, "unknown command 'z'") != NULL);
     /* close: one CR stops the stream */
     s.nsent = 0;
-    nd_loadstar_decoder_ops.disconnect(st, &(nd_decoder_link){&s, sd_read, sd_write});
+    nd_decoder_loadstar.disconnect(st, &(nd_decoder_link){&s, sd_read, sd_write});
     CHECK_EQ_INT(strcmp(s.sent, "\r"), 0);
     CHECK(!nd_devsim_streaming(sim));
     finish(dev, st);
@@ -533,12 +540,12 @@ static void test_end_to_end_tcp(void)
      * the second connection streams on */
     CHECK(wait_until(&c, 2 * PER_CONN));
     /* a tare from another thread while streaming */
-    CHECK_EQ_INT(dev->driver->command(dev, "tare", err, sizeof err), 0);
+    CHECK_EQ_INT(nd_device_command(dev, "tare", err, sizeof err), 0);
     sleep_ms(50);
     atomic_store(&run.stop, true);
     pthread_join(run.thread, NULL);
     CHECK_EQ_INT(run.rc, 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.lines_bad), 0);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->lines_bad), 0);
     nd_device_close(dev); /* sends the CR that stops the stream */
     sleep_ms(30);
     responder_stop(&r);
@@ -567,7 +574,7 @@ static void test_end_to_end_tcp(void)
     CHECK(n >= 2 * PER_CONN);
     size_t mismatches = 0;
     for (size_t i = 0; i < n; i++)
-        if (c.sets[i].raw[0] != (int32_t)llround(r.sent[i] * 10000.0)) mismatches++;
+        if (c.sets[i].raw[0] != (int32_t)llround(r.sent[i] * SCALE_250_LB)) mismatches++;
     CHECK_EQ_INT(mismatches, 0);
     CHECK_EQ_INT(c.sets[PER_CONN].seq, PER_CONN);
     CHECK(c.sets[PER_CONN].flags & ND_SAMPLE_AFTER_RECONNECT);
@@ -622,7 +629,7 @@ static void test_end_to_end_errors(void)
         pthread_mutex_unlock(&c.lock);
     }
     CHECK(saw_error);
-    CHECK(!atomic_load(&dev->connected));
+    CHECK(!nd_device_connected(dev));
     atomic_store(&run.stop, true);
     pthread_join(run.thread, NULL);
     CHECK_EQ_INT(run.rc, 0);

@@ -86,8 +86,8 @@ static void test_pair_alignment(void)
     CHECK_EQ_INT(bad, 0);
     CHECK_EQ_INT(nd_capture_count_events(&cap, ND_EV_GAP), 2);
     CHECK_EQ_INT(nd_capture_event_count_sum(&cap, ND_EV_GAP), 30);
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 30);
-    CHECK_EQ_INT(atomic_load(&dev->counters.sets), SETS - 30);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), 30);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->sets), SETS - 30);
     CHECK_EQ_INT(cap.info.nch, 2);
     CHECK(strcmp(cap.info.model, "pair(L,R)") == 0);
     CHECK(strcmp(cap.info.channel_names[1], "right") == 0);

@@ -150,7 +150,7 @@ static int decode(const char *uri_text, const uint8_t *data, size_t len, size_t 
         off += n;
         step = step * 5 % 509 + 1;
     }
-    nd_counters *c = &dev->counters;
+    const nd_counters *c = nd_device_counters(dev);
     out_printf(out,
                "counters frames_ok=%llu bad_cobs=%llu bad_crc=%llu bad_version=%llu "
                "bad_length=%llu unknown_type=%llu bad_payload=%llu lines_ok=%llu lines_bad=%llu "

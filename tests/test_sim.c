@@ -98,7 +98,7 @@ static size_t mismatches(nd_sim_model *m, const collected *c, uint32_t rate)
     return bad;
 }
 
-static uint64_t counter(nd_device *dev, _Atomic uint64_t *c)
+static uint64_t counter(nd_device *dev, const _Atomic uint64_t *c)
 {
     (void)dev;
     return atomic_load(c);
@@ -113,7 +113,7 @@ static void test_clean_run(void)
     model_for(&m, 1000, 2, 3, 1.0, 0.5, 5);
     uint64_t expect = (uint64_t)((nd_sim_model_last_rep_end_s(&m) + 2.0) * 1000.0);
     CHECK_EQ_INT(c.n, expect);
-    CHECK_EQ_INT(counter(dev, &dev->counters.sets), expect);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->sets), expect);
     size_t not_contiguous = 0, flagged = 0;
     for (size_t i = 0; i < c.n; i++) {
         if (c.sets[i].seq != i) not_contiguous++;
@@ -122,28 +122,29 @@ static void test_clean_run(void)
     CHECK_EQ_INT(not_contiguous, 0);
     CHECK_EQ_INT(flagged, 0);
     CHECK_EQ_INT(mismatches(&m, &c, 1000), 0);
-    /* INFO went through the decoder into dev->info. */
-    CHECK(atomic_load(&dev->info_valid));
+    /* INFO went through the decoder into the device's info. */
+    nd_device_info info = {0};
+    CHECK(nd_device_get_info(dev, &info));
     CHECK(c.info_calls >= 1);
-    CHECK(strcmp(dev->info.model, "nordic-sim") == 0);
-    CHECK(strcmp(dev->info.serial, "SIM-0001") == 0);
-    CHECK_NEAR(dev->info.rate_hz, 1000.0, 0);
-    CHECK_EQ_INT(dev->info.nch, 2);
-    CHECK(strcmp(dev->info.channel_names[0], "left") == 0);
-    CHECK(strcmp(dev->info.channel_names[1], "right") == 0);
-    CHECK_NEAR(dev->info.counts_per_newton[0], 1000.0, 0);
-    CHECK(strncmp(dev->info.fw, "nordicd-sim", 11) == 0);
+    CHECK(strcmp(info.model, "nordic-sim") == 0);
+    CHECK(strcmp(info.serial, "SIM-0001") == 0);
+    CHECK_NEAR(info.rate_hz, 1000.0, 0);
+    CHECK_EQ_INT(info.nch, 2);
+    CHECK(strcmp(info.channel_names[0], "left") == 0);
+    CHECK(strcmp(info.channel_names[1], "right") == 0);
+    CHECK_NEAR(info.counts_per_newton[0], 1000.0, 0);
+    CHECK(strncmp(info.fw, "nordicd-sim", 11) == 0);
     /* Nothing bad: every frame (1 set each, INFO and STATUS once a second) was fine. */
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_cobs), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_crc), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_version), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_length), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_payload), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_unknown_type), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.gaps), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.device_overflows), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_cobs), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_crc), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_version), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_length), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_payload), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_unknown_type), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gaps), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->device_overflows), 0);
     uint64_t per_second = (expect + 999) / 1000; /* INFO and STATUS at sets 0, 1000, ... */
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_ok), expect + 2 * per_second);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_ok), expect + 2 * per_second);
     /* The reps are in the data: the model's peaks appear in the decoded counts. */
     for (long k = 0; k < 3; k++) {
         nd_sim_rep r;
@@ -168,10 +169,12 @@ static void test_many_channels(void)
     CHECK_EQ_INT(c.n, 6000);
     CHECK_EQ_INT(c.sets[c.n - 1].seq, 5999);
     CHECK_EQ_INT(mismatches(&m, &c, 2000), 0);
-    CHECK_EQ_INT(dev->info.nch, 4);
-    CHECK(strcmp(dev->info.channel_names[3], "aux3") == 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.gaps), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_crc), 0);
+    nd_device_info info = {0};
+    CHECK(nd_device_get_info(dev, &info));
+    CHECK_EQ_INT(info.nch, 4);
+    CHECK(strcmp(info.channel_names[3], "aux3") == 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gaps), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_crc), 0);
     nd_device_close(dev);
     free(c.sets);
 }
@@ -184,12 +187,12 @@ static void test_drops(const char *uri, uint64_t frames, uint64_t every, uint64_
     nd_sim_model m;
     model_for(&m, 1000, 2, 3, 4.0, 2.0, 3);
     uint64_t dropped = (frames - 1) / every; /* the last frame is never dropped */
-    CHECK_EQ_INT(counter(dev, &dev->counters.gaps), dropped);
-    CHECK_EQ_INT(counter(dev, &dev->counters.gap_sets), dropped * spf);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gaps), dropped);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gap_sets), dropped * spf);
     CHECK_EQ_INT(c.gap_events, dropped);
     CHECK_EQ_INT(c.gap_event_sets, dropped * spf);
     CHECK_EQ_INT(c.n, (frames - dropped) * spf);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_crc), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_crc), 0);
     CHECK_EQ_INT(mismatches(&m, &c, 1000), 0);
     /* Each set after a gap says so, with the exact count. */
     size_t after_gap = 0, wrong = 0;
@@ -212,12 +215,12 @@ static void test_corruption(void)
     nd_sim_model m;
     model_for(&m, 1000, 2, 3, 4.0, 2.0, 3);
     uint64_t bad = 1000 / 7; /* frame 1000 is the last and is never corrupted anyway */
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_crc), bad);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_cobs), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_length), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.frames_bad_version), 0);
-    CHECK_EQ_INT(counter(dev, &dev->counters.gaps), bad);
-    CHECK_EQ_INT(counter(dev, &dev->counters.gap_sets), bad);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_crc), bad);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_cobs), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_length), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->frames_bad_version), 0);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gaps), bad);
+    CHECK_EQ_INT(counter(dev, &nd_device_counters(dev)->gap_sets), bad);
     CHECK_EQ_INT(c.n, 1000 - bad);
     CHECK_EQ_INT(mismatches(&m, &c, 1000), 0);
     nd_device_close(dev);
@@ -328,10 +331,12 @@ static void test_all_options_accepted(void)
         CHECK(dev != NULL);
         if (!dev) continue;
         CHECK(c.n > 0);
+        nd_device_info info = {0};
         if (i == 0) {
-            CHECK(strcmp(dev->info.serial, "AB-12") == 0 && strcmp(dev->info.model, "demo") == 0);
-            CHECK_NEAR(dev->info.counts_per_newton[2], 420.5, 1e-9);
-            CHECK_NEAR(dev->info.rate_hz, 500, 0);
+            CHECK(nd_device_get_info(dev, &info));
+            CHECK(strcmp(info.serial, "AB-12") == 0 && strcmp(info.model, "demo") == 0);
+            CHECK_NEAR(info.counts_per_newton[2], 420.5, 1e-9);
+            CHECK_NEAR(info.rate_hz, 500, 0);
         }
         nd_device_close(dev);
         free(c.sets);

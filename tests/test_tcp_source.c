@@ -181,14 +181,14 @@ static void test_reconnect(void)
         nd_capture_free(&col);
         return;
     }
-    CHECK(atomic_load(&r.dev->connected));
+    CHECK(nd_device_connected(r.dev));
     pthread_create(&r.thread, NULL, run_thread, &r);
 
     CHECK(nd_capture_wait_sets(&col, N1_FRAMES * NSETS, 10000));
-    CHECK_EQ_INT(r.dev->driver->command(r.dev, "tare", err, sizeof err), 0);
+    CHECK_EQ_INT(nd_device_command(r.dev, "tare", err, sizeof err), 0);
     atomic_store(&p.go_away, true);
     CHECK(nd_capture_wait_sets(&col, TOTAL_SETS, 10000));
-    CHECK(atomic_load(&r.dev->connected));
+    CHECK(nd_device_connected(r.dev));
     double stop_ms = stop_and_join(&r);
     printf("stop while streaming took %.1f ms\n", stop_ms);
     CHECK(stop_ms < 1000); /* read timeout is 100 ms */
@@ -220,7 +220,7 @@ static void test_reconnect(void)
     CHECK_EQ_INT(col.events[2].kind, ND_EV_GAP);
     CHECK_EQ_INT(col.events[2].count, SKIP_SETS);
     CHECK_EQ_INT(col.events[2].seq, N1_FRAMES * NSETS);
-    nd_counters *k = &r.dev->counters;
+    const nd_counters *k = nd_device_counters(r.dev);
     CHECK_EQ_INT(atomic_load(&k->disconnects), 1);
     CHECK_EQ_INT(atomic_load(&k->reconnects), 1);
     CHECK_EQ_INT(atomic_load(&k->sets), TOTAL_SETS);
@@ -228,7 +228,8 @@ static void test_reconnect(void)
     CHECK_EQ_INT(atomic_load(&k->gap_sets), SKIP_SETS);
     CHECK_EQ_INT(atomic_load(&k->bytes), p.bytes_sent);
     CHECK_EQ_INT(atomic_load(&k->frames_ok), N1_FRAMES + N2_FRAMES + 2);
-    CHECK(atomic_load(&r.dev->info_valid) && strcmp(r.dev->info.model, "TCP-T") == 0);
+    nd_device_info info;
+    CHECK(nd_device_get_info(r.dev, &info) && strcmp(info.model, "TCP-T") == 0);
     nd_device_close(r.dev);
     nd_capture_free(&col);
 }
@@ -265,14 +266,14 @@ static void test_stop_during_backoff(void)
     pthread_join(t, NULL);
     CHECK(nd_capture_wait_events(&col, ND_EV_DEVICE_LOST, 1, 10000));
     sleep_ms(900); /* several refused attempts: 100, 200, 400 ms waits */
-    CHECK(!atomic_load(&r.dev->connected));
+    CHECK(!nd_device_connected(r.dev));
     CHECK(!atomic_load(&r.returned));
     double stop_ms = stop_and_join(&r);
     printf("stop during back-off took %.1f ms\n", stop_ms);
     CHECK(stop_ms < 1000);
     CHECK_EQ_INT(r.rc, 0);
-    CHECK_EQ_INT(atomic_load(&r.dev->counters.disconnects), 1);
-    CHECK_EQ_INT(atomic_load(&r.dev->counters.reconnects), 0);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(r.dev)->disconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(r.dev)->reconnects), 0);
     CHECK_EQ_INT(nd_capture_count_events(&col, ND_EV_DEVICE_BACK), 0);
     nd_device_close(r.dev);
     nd_capture_free(&col);

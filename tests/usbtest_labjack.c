@@ -506,7 +506,7 @@ static void test_default_and_faults(void)
     send_scans(104, 5);
     CHECK(nd_capture_wait_sets(&cap, 120, 5000));
     CHECK_EQ_INT(check_scans(100, 20, 104, 104), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_crc), 1);
     CHECK(cap.sets[100].flags & ND_SAMPLE_AFTER_GAP);
     CHECK_EQ_INT(cap.sets[100].gap_sets, 4);
 
@@ -522,7 +522,7 @@ static void test_default_and_faults(void)
     send_scans(160, 5);
     CHECK(nd_capture_wait_sets(&cap, 160, 5000));
     CHECK_EQ_INT(check_scans(140, 20, 160, 160), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_length), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_length), 1);
     CHECK_EQ_INT(cap.sets[140].gap_sets, 4);
 
     /* 5. Auto-recovery: two packets with errorcode 59 (valid buffered data),
@@ -544,7 +544,7 @@ static void test_default_and_faults(void)
     CHECK_EQ_INT(check_scans(160, 8, 180, 180), 0);
     CHECK_EQ_INT(check_scans(168, 15, 225, 225), 0);
     CHECK_EQ_INT(cap.sets[168].gap_sets, 37);
-    CHECK_EQ_INT(atomic_load(&dev->counters.device_overflows), 37);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->device_overflows), 37);
     CHECK_EQ_INT(nd_capture_count_events(&cap, ND_EV_OVERFLOW), 2);
 
     /* 6. A stall on the stream endpoint is cleared; nothing is lost. */
@@ -554,8 +554,9 @@ static void test_default_and_faults(void)
     CHECK(nd_capture_wait_sets(&cap, 203, 5000));
     CHECK_EQ_INT(check_scans(183, 20, 240, 240), 0);
     CHECK(nd_fake_usb_clear_halts(f) > halts);
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 4 + 12 + 4 + 37);
-    CHECK_EQ_INT(atomic_load(&dev->counters.sets), 203);
+
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), 4 + 12 + 4 + 37);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->sets), 203);
 
     /* 7. Unplug with transfers in flight; replug: reconfigured, restarted,
      * calibration read again. */
@@ -583,8 +584,8 @@ static void test_default_and_faults(void)
     uint64_t base = first->seq;
     nd_capture_unlock(&cap);
     CHECK_EQ_INT(check_scans(203, 20, base, 0), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.disconnects), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.reconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->disconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->reconnects), 1);
 
     run_stop(&r);
     nd_fake_u6_state_get(u6, &st);

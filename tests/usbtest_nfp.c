@@ -134,7 +134,7 @@ static void *command_thread(void *arg)
     commander *c = arg;
     while (!atomic_load(&c->stop)) {
         char err[256];
-        if (c->dev->driver->command(c->dev, "ping", err, sizeof err) == 0)
+        if (nd_device_command(c->dev, "ping", err, sizeof err) == 0)
             c->ok++;
         else
             c->failed++;
@@ -330,19 +330,19 @@ int main(void)
     }
     want = 1220;
     CHECK(nd_capture_wait_sets(&cap, want, 5000));
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_crc), 1);
     CHECK_EQ_INT(check_range(1200, 1210, 1200), 0);
     CHECK_EQ_INT(check_range(1210, 1220, 1220), 0); /* after the 10-set hole */
     nd_device_event_kind gap_kind = ND_EV_GAP;
     CHECK(nd_capture_wait_events(&cap, gap_kind, 1, 1000));
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 10);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), 10);
 
     /* 6. Unplug with four transfers in flight: device lost, then replug. */
     CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
     nd_fake_usb_unplug(f);
     nd_device_event_kind lost = ND_EV_DEVICE_LOST, back = ND_EV_DEVICE_BACK;
     CHECK(nd_capture_wait_events(&cap, lost, 1, 5000));
-    CHECK(!atomic_load(&dev->connected));
+    CHECK(!nd_device_connected(dev));
     CHECK(nd_fake_usb_plug(f) == 0);
     CHECK(nd_capture_wait_events(&cap, back, 1, 10000));
     CHECK(nd_fake_usb_wait(f, inflight_is, &four, 2000));
@@ -356,9 +356,9 @@ int main(void)
     CHECK(cap.sets[before].flags & ND_SAMPLE_AFTER_GAP);
     CHECK_EQ_INT(cap.sets[before].gap_sets, 70);
     pthread_mutex_unlock(&cap.lock);
-    CHECK_EQ_INT(atomic_load(&dev->counters.disconnects), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.reconnects), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), 80);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->disconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->reconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), 80);
 
     /* 7. A sustained burst through the queue: 20000 sets, none lost. */
     size_t base = nd_capture_nsets(&cap);
@@ -366,9 +366,9 @@ int main(void)
     want = base + 4000;
     CHECK(nd_capture_wait_sets(&cap, want, 10000));
     CHECK_EQ_INT(check_range(base, base + 4000, 1350), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_crc), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_cobs), 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.frames_bad_length), 0);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_crc), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_cobs), 0);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->frames_bad_length), 0);
 
     /* 8. Unplug/replug three times while another thread sends commands: a
      * reopen closes the handle a command may be using and the event thread's
@@ -413,7 +413,7 @@ int main(void)
     CHECK(out_bytes % 5 == 0);           /* "ping\n": never a torn command */
     CHECK(out_bytes >= (size_t)ok * 5u); /* every accepted one arrived */
     CHECK(out_bytes <= (size_t)(ok + failed) * 5u);
-    CHECK_EQ_INT(atomic_load(&dev->counters.reconnects), 4);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->reconnects), 4);
 
     atomic_store(&r.stop, true);
     pthread_join(th, NULL);

@@ -35,6 +35,10 @@ cJSON *nd_json_device_info(const nd_device_info *d)
     cJSON_AddStringToObject(o, "fw", d->fw);
     nd_json_add_number(o, "rate_hz", d->rate_hz);
     cJSON_AddNumberToObject(o, "nch", d->nch);
+    if (d->warning[0])
+        cJSON_AddStringToObject(o, "warning", d->warning);
+    else
+        cJSON_AddNullToObject(o, "warning");
     cJSON *names = cJSON_AddArrayToObject(o, "channel_names");
     cJSON *cpn = cJSON_AddArrayToObject(o, "counts_per_newton");
     int nch = d->nch < 0 ? 0 : d->nch > ND_MAX_CHANNELS ? ND_MAX_CHANNELS : d->nch;

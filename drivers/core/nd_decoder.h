@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "nd_device.h"
+#include "nd_driver.h"
 #include "nd_uri.h"
 
 /* The way back to the device, for decoders of command protocols (Loadstar):

@@ -24,11 +24,14 @@ typedef struct nd_device_info {
     char model[64];
     char serial[64];
     char fw[32];
-    double rate_hz; /* nominal sample-set rate */
+    double rate_hz; /* sample-set rate used: nominal, or measured (text/Loadstar rate=auto) */
     int nch;        /* 1..ND_MAX_CHANNELS */
     char channel_names[ND_MAX_CHANNELS][32];
     double counts_per_newton[ND_MAX_CHANNELS]; /* 0 = unknown (needs calibration) */
     double capacity_n[ND_MAX_CHANNELS];        /* rated load of the cell, N; 0 = unknown */
+    /* Something about the stream the user must know ("" = nothing), e.g. the
+     * measured line rate is not the nominal one; shown on status. */
+    char warning[256];
 } nd_device_info;
 
 typedef enum nd_device_event_kind {
@@ -48,7 +51,8 @@ typedef struct nd_device_event {
     char detail[160];
 } nd_device_event;
 
-/* Counters are written by the acquisition thread and read by anyone. */
+/* Counters are written by the acquisition thread (through the counting
+ * helpers of nd_driver.h) and read by anyone. */
 typedef struct nd_counters {
     _Atomic uint64_t bytes;
     _Atomic uint64_t frames_ok;
@@ -82,12 +86,19 @@ typedef struct nd_sink {
     void (*info)(void *ctx, const nd_device_info *info);
 } nd_sink;
 
+/* Opaque to the daemon and tools: drivers see its fields in nd_driver.h. */
 typedef struct nd_device nd_device;
 
-typedef struct nd_driver {
+/* A driver in the registry (nd_registry.c); its functions are the drivers'
+ * business (nd_driver.h), the daemon only lists scheme, description, usage. */
+typedef struct nd_driver nd_driver;
+struct nd_driver {
     const char *scheme;      /* URI scheme */
     const char *description; /* one line for --help and `devices` */
     const char *usage;       /* URI form and options, for --help */
+    /* Stream drivers (nd_stream_device.c): the transport they read; NULL for
+     * complete drivers (LabJack, pair). */
+    const struct nd_transport_ops *transport;
     /* Allocate dev->priv and prepare; may fail with a message (bad options,
      * device absent). Must not start streaming yet. */
     int (*open)(nd_device *dev, const nd_uri *uri, char *err, size_t errlen);
@@ -95,17 +106,6 @@ typedef struct nd_driver {
     void (*close)(nd_device *dev);
     /* Optional: send a device-side command (e.g. hardware tare). */
     int (*command)(nd_device *dev, const char *cmd, char *err, size_t errlen);
-} nd_driver;
-
-struct nd_device {
-    const nd_driver *driver;
-    char uri_text[512];
-    nd_device_info info; /* valid once info_valid */
-    _Atomic bool info_valid;
-    _Atomic bool connected;
-    nd_counters counters;
-    nd_sink sink;
-    void *priv;
 };
 
 /* Table of drivers, NULL-terminated (nd_registry.c). */
@@ -119,10 +119,19 @@ int nd_device_open(const char *uri_text, const nd_sink *sink, nd_device **out, c
 int nd_device_run(nd_device *dev, const atomic_bool *stop);
 void nd_device_close(nd_device *dev);
 
-/* Helpers for drivers. */
+/* Read-only views, safe from any thread. */
+const nd_counters *nd_device_counters(const nd_device *dev);
+bool nd_device_connected(const nd_device *dev);
+const char *nd_device_uri(const nd_device *dev);
+/* The device's description once it gave one (true), copied into *out. The
+ * acquisition thread may replace it meanwhile: the info callback is the way
+ * to follow changes; this is for a look after run() returned or at open. */
+bool nd_device_get_info(const nd_device *dev, nd_device_info *out);
+/* A device-side command (e.g. "t" = tare on DIY firmware); any thread. -1
+ * with one line in err when the device does not take commands or the send
+ * failed. */
+int nd_device_command(nd_device *dev, const char *cmd, char *err, size_t errlen);
+
 uint64_t nd_monotonic_ns(void);
-void nd_device_set_info(nd_device *dev, const nd_device_info *info);
-void nd_device_emit_event(nd_device *dev, nd_device_event_kind kind, uint64_t seq, uint64_t count,
-                          const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "nd_log.h"
+#include "nd_rate_estimate.h"
 #include "nd_transport.h"
 
 #define LS_MAX_LINE 128
@@ -21,11 +22,13 @@ static const char *const ls_keys[] = {"dialect", "tare",  "rate", "timeout_ms",
 
 typedef struct ls_config {
     nd_loadstar_dialect dialect;
-    bool tare;      /* CT0 at open (not after reconnections) */
-    double rate_hz; /* nominal; the device does not say */
-    int timeout_ms; /* per answer */
-    char unit[16];  /* "" = take the device's UNITS answer */
-    double scale;   /* raw = llround(value * scale) */
+    bool tare;       /* CT0 at open (not after reconnections) */
+    double rate_hz;  /* nominal; the device does not say */
+    bool rate_auto;  /* rate=auto: measured from arrivals, then used */
+    int timeout_ms;  /* per answer */
+    char unit[16];   /* "" = take the device's UNITS answer */
+    double scale;    /* raw = llround(value * scale) */
+    bool scale_auto; /* di1000 without scale=: chosen from the capacity (LC) */
 } ls_config;
 
 typedef struct nd_loadstar {
@@ -45,7 +48,21 @@ typedef struct nd_loadstar {
     uint64_t next_seq; /* host counter: the stream carries no sequence numbers */
     nd_sample batch[LS_BATCH];
     size_t nbatch;
+    /* what identify() learned; published with the rate (publish_info) */
+    nd_device_info info;
+    bool identified;
+    nd_rate_estimate rate;
+    double measured_hz; /* 0 until measured */
+    int scale_decimals; /* decimals the scale keeps (log10 scale, if a power of 10) */
+    char rate_warning[96];
+    char decimals_warning[96];
 } nd_loadstar;
+
+/* scale=auto keeps this multiple of the capacity inside int32 counts. */
+#define LS_AUTO_SCALE_HEADROOM 4.0
+/* scale=auto before the capacity is known (and its upper end). */
+#define LS_AUTO_SCALE_MAX_DECIMALS 9
+#define LS_AUTO_SCALE_DEFAULT      1e6
 
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
@@ -104,16 +121,87 @@ static bool is_ack(const char *line)
 static void flush_batch(nd_loadstar *d)
 {
     if (d->nbatch == 0) return;
-    if (d->dev->sink.samples) d->dev->sink.samples(d->dev->sink.ctx, d->batch, d->nbatch);
+    nd_device_emit_samples(d->dev, d->batch, d->nbatch);
     d->nbatch = 0;
 }
 
 static void bad_line(nd_loadstar *d, const char *why)
 {
-    uint64_t n = atomic_fetch_add(&d->dev->counters.lines_bad, 1) + 1;
+    uint64_t n = nd_device_count(d->dev, ND_COUNT_LINES_BAD, 1);
     if (n <= 5 || (n & (n - 1)) == 0)
         nd_debug("loadstar: line skipped (%s), %llu so far: \"%.40s\"", why, (unsigned long long)n,
                  d->line);
+}
+
+/* The device info from identify(), with the rate (measured with rate=auto)
+ * and any warning. With rate=auto nothing is published before the
+ * measurement: a trial cannot start on a rate nobody knows. */
+static void publish_info(nd_loadstar *d)
+{
+    if (!d->identified || (d->cfg.rate_auto && d->measured_hz <= 0)) return;
+    nd_device_info info = d->info;
+    info.rate_hz = d->cfg.rate_auto ? d->measured_hz : d->cfg.rate_hz;
+    info.counts_per_newton[0] = d->cfg.scale / d->newtons_per_unit;
+    snprintf(info.warning, sizeof info.warning, "%s%s%s", d->rate_warning,
+             d->rate_warning[0] && d->decimals_warning[0] ? "; " : "", d->decimals_warning);
+    nd_device_set_info(d->dev, &info);
+}
+
+static void rate_measured(nd_loadstar *d, double hz)
+{
+    /* 3 significant digits: what a few seconds of arrivals can tell. */
+    double digits = hz >= 100 ? 1 : hz >= 10 ? 10 : 100;
+    d->measured_hz = round(hz * digits) / digits;
+    if (d->cfg.rate_auto) {
+        nd_notice("device %s: measured %g readings/s, used as the rate (rate=auto)",
+                  nd_device_uri(d->dev), d->measured_hz);
+    } else if (nd_rate_differs(hz, d->cfg.rate_hz)) {
+        snprintf(d->rate_warning, sizeof d->rate_warning,
+                 "measured %g readings/s but rate=%g; set rate=%g or rate=auto", d->measured_hz,
+                 d->cfg.rate_hz, d->measured_hz);
+        nd_warn("device %s: %s", nd_device_uri(d->dev), d->rate_warning);
+    } else {
+        nd_info("device %s: measured %g readings/s, nominal %g: fine", nd_device_uri(d->dev),
+                d->measured_hz, d->cfg.rate_hz);
+        return;
+    }
+    publish_info(d);
+}
+
+/* Significant decimals of the number in the line (trailing zeros do not
+ * count), -1 with an exponent (not printed by these devices). */
+static int printed_decimals(const char *line)
+{
+    const char *dot = strchr(line, '.');
+    if (strpbrk(line, "eE")) return -1;
+    if (!dot) return 0;
+    int n = 0, last = 0;
+    for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++) {
+        n++;
+        if (*p != '0') last = n;
+    }
+    return last;
+}
+
+/* Every printed decimal must survive llround(value * scale); say so once
+ * when the scale cannot keep them (scale= given, or a huge capacity). */
+static void check_decimals(nd_loadstar *d)
+{
+    if (d->decimals_warning[0] || d->scale_decimals < 0) return;
+    int n = printed_decimals(d->line);
+    if (n <= d->scale_decimals) return;
+    snprintf(d->decimals_warning, sizeof d->decimals_warning,
+             "readings print %d decimals, scale=%g keeps %d: the rest is rounded", n, d->cfg.scale,
+             d->scale_decimals);
+    nd_warn("device %s: %s (\"%.30s\")", nd_device_uri(d->dev), d->decimals_warning, d->line);
+    publish_info(d);
+}
+
+/* Decimals a power-of-ten scale keeps; -1 when it is not one (no check). */
+static int decimals_of_scale(double scale)
+{
+    int k = (int)lround(log10(scale));
+    return fabs(pow(10.0, k) - scale) <= 1e-9 * scale && k >= 0 ? k : -1;
 }
 
 static void handle_line(nd_loadstar *d, uint64_t host_ns)
@@ -134,13 +222,16 @@ static void handle_line(nd_loadstar *d, uint64_t host_ns)
         bad_line(d, "value out of int32 range after scale");
         return;
     }
+    check_decimals(d);
+    if (!d->dev->replayed && nd_rate_estimate_add(&d->rate, host_ns, 1))
+        rate_measured(d, d->rate.measured_hz);
     nd_sample *s = &d->batch[d->nbatch++];
     memset(s, 0, sizeof *s);
     s->nch = 1;
     s->raw[0] = (int32_t)llround(r);
     s->seq = d->next_seq++;
     s->host_ns = host_ns;
-    atomic_fetch_add(&d->dev->counters.lines_ok, 1);
+    nd_device_count(d->dev, ND_COUNT_LINES_OK, 1);
     if (d->nbatch == LS_BATCH) flush_batch(d);
 }
 
@@ -168,6 +259,8 @@ static void ls_reset(void *state)
 {
     nd_loadstar *d = state;
     flush_batch(d);
+    /* An outage inside the window would read as a slow device: start over. */
+    if (!d->rate.done) nd_rate_estimate_init(&d->rate, ND_RATE_WINDOW_S);
     d->len = 0;
     d->overflow = false;
 }
@@ -354,6 +447,14 @@ static int identify(nd_loadstar *d, const nd_decoder_link *l, nd_device_info *in
     info->nch = 1;
     info->rate_hz = d->cfg.rate_hz;
     snprintf(info->channel_names[0], sizeof info->channel_names[0], "force");
+    if (d->cfg.scale_auto) {
+        /* The finest power of ten that keeps 4x the capacity in int32. */
+        double cap_units = cap; /* di1000 only: LC is in the streamed unit */
+        int k = LS_AUTO_SCALE_MAX_DECIMALS;
+        while (k > 0 && LS_AUTO_SCALE_HEADROOM * cap_units * pow(10.0, k) > 2147483647.0) k--;
+        d->cfg.scale = pow(10.0, k);
+        d->scale_decimals = k;
+    }
     info->counts_per_newton[0] = d->cfg.scale / npu;
     return 0;
 }
@@ -372,7 +473,9 @@ static int ls_connect(void *state, const nd_decoder_link *l, char *err, size_t e
         if ((rc = tare_now(d, l, err, errlen)) < 0) return rc;
         d->tared = true;
     }
-    nd_device_set_info(d->dev, &info);
+    d->info = info;
+    d->identified = true;
+    publish_info(d);
     if (send_text(d, l, d->cfg.dialect == ND_LOADSTAR_DI1000 ? "WC\r" : "O0W0\r") < 0)
         return ND_TR_LOST;
     /* Whatever followed the last answer belongs to the stream. */
@@ -420,10 +523,17 @@ static int ls_create(void **state, nd_device *dev, const nd_uri *uri, char *err,
     }
     int tare;
     long timeout;
-    /* WC prints 4 decimals; the iLoad stream is whole millipounds. */
-    double def_scale = c.dialect == ND_LOADSTAR_DI1000 ? 10000.0 : 1.0;
+    /* WC prints as many decimals as the unit resolves (the vendor shows
+     * -0.000456): di1000 chooses its scale from the capacity (scale=auto);
+     * the iLoad stream is whole millipounds. */
+    double def_scale = c.dialect == ND_LOADSTAR_DI1000 ? LS_AUTO_SCALE_DEFAULT : 1.0;
+    c.scale_auto = c.dialect == ND_LOADSTAR_DI1000 && !nd_uri_get(uri, "scale");
+    const char *rate = nd_uri_get(uri, "rate");
+    c.rate_auto = rate && strcmp(rate, "auto") == 0;
+    c.rate_hz = 80.0;
     if (nd_uri_get_bool(uri, "tare", 0, &tare, err, errlen) < 0 ||
-        nd_uri_get_double(uri, "rate", 80.0, 0.01, 100000.0, &c.rate_hz, err, errlen) < 0 ||
+        (!c.rate_auto &&
+         nd_uri_get_double(uri, "rate", 80.0, 0.01, 100000.0, &c.rate_hz, err, errlen) < 0) ||
         nd_uri_get_long(uri, "timeout_ms", ND_LOADSTAR_TIMEOUT_MS, 10, 10000, &timeout, err,
                         errlen) < 0 ||
         nd_uri_get_double(uri, "scale", def_scale, 1e-6, 1e9, &c.scale, err, errlen) < 0)
@@ -445,6 +555,8 @@ static int ls_create(void **state, nd_device *dev, const nd_uri *uri, char *err,
     }
     d->dev = dev;
     d->cfg = c;
+    d->scale_decimals = decimals_of_scale(c.scale);
+    nd_rate_estimate_init(&d->rate, ND_RATE_WINDOW_S);
     pthread_mutex_init(&d->write_lock, NULL);
     *state = d;
     return 0;
@@ -458,7 +570,7 @@ static void ls_destroy(void *state)
     free(d);
 }
 
-const nd_decoder_ops nd_loadstar_decoder_ops = {
+const nd_decoder_ops nd_decoder_loadstar = {
     .name = "loadstar",
     .description = "Loadstar DI-100U/DI-1000U (and iLoad) ASCII command set, one reading per line",
     .keys = ls_keys,

@@ -30,6 +30,6 @@ double nd_loadstar_unit_newtons(const char *unit);
 /* How often CR is sent before giving up on the "A". */
 #define ND_LOADSTAR_WAKE_TRIES 3
 
-extern const nd_decoder_ops nd_loadstar_decoder_ops; /* proto=loadstar */
+extern const nd_decoder_ops nd_decoder_loadstar; /* proto=loadstar */
 
 #endif

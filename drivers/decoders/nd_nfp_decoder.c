@@ -3,7 +3,7 @@
  *
  * Bytes are collected until a 0x00 delimiter, then the block is COBS-decoded
  * and checked (length, CRC, version) before the payload is parsed. Anything
- * malformed is counted in dev->counters and dropped; the next 0x00 always
+ * malformed is counted (nd_device_count) and dropped; the next 0x00 always
  * starts a fresh frame, so one bad byte costs at most the frames it touched.
  *
  * Sequence numbers: the device's u32 seq is extended to u64. Compared with the
@@ -25,6 +25,7 @@
 #include "nd_decoder.h"
 #include "nd_log.h"
 #include "nd_nfp.h"
+#include "nd_nfp_decoder.h"
 
 /* Longest COBS block (without delimiter) a valid frame can produce. */
 #define NFP_MAX_ENCODED (NFP_MAX_FRAME(NFP_MAX_INFO_BODY) - 1)
@@ -52,9 +53,9 @@ static uint16_t get_u16(const uint8_t *p)
     return (uint16_t)(p[0] | p[1] << 8);
 }
 
-static void count(_Atomic uint64_t *counter)
+static void count(nd_device *dev, nd_counter which)
 {
-    atomic_fetch_add(counter, 1);
+    nd_device_count(dev, which, 1);
 }
 
 /* Where the frame's first set sits on the u64 axis, and what that means. */
@@ -94,7 +95,7 @@ static void handle_samples(nfp_state *st, const uint8_t *p, size_t len, uint64_t
 {
     nd_device *dev = st->dev;
     if (len < NFP_SAMPLES_HEADER) {
-        count(&dev->counters.frames_bad_length);
+        count(dev, ND_COUNT_FRAMES_BAD_LENGTH);
         return;
     }
     uint32_t seq = get_u32(p);
@@ -102,34 +103,29 @@ static void handle_samples(nfp_state *st, const uint8_t *p, size_t len, uint64_t
     unsigned nch = p[8], nsets = p[9];
     if (nch < 1 || nch > NFP_MAX_NCH || nsets < 1 || nsets > NFP_MAX_NSETS ||
         len != NFP_SAMPLES_HEADER + (size_t)nch * nsets * 4) {
-        count(&dev->counters.frames_bad_length);
+        count(dev, ND_COUNT_FRAMES_BAD_LENGTH);
         return;
     }
     bool info_valid = atomic_load(&dev->info_valid);
     if (info_valid && (int)nch != dev->info.nch) {
         nd_debug("nfp: SAMPLES frame with %u channels, device INFO says %d; dropped", nch,
                  dev->info.nch);
-        count(&dev->counters.frames_bad_length);
+        count(dev, ND_COUNT_FRAMES_BAD_LENGTH);
         return;
     }
-    count(&dev->counters.frames_ok);
+    count(dev, ND_COUNT_FRAMES_OK);
 
     uint64_t seq64, gap;
     seq_kind kind = unwrap_seq(st, seq, &seq64, &gap);
     uint8_t first_flags = 0;
     if (kind == SEQ_GAP) {
-        atomic_fetch_add(&dev->counters.gaps, 1);
-        atomic_fetch_add(&dev->counters.gap_sets, gap);
-        nd_device_emit_event(dev, ND_EV_GAP, st->next_seq, gap,
-                             "%llu sample sets lost (seq %llu expected, %llu received)",
-                             (unsigned long long)gap, (unsigned long long)st->next_seq,
-                             (unsigned long long)seq64);
+        nd_device_emit_gap(
+            dev, st->next_seq, gap, "%llu sample sets lost (seq %llu expected, %llu received)",
+            (unsigned long long)gap, (unsigned long long)st->next_seq, (unsigned long long)seq64);
         first_flags = ND_SAMPLE_AFTER_GAP;
     } else if (kind == SEQ_RESTART) {
-        atomic_fetch_add(&dev->counters.restarts, 1);
-        nd_device_emit_event(dev, ND_EV_RESTART, seq64, 0,
-                             "device restarted: seq went back from %llu to %llu",
-                             (unsigned long long)st->next_seq, (unsigned long long)seq64);
+        nd_device_emit_restart(dev, seq64, "device restarted: seq went back from %llu to %llu",
+                               (unsigned long long)st->next_seq, (unsigned long long)seq64);
         first_flags = ND_SAMPLE_AFTER_RESTART;
         st->last_overflows = 0; /* the device's running counter restarted too */
     }
@@ -154,7 +150,7 @@ static void handle_samples(nfp_state *st, const uint8_t *p, size_t len, uint64_t
     }
     st->out[0].flags = first_flags;
     if (first_flags & ND_SAMPLE_AFTER_GAP) st->out[0].gap_sets = gap;
-    if (dev->sink.samples) dev->sink.samples(dev->sink.ctx, st->out, nsets);
+    nd_device_emit_samples(dev, st->out, nsets);
 }
 
 /* Copy a JSON string member into dst; false if absent (when required), not a
@@ -242,15 +238,15 @@ static void handle_info(nfp_state *st, const uint8_t *p, size_t len)
     nd_device_info info;
     const char *why = "";
     if (len > NFP_MAX_INFO_JSON) {
-        count(&st->dev->counters.frames_bad_length);
+        count(st->dev, ND_COUNT_FRAMES_BAD_LENGTH);
         return;
     }
     if (!parse_info(p, len, &info, &why)) {
         nd_debug("nfp: INFO frame dropped: %s", why);
-        count(&st->dev->counters.frames_bad_payload);
+        count(st->dev, ND_COUNT_FRAMES_BAD_PAYLOAD);
         return;
     }
-    count(&st->dev->counters.frames_ok);
+    count(st->dev, ND_COUNT_FRAMES_OK);
     nd_device_set_info(st->dev, &info); /* no-op when unchanged */
 }
 
@@ -258,10 +254,10 @@ static void handle_status(nfp_state *st, const uint8_t *p, size_t len)
 {
     nd_device *dev = st->dev;
     if (len != NFP_STATUS_PAYLOAD) {
-        count(&dev->counters.frames_bad_length);
+        count(dev, ND_COUNT_FRAMES_BAD_LENGTH);
         return;
     }
-    count(&dev->counters.frames_ok);
+    count(dev, ND_COUNT_FRAMES_OK);
     uint32_t overflows = get_u32(p);
     uint16_t flags = get_u16(p + 4);
     /* A running counter since device start; if it went down the device
@@ -270,9 +266,9 @@ static void handle_status(nfp_state *st, const uint8_t *p, size_t len)
         overflows >= st->last_overflows ? overflows - st->last_overflows : overflows;
     st->last_overflows = overflows;
     if (increase) {
-        atomic_fetch_add(&dev->counters.device_overflows, increase);
-        nd_device_emit_event(dev, ND_EV_OVERFLOW, st->next_seq, increase,
-                             "device dropped %u sample sets (its total: %u)", increase, overflows);
+        nd_device_emit_overflow(dev, st->next_seq, increase,
+                                "device dropped %u sample sets (its total: %u)", increase,
+                                overflows);
     }
     if (flags != st->last_status_flags) {
         nd_debug("nfp: device status flags 0x%04x", flags);
@@ -286,20 +282,20 @@ static void handle_block(nfp_state *st, uint64_t host_ns)
     if (st->len == 0) return; /* lone 0x00: senders may use it to force resync */
     long n = nd_cobs_decode(st->frame, st->len, st->body, sizeof st->body);
     if (n < 0) {
-        count(&dev->counters.frames_bad_cobs);
+        count(dev, ND_COUNT_FRAMES_BAD_COBS);
         return;
     }
     if (n < 4 || n > NFP_MAX_INFO_BODY) { /* version, type, crc; nothing longer exists */
-        count(&dev->counters.frames_bad_length);
+        count(dev, ND_COUNT_FRAMES_BAD_LENGTH);
         return;
     }
     size_t len = (size_t)n;
     if (nd_crc16(st->body, len - 2) != get_u16(st->body + len - 2)) {
-        count(&dev->counters.frames_bad_crc);
+        count(dev, ND_COUNT_FRAMES_BAD_CRC);
         return;
     }
     if (st->body[0] != NFP_VERSION) {
-        count(&dev->counters.frames_bad_version);
+        count(dev, ND_COUNT_FRAMES_BAD_VERSION);
         return;
     }
     const uint8_t *payload = st->body + 2;
@@ -315,7 +311,7 @@ static void handle_block(nfp_state *st, uint64_t host_ns)
         handle_status(st, payload, plen);
         break;
     default:
-        count(&dev->counters.frames_unknown_type);
+        count(dev, ND_COUNT_FRAMES_UNKNOWN_TYPE);
         break;
     }
 }
@@ -330,7 +326,7 @@ static void nfp_feed(void *state, const uint8_t *buf, size_t len, uint64_t host_
             if (chunk > sizeof st->frame - st->len) {
                 /* No valid frame is this long: drop it once, then skip to
                  * the next delimiter. */
-                count(&st->dev->counters.frames_bad_length);
+                count(st->dev, ND_COUNT_FRAMES_BAD_LENGTH);
                 st->discarding = true;
                 st->len = 0;
             } else {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nd_log.h"
+#include "nd_rate_estimate.h"
 
 #define BATCH 64
 
@@ -29,7 +30,18 @@ struct nd_text_decoder {
     uint64_t next_seq; /* host counter: text carries no sequence numbers */
     nd_sample batch[BATCH];
     size_t nbatch;
+    bool publishes_info; /* the stream decoder (not Loadstar's reuse) owns dev info */
+    nd_rate_estimate rate;
+    double measured_hz; /* 0 until measured */
+    uint64_t misfits;   /* lines refused as not fitting the preset, none accepted yet */
+    bool accepted_any;
+    char rate_warning[96];
+    char fit_warning[176];
 };
+
+/* Lines refused for not fitting the preset, with none accepted, before the
+ * decoder warns: a stray banner or half line must not trigger it. */
+#define MISFITS_BEFORE_WARNING 5
 
 /* strtod must not follow the daemon's LC_NUMERIC (a decimal comma). */
 static locale_t c_locale;
@@ -72,6 +84,8 @@ int nd_text_config_preset(nd_text_config *cfg, const char *preset)
         snprintf(cfg->unit, sizeof cfg->unit, "counts");
         cfg->scale = 1.0;
         cfg->rate_hz = 100.0;
+        cfg->bare_columns = true;
+        cfg->fit_hint = "bare numeric columns, left then right";
     } else if (strcmp(preset, "hx711-adc-2x") == 0) {
         /* "Load_cell 1 output val: <f>    Load_cell 2 output val: <f>": the
          * cell numbers are numbers too, so the values are indices 1 and 3. */
@@ -83,6 +97,7 @@ int nd_text_config_preset(nd_text_config *cfg, const char *preset)
         snprintf(cfg->unit, sizeof cfg->unit, "g");
         cfg->scale = 100.0;
         cfg->rate_hz = 10.0; /* HX711 with RATE pin low */
+        cfg->fit_hint = "two cells, Load_cell 1 and 2, 4 numbers";
     } else if (strcmp(preset, "openscale") == 0) {
         /* SparkFun OpenScale: "<ms>,<reading>,lbs," with the timestamp on. */
         cfg->nch = 1;
@@ -92,6 +107,7 @@ int nd_text_config_preset(nd_text_config *cfg, const char *preset)
         snprintf(cfg->unit, sizeof cfg->unit, "lbf");
         cfg->scale = 1000.0;
         cfg->rate_hz = 10.0;
+        cfg->fit_hint = "\"<ms>,<reading>,lbs,\"";
     } else {
         return -1;
     }
@@ -137,6 +153,8 @@ int nd_text_config_from_uri(nd_text_config *cfg, const nd_uri *uri, const char *
     }
     const char *v;
     if ((v = nd_uri_get(uri, "channels")) && parse_channels(cfg, v, err, errlen) < 0) return -1;
+    /* Columns or a pattern chosen by hand say what the line means. */
+    if (nd_uri_get(uri, "channels") || nd_uri_get(uri, "match")) cfg->bare_columns = false;
     if ((v = nd_uri_get(uri, "time"))) {
         long idx;
         if (strcmp(v, "none") == 0) {
@@ -186,7 +204,10 @@ int nd_text_config_from_uri(nd_text_config *cfg, const nd_uri *uri, const char *
     }
     if (nd_uri_get_double(uri, "scale", cfg->scale, 1e-9, 1e9, &cfg->scale, err, errlen) < 0)
         return -1;
-    if (nd_uri_get_double(uri, "rate", cfg->rate_hz, 0.01, 1e6, &cfg->rate_hz, err, errlen) < 0)
+    if ((v = nd_uri_get(uri, "rate")) && strcmp(v, "auto") == 0)
+        cfg->rate_auto = true;
+    else if (nd_uri_get_double(uri, "rate", cfg->rate_hz, 0.01, 1e6, &cfg->rate_hz, err, errlen) <
+             0)
         return -1;
     if ((v = nd_uri_get(uri, "first_line"))) {
         if (strcmp(v, "skip") == 0)
@@ -281,6 +302,7 @@ nd_text_decoder *nd_text_decoder_new(nd_device *dev, const nd_text_config *cfg)
     d->dev = dev;
     d->cfg = *cfg;
     d->skipping = cfg->skip_first;
+    nd_rate_estimate_init(&d->rate, ND_RATE_WINDOW_S);
     return d;
 }
 
@@ -290,16 +312,69 @@ void nd_text_decoder_set_hook(nd_text_decoder *d, nd_text_line_hook hook, void *
     d->hook_ctx = ctx;
 }
 
+/* The device info: the config's, with the measured rate (rate=auto) and
+ * any warning. With rate=auto nothing is published before the measurement:
+ * a trial cannot start on a rate nobody knows. */
+static void publish_info(nd_text_decoder *d)
+{
+    if (!d->publishes_info) return;
+    if (d->cfg.rate_auto && d->measured_hz <= 0) return;
+    nd_device_info info;
+    nd_text_config_info(&d->cfg, &info);
+    if (d->cfg.rate_auto) info.rate_hz = d->measured_hz;
+    snprintf(info.warning, sizeof info.warning, "%s%s%s", d->fit_warning,
+             d->fit_warning[0] && d->rate_warning[0] ? "; " : "", d->rate_warning);
+    nd_device_set_info(d->dev, &info);
+}
+
+static void rate_measured(nd_text_decoder *d, double hz)
+{
+    /* Stored as the rate used with rate=auto: 3 significant digits are
+     * what a few seconds of arrivals can tell. */
+    double digits = hz >= 100 ? 1 : hz >= 10 ? 10 : 100;
+    d->measured_hz = round(hz * digits) / digits;
+    if (d->cfg.rate_auto) {
+        nd_notice("device %s: measured %g lines/s, used as the rate (rate=auto)",
+                  nd_device_uri(d->dev), d->measured_hz);
+    } else if (nd_rate_differs(hz, d->cfg.rate_hz)) {
+        snprintf(
+            d->rate_warning, sizeof d->rate_warning,
+            "measured %g lines/s but rate=%g: times are off by x%.3g; set rate=%g or rate=auto",
+            d->measured_hz, d->cfg.rate_hz, d->cfg.rate_hz / d->measured_hz, d->measured_hz);
+        nd_warn("device %s: %s", nd_device_uri(d->dev), d->rate_warning);
+    } else {
+        nd_info("device %s: measured %g lines/s, nominal %g: fine", nd_device_uri(d->dev),
+                d->measured_hz, d->cfg.rate_hz);
+        return;
+    }
+    publish_info(d);
+}
+
+static void misfit_line(nd_text_decoder *d, const char *why)
+{
+    if (d->accepted_any || ++d->misfits != MISFITS_BEFORE_WARNING) return;
+    snprintf(d->fit_warning, sizeof d->fit_warning,
+             "lines do not fit preset=%s (%s): %s in \"%.40s\"", d->cfg.preset,
+             d->cfg.fit_hint ? d->cfg.fit_hint : "its columns", why, d->line);
+    nd_warn("device %s: %s. Such lines are refused; for a single-cell board give channels=N "
+            "(the index of its reading among the line's numbers) and fields= to match",
+            nd_device_uri(d->dev), d->fit_warning);
+    if (d->publishes_info) {
+        if (d->cfg.rate_auto && d->measured_hz <= 0) return;
+        publish_info(d);
+    }
+}
+
 static void flush_batch(nd_text_decoder *d)
 {
     if (d->nbatch == 0) return;
-    if (d->dev->sink.samples) d->dev->sink.samples(d->dev->sink.ctx, d->batch, d->nbatch);
+    nd_device_emit_samples(d->dev, d->batch, d->nbatch);
     d->nbatch = 0;
 }
 
 static void bad_line(nd_text_decoder *d, const char *why)
 {
-    uint64_t n = atomic_fetch_add(&d->dev->counters.lines_bad, 1) + 1;
+    uint64_t n = nd_device_count(d->dev, ND_COUNT_LINES_BAD, 1);
     /* Log the first few and then rarely: a noisy link must not flood the journal. */
     if (n <= 5 || (n & (n - 1)) == 0)
         nd_debug("text: line skipped (%s), %llu so far: \"%.60s\"", why, (unsigned long long)n,
@@ -316,6 +391,31 @@ static bool to_raw(double v, double scale, int32_t *out)
     return true;
 }
 
+/* True when the line has letters other than a number's exponent: labels
+ * such as "reading:" or "average:". */
+static bool has_label_text(const char *line)
+{
+    for (const char *p = line; *p; p++) {
+        if (!isalpha((unsigned char)*p)) continue;
+        bool exponent = (*p == 'e' || *p == 'E') && p > line &&
+                        (isdigit((unsigned char)p[-1]) || p[-1] == '.') &&
+                        (isdigit((unsigned char)p[1]) || p[1] == '+' || p[1] == '-');
+        if (!exponent) return true;
+    }
+    return false;
+}
+
+/* Reasons that mean the line is not what the preset describes (as opposed
+ * to noise, a too long line or a value out of range). */
+/* A line that does not fit the preset's shape; a line without any digit is
+ * a banner or a menu (OpenScale prints five at start-up), not a misfit. */
+static bool is_misfit(const char *why, const char *line)
+{
+    if (!strpbrk(line, "0123456789")) return false;
+    return strcmp(why, "wrong count of numbers") == 0 || strcmp(why, "has text labels") == 0 ||
+           strcmp(why, "too few numbers") == 0 || strcmp(why, "pattern text missing") == 0;
+}
+
 /* Returns NULL when the line is a sample set (written to *s), else why not. */
 static const char *parse_line(const nd_text_decoder *d, nd_sample *s)
 {
@@ -327,6 +427,7 @@ static const char *parse_line(const nd_text_decoder *d, nd_sample *s)
     int n = nd_text_extract_numbers(d->line, num, ND_TEXT_MAX_NUMBERS);
     if (n < 0) return "number too long";
     if (c->fields && n != c->fields) return "wrong count of numbers";
+    if (c->bare_columns && has_label_text(d->line)) return "has text labels";
     memset(s, 0, sizeof *s);
     s->nch = (uint8_t)c->nch;
     for (int ch = 0; ch < c->nch; ch++) {
@@ -351,11 +452,15 @@ static void handle_line(nd_text_decoder *d, uint64_t host_ns)
     const char *why = parse_line(d, &s);
     if (why) {
         bad_line(d, why);
+        if (is_misfit(why, d->line)) misfit_line(d, why);
         return;
     }
+    d->accepted_any = true;
+    if (!d->dev->replayed && nd_rate_estimate_add(&d->rate, host_ns, 1))
+        rate_measured(d, d->rate.measured_hz);
     s.seq = d->next_seq++;
     s.host_ns = host_ns;
-    atomic_fetch_add(&d->dev->counters.lines_ok, 1);
+    nd_device_count(d->dev, ND_COUNT_LINES_OK, 1);
     d->batch[d->nbatch++] = s;
     if (d->nbatch == BATCH) flush_batch(d);
 }
@@ -392,6 +497,8 @@ void nd_text_decoder_feed(nd_text_decoder *d, const uint8_t *buf, size_t len, ui
 void nd_text_decoder_reset(nd_text_decoder *d)
 {
     flush_batch(d);
+    /* An outage inside the window would read as a slow device: start over. */
+    if (!d->rate.done) nd_rate_estimate_init(&d->rate, ND_RATE_WINDOW_S);
     d->len = 0;
     d->overflow = d->binary = false;
     d->skipping = d->cfg.skip_first;
@@ -408,14 +515,19 @@ static int text_create(void **state, nd_device *dev, const nd_uri *uri, char *er
 {
     nd_text_config cfg;
     if (nd_text_config_from_uri(&cfg, uri, "csv", err, errlen) < 0) return -1;
+    if (cfg.rate_auto && dev->replayed) {
+        snprintf(err, errlen,
+                 "text: rate=auto measures a live device; a replay's arrival times are not the "
+                 "device's: give the rate it was recorded at (rate=N)");
+        return -1;
+    }
     nd_text_decoder *d = nd_text_decoder_new(dev, &cfg);
     if (!d) {
         snprintf(err, errlen, "text decoder: out of memory");
         return -1;
     }
-    nd_device_info info;
-    nd_text_config_info(&cfg, &info);
-    nd_device_set_info(dev, &info);
+    d->publishes_info = true;
+    publish_info(d);
     *state = d;
     return 0;
 }
@@ -433,7 +545,7 @@ static void text_destroy(void *state)
     nd_text_decoder_free(state);
 }
 
-const nd_decoder_ops nd_text_decoder_ops = {
+const nd_decoder_ops nd_decoder_text = {
     .name = "text",
     .description = "ASCII lines, one sample set per line (presets csv, hx711-adc-2x, openscale)",
     .keys = nd_text_keys,

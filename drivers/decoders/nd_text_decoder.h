@@ -5,7 +5,13 @@
  * is a device time column. Values become int32 raw counts as
  * llround(value * scale); counts_per_newton = scale / (newtons per unit).
  * There are no sequence numbers in text, so seq is a host counter and loss
- * cannot be detected. See SERIAL.md for every option.
+ * cannot be detected. The line rate is measured from arrival times over the
+ * first seconds (nd_rate_estimate.h): rate=auto uses it; otherwise a
+ * measured rate more than 5 % off the nominal one is a warning (log and the
+ * device info's warning, shown on status). Lines whose fields do not fit
+ * the preset's meaning (a single-cell board read with a two-leg preset) are
+ * refused, and after a few in a row with none accepted, warned about the same
+ * way. See SERIAL.md for every option.
  *
  * The config/instance API is public so that drivers which speak a text
  * dialect over a command channel (Loadstar) reuse the same parser. */
@@ -35,7 +41,12 @@ typedef struct nd_text_config {
     double newtons_per_unit;         /* 0 for counts (needs calibration) */
     double scale;                    /* raw = llround(value * scale) */
     double rate_hz;                  /* nominal line rate (the text carries none) */
-    bool skip_first;                 /* drop the first fragment after connecting */
+    bool rate_auto;                  /* rate=auto: measured from arrivals, then used */
+    /* The preset's meaning is bare numeric columns (csv without channels= or
+     * match=): a line with text labels does not fit it. */
+    bool bare_columns;
+    const char *fit_hint; /* what the preset expects, for the misfit warning */
+    bool skip_first;      /* drop the first fragment after connecting */
     char model[64];
 } nd_text_config;
 
@@ -73,6 +84,6 @@ void nd_text_decoder_free(nd_text_decoder *d);
 /* Device info implied by the config (model, nch, rate, counts_per_newton). */
 void nd_text_config_info(const nd_text_config *cfg, nd_device_info *info);
 
-extern const nd_decoder_ops nd_text_decoder_ops; /* proto=text */
+extern const nd_decoder_ops nd_decoder_text; /* proto=text */
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "nd_device.h"
+#include "nd_driver.h"
 
 static void list_schemes(char *buf, size_t cap)
 {

@@ -18,9 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "nd_device.h"
+#include "nd_labjack_u6.h"
 #include "nd_labjack_u6_proto.h"
 #include "nd_log.h"
+#include "nd_reconnect.h"
 #include "nd_transport.h"
 #include "nd_usb_async.h"
 
@@ -51,7 +52,6 @@ typedef struct lj_priv {
     uint64_t seq_base, next_seq;
     uint64_t last_host_ns, chunk_ns;
     bool have_last;
-    uint8_t pending_flags;
     uint64_t pending_gap;
     char gap_reason[120];
     nd_sample batch[LJ_BATCH];
@@ -225,8 +225,7 @@ static void lj_publish_info(lj_priv *p)
 static void lj_flush(lj_priv *p)
 {
     if (p->nbatch == 0) return;
-    atomic_fetch_add(&p->dev->counters.sets, p->nbatch);
-    if (p->dev->sink.samples) p->dev->sink.samples(p->dev->sink.ctx, p->batch, p->nbatch);
+    nd_device_emit_samples(p->dev, p->batch, p->nbatch);
     p->nbatch = 0;
 }
 
@@ -238,11 +237,8 @@ static void on_scan(void *ctx, uint64_t scan, const uint16_t *bits, int nch, uin
     gap += p->pending_gap;
     p->pending_gap = 0;
     if (gap > 0) {
-        atomic_fetch_add(&dev->counters.gaps, 1);
-        atomic_fetch_add(&dev->counters.gap_sets, gap);
-        nd_device_emit_event(dev, ND_EV_GAP, seq, gap, "%llu scan(s) lost: %s",
-                             (unsigned long long)gap,
-                             p->gap_reason[0] ? p->gap_reason : "stream interrupted");
+        nd_device_emit_gap(dev, seq, gap, "%llu scan(s) lost: %s", (unsigned long long)gap,
+                           p->gap_reason[0] ? p->gap_reason : "stream interrupted");
         p->gap_reason[0] = '\0';
     }
     nd_sample *s = &p->batch[p->nbatch++];
@@ -251,9 +247,8 @@ static void on_scan(void *ctx, uint64_t scan, const uint16_t *bits, int nch, uin
     s->host_ns = p->chunk_ns;
     s->dev_t_us = (uint32_t)(uint64_t)llround((double)seq * 1e6 / p->rate);
     s->nch = (uint8_t)nch;
-    s->flags = p->pending_flags | (gap ? ND_SAMPLE_AFTER_GAP : 0);
+    s->flags = gap ? ND_SAMPLE_AFTER_GAP : 0;
     s->gap_sets = gap;
-    p->pending_flags = 0;
     int g = p->scfg.gain_index;
     for (int c = 0; c < nch; c++) {
         double counts = lju6_volts(&p->cal, g, bits[c]) * LJ_COUNTS_PER_VOLT;
@@ -278,16 +273,15 @@ static void on_overflow(void *ctx, uint64_t scan, uint64_t scans, bool ended)
     lj_priv *p = ctx;
     uint64_t seq = p->seq_base + scan;
     if (!ended) {
-        nd_device_emit_event(p->dev, ND_EV_OVERFLOW, seq, 0,
-                             "labjack-u6: stream buffer full (errorcode 59), auto-recovery: "
-                             "new scans are being discarded");
+        nd_device_emit_overflow(p->dev, seq, 0,
+                                "labjack-u6: stream buffer full (errorcode 59), auto-recovery: "
+                                "new scans are being discarded");
         return;
     }
-    atomic_fetch_add(&p->dev->counters.device_overflows, scans);
-    nd_device_emit_event(p->dev, ND_EV_OVERFLOW, seq, scans,
-                         "labjack-u6: auto-recovery ended (errorcode 60), %llu scan(s) "
-                         "discarded by the device",
-                         (unsigned long long)scans);
+    nd_device_emit_overflow(p->dev, seq, scans,
+                            "labjack-u6: auto-recovery ended (errorcode 60), %llu scan(s) "
+                            "discarded by the device",
+                            (unsigned long long)scans);
     snprintf(p->gap_reason, sizeof p->gap_reason, "device buffer overflow, %llu scan(s) discarded",
              (unsigned long long)scans);
 }
@@ -302,11 +296,10 @@ static void on_device_error(void *ctx, uint64_t scan, int code)
 
 static void lj_sync_counters(lj_priv *p)
 {
-    nd_counters *c = &p->dev->counters;
-    atomic_store(&c->frames_ok, p->parser.packets_ok);
-    atomic_store(&c->frames_bad_crc, p->parser.bad_checksum);
-    atomic_store(&c->frames_bad_length, p->parser.bad_length);
-    atomic_store(&c->frames_unknown_type, p->parser.bad_header);
+    nd_device_count_total(p->dev, ND_COUNT_FRAMES_OK, p->parser.packets_ok);
+    nd_device_count_total(p->dev, ND_COUNT_FRAMES_BAD_CRC, p->parser.bad_checksum);
+    nd_device_count_total(p->dev, ND_COUNT_FRAMES_BAD_LENGTH, p->parser.bad_length);
+    nd_device_count_total(p->dev, ND_COUNT_FRAMES_UNKNOWN_TYPE, p->parser.bad_header);
 }
 
 /* The scan rate the clock gives against the datasheet's stream table:
@@ -486,38 +479,24 @@ static int lj_start(lj_priv *p)
     return 0;
 }
 
-static bool sleep_unless_stopped(const atomic_bool *stop, int ms)
+/* One attempt of the shared reconnect policy: reopen, configure, start. */
+static int lj_reconnect_attempt(void *ctx, char *err, size_t errlen)
 {
-    for (int waited = 0; waited < ms; waited += 10) {
-        if (atomic_load(stop)) return true;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return atomic_load(stop);
+    lj_priv *p = ctx;
+    if (nd_usb_async_reopen(p->usb) != 0) return ND_TR_LOST;
+    int rc = lj_configure(p, err, errlen);
+    if (rc == 0) rc = lj_start(p);
+    if (rc != 0 && rc != ND_TR_LOST && !err[0])
+        snprintf(err, errlen, "labjack-u6: restarting the stream failed; retrying");
+    return rc;
 }
 
 /* The device went away: record it, get it back, configure and restart.
  * Returns 0 when streaming again, 1 when stopped. */
 static int lj_reconnect(lj_priv *p, const atomic_bool *stop)
 {
-    nd_device *dev = p->dev;
     lj_flush(p);
-    atomic_store(&dev->connected, false);
-    atomic_fetch_add(&dev->counters.disconnects, 1);
-    nd_device_emit_event(dev, ND_EV_DEVICE_LOST, p->next_seq, 0, "labjack-u6: device lost");
-    int wait_ms = 100;
-    uint64_t attempts = 0;
-    for (;;) {
-        if (sleep_unless_stopped(stop, wait_ms)) return 1;
-        attempts++;
-        wait_ms = wait_ms * 2 > 2000 ? 2000 : wait_ms * 2;
-        if (nd_usb_async_reopen(p->usb) != 0) continue;
-        char err[256];
-        int rc = lj_configure(p, err, sizeof err);
-        if (rc == 0) rc = lj_start(p);
-        if (rc == 0) break;
-        if (rc != ND_TR_LOST) nd_warn("labjack-u6: restarting the stream failed; retrying");
-    }
+    if (nd_device_reconnect(p->dev, stop, "labjack-u6", lj_reconnect_attempt, p) != 0) return 1;
     /* The device restarted its scan count: estimate the scans missed from
      * host time so seq stays a time axis (marked as a gap). */
     uint64_t now = nd_monotonic_ns();
@@ -530,13 +509,7 @@ static int lj_reconnect(lj_priv *p, const atomic_bool *stop)
                      "device unplugged (scans missed estimated from host time)");
         }
     }
-    p->pending_flags = ND_SAMPLE_AFTER_RECONNECT;
-    atomic_fetch_add(&dev->counters.reconnects, 1);
-    atomic_store(&dev->connected, true);
     lj_publish_info(p);
-    nd_device_emit_event(dev, ND_EV_DEVICE_BACK, p->next_seq, attempts,
-                         "labjack-u6: device back after %llu attempt(s)",
-                         (unsigned long long)attempts);
     return 0;
 }
 
@@ -554,7 +527,7 @@ static int lj_run(nd_device *dev, const atomic_bool *stop)
         bool chunk_end;
         ssize_t n = nd_usb_async_read(p->usb, p->buf, p->bufcap, 100, &p->chunk_ns, &chunk_end);
         if (n > 0) {
-            atomic_fetch_add(&dev->counters.bytes, (uint64_t)n);
+            nd_device_count(dev, ND_COUNT_BYTES, (uint64_t)n);
             lju6_parser_feed(&p->parser, p->buf, (size_t)n);
             lj_flush(p);
             lj_sync_counters(p);
@@ -583,7 +556,7 @@ static void lj_close(nd_device *dev)
     dev->priv = NULL;
 }
 
-const nd_driver nd_labjack_u6_driver = {
+const nd_driver nd_driver_labjack_u6 = {
     .scheme = "labjack-u6",
     .description = "LabJack U6 (USB 0cd5:0006) in stream mode: differential bridge inputs with "
                    "gain, the device's calibration applied as the maker does",

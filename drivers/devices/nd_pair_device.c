@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "nd_device.h"
+#include "nd_pair_device.h"
 #include "nd_log.h"
 
 #define PAIR_QUEUE  8192 /* per side: 8 s at 1 kHz */
@@ -312,31 +312,19 @@ static void combined_info(pair_priv *p, nd_device_info *info)
     if (l->rate_hz != r->rate_hz)
         nd_warn("pair: left runs at %g Hz, right at %g Hz; sets without a partner are dropped",
                 l->rate_hz, r->rate_hz);
+    /* What a side warns about (e.g. its measured rate) is the pair's too. */
+    if (l->warning[0] || r->warning[0])
+        snprintf(info->warning, sizeof info->warning, "%s%.120s%s%s%.120s",
+                 l->warning[0] ? "left: " : "", l->warning,
+                 l->warning[0] && r->warning[0] ? "; " : "", r->warning[0] ? "right: " : "",
+                 r->warning);
 }
 
 /* Sub counters summed into the pair's, except those the pair owns. */
 static void mirror_counters(pair_priv *p)
 {
-    nd_counters *c = &p->dev->counters, *a = &p->side[0].dev->counters,
-                *b = &p->side[1].dev->counters;
-#define SUM(f) atomic_store(&c->f, atomic_load(&a->f) + atomic_load(&b->f))
-    SUM(bytes);
-    SUM(frames_ok);
-    SUM(frames_bad_cobs);
-    SUM(frames_bad_crc);
-    SUM(frames_bad_version);
-    SUM(frames_bad_length);
-    SUM(frames_unknown_type);
-    SUM(frames_bad_payload);
-    SUM(lines_ok);
-    SUM(lines_bad);
-    SUM(restarts);
-    SUM(device_overflows);
-    SUM(disconnects);
-    SUM(reconnects);
-#undef SUM
-    atomic_store(&p->dev->connected, atomic_load(&p->side[0].dev->connected) &&
-                                         atomic_load(&p->side[1].dev->connected));
+    nd_device *const parts[2] = {p->side[0].dev, p->side[1].dev};
+    nd_device_sum_counters(p->dev, parts, 2);
 }
 
 /* Finished when both sides ended, one failed, or one replay ended and none
@@ -400,16 +388,11 @@ static int pair_run(nd_device *dev, const atomic_bool *stop)
                                  p->side[ev[i].side].name, ev[i].ev.detail);
         for (size_t i = 0; i < n; i++)
             if (out[i].flags & ND_SAMPLE_AFTER_GAP) {
-                atomic_fetch_add(&dev->counters.gaps, 1);
-                atomic_fetch_add(&dev->counters.gap_sets, out[i].gap_sets);
-                nd_device_emit_event(dev, ND_EV_GAP, out[i].seq - out[i].gap_sets, out[i].gap_sets,
-                                     "%llu sample sets without a partner",
-                                     (unsigned long long)out[i].gap_sets);
+                nd_device_emit_gap(dev, out[i].seq - out[i].gap_sets, out[i].gap_sets,
+                                   "%llu sample sets without a partner",
+                                   (unsigned long long)out[i].gap_sets);
             }
-        if (n) {
-            atomic_fetch_add(&dev->counters.sets, n);
-            if (dev->sink.samples) dev->sink.samples(dev->sink.ctx, out, n);
-        }
+        if (n) nd_device_emit_samples(dev, out, n);
         mirror_counters(p);
         if (n == PAIR_BATCH) continue; /* more may be ready */
         if (atomic_load(stop) || ended) break;
@@ -448,7 +431,7 @@ static int pair_command(nd_device *dev, const char *cmd, char *err, size_t errle
     return rc;
 }
 
-const nd_driver nd_pair_driver = {
+const nd_driver nd_driver_pair = {
     .scheme = "pair",
     .description = "one two-channel board from two single-channel devices (left, right)",
     .usage = "pair:?left=URI&right=URI[&left.KEY=V...][&right.KEY=V...]&left_ch=0&right_ch=0"

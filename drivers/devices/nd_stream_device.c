@@ -1,9 +1,8 @@
-/* Generic stream driver (nd_stream_device.h).
- *
- * The device's sink is wrapped so that this one place counts delivered sample
- * sets (counters.sets; decoders must not) and marks the first set after a
- * reconnection with ND_SAMPLE_AFTER_RECONNECT, whatever the decoder. The
- * stream device also counts bytes read (counters.bytes). */
+/* Generic stream driver (nd_stream_device.h). Decoders deliver through the
+ * device's emit helpers (nd_driver.h), which count sets and mark the first set
+ * after a reconnection; this file counts bytes read (counters.bytes), tells
+ * the transport how far the decoded stream got (its pacing input) and runs the
+ * shared reconnect policy (nd_reconnect.h). */
 #include "nd_stream_device.h"
 
 #include <errno.h>
@@ -14,6 +13,7 @@
 
 #include "nd_decoder.h"
 #include "nd_log.h"
+#include "nd_reconnect.h"
 
 #define STREAM_READ_BUF 16384
 #define STREAM_MAX_KEYS 64
@@ -22,10 +22,8 @@ typedef struct stream_priv {
     nd_transport tr;
     const nd_decoder_ops *dec;
     void *dec_state;
-    nd_sink user_sink;
     nd_device *dev;
-    bool mark_reconnect; /* flag the next delivered set */
-    bool pending_lost;   /* the decoder's start-up dialogue saw the link drop */
+    bool pending_lost; /* the decoder's start-up dialogue saw the link drop */
     nd_decoder_link link;
     uint8_t buf[STREAM_READ_BUF];
 } stream_priv;
@@ -35,7 +33,7 @@ static ssize_t link_read(void *ctx, uint8_t *buf, size_t len, int timeout_ms)
 {
     stream_priv *p = ctx;
     ssize_t n = p->tr.ops->read(&p->tr, buf, len, timeout_ms);
-    if (n > 0) atomic_fetch_add(&p->dev->counters.bytes, (uint64_t)n);
+    if (n > 0) nd_device_count(p->dev, ND_COUNT_BYTES, (uint64_t)n);
     return n;
 }
 
@@ -43,34 +41,6 @@ static int link_write(void *ctx, const uint8_t *buf, size_t len)
 {
     stream_priv *p = ctx;
     return p->tr.ops->write ? p->tr.ops->write(&p->tr, buf, len) : -1;
-}
-
-static void wrap_samples(void *ctx, const nd_sample *sets, size_t n)
-{
-    stream_priv *p = ctx;
-    atomic_fetch_add(&p->dev->counters.sets, n);
-    if (!p->user_sink.samples || n == 0) return;
-    if (p->mark_reconnect) {
-        p->mark_reconnect = false;
-        nd_sample first = sets[0];
-        first.flags |= ND_SAMPLE_AFTER_RECONNECT;
-        p->user_sink.samples(p->user_sink.ctx, &first, 1);
-        if (n > 1) p->user_sink.samples(p->user_sink.ctx, sets + 1, n - 1);
-        return;
-    }
-    p->user_sink.samples(p->user_sink.ctx, sets, n);
-}
-
-static void wrap_event(void *ctx, const nd_device_event *ev)
-{
-    stream_priv *p = ctx;
-    if (p->user_sink.event) p->user_sink.event(p->user_sink.ctx, ev);
-}
-
-static void wrap_info(void *ctx, const nd_device_info *info)
-{
-    stream_priv *p = ctx;
-    if (p->user_sink.info) p->user_sink.info(p->user_sink.ctx, info);
 }
 
 static size_t append_keys(const char **all, size_t n, const char *const *keys)
@@ -93,7 +63,7 @@ static void list_decoders(char *buf, size_t cap)
 
 int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
 {
-    const nd_transport_ops *tops = nd_transport_find(dev->driver->scheme);
+    const nd_transport_ops *tops = dev->driver->transport;
     if (!tops) {
         snprintf(err, errlen, "no transport for scheme '%s'", dev->driver->scheme);
         return -1;
@@ -104,7 +74,8 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     if (!dec) {
         char known[128];
         list_decoders(known, sizeof known);
-        snprintf(err, errlen, "%s: unknown proto '%s' (known: %s)", tops->scheme, proto, known);
+        snprintf(err, errlen, "%s: unknown proto '%s' (known: %s)", dev->driver->scheme, proto,
+                 known);
         return -1;
     }
     const char *allowed[STREAM_MAX_KEYS] = {"proto", NULL};
@@ -121,20 +92,18 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     p->dec = dec;
     p->tr.ops = tops;
     p->tr.dev = dev;
-    p->user_sink = dev->sink;
-    dev->sink =
-        (nd_sink){.ctx = p, .samples = wrap_samples, .event = wrap_event, .info = wrap_info};
+    dev->replayed = tops->replays;
     dev->priv = p;
-    if (tops->open(&p->tr, uri, err, errlen) < 0) goto fail_restore;
+    if (tops->open(&p->tr, uri, err, errlen) < 0) goto fail_free;
     if (dec->create(&p->dec_state, dev, uri, err, errlen) < 0) {
         tops->close(&p->tr);
-        goto fail_restore;
+        goto fail_free;
     }
     p->link = (nd_decoder_link){.ctx = p, .read = link_read, .write = link_write};
     if (dec->connect) {
         if (!tops->write) {
             snprintf(err, errlen, "%s: proto=%s needs a transport that can send commands",
-                     tops->scheme, dec->name);
+                     dev->driver->scheme, dec->name);
             goto fail_decoder;
         }
         int rc = dec->connect(p->dec_state, &p->link, err, errlen);
@@ -149,65 +118,40 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
 fail_decoder:
     dec->destroy(p->dec_state);
     tops->close(&p->tr);
-fail_restore:
-    dev->sink = p->user_sink;
+fail_free:
     dev->priv = NULL;
     free(p);
     return -1;
 }
 
-/* Sleep up to ms, waking early when *stop is set. Returns true if stopped. */
-static bool sleep_unless_stopped(const atomic_bool *stop, int ms)
+/* One reconnect attempt: the link, then the decoder's start-up dialogue. */
+static int reconnect_attempt(void *ctx, char *err, size_t errlen)
 {
-    uint64_t end = nd_monotonic_ns() + (uint64_t)ms * 1000000u;
-    while (!atomic_load(stop)) {
-        uint64_t now = nd_monotonic_ns();
-        if (now >= end) return false;
-        uint64_t left = end - now;
-        if (left > 20000000u) left = 20000000u; /* re-check stop every 20 ms */
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left};
-        nanosleep(&ts, NULL);
-    }
-    return true;
+    stream_priv *p = ctx;
+    if (p->tr.ops->reopen(&p->tr) != 0) return ND_TR_LOST;
+    if (!p->dec->connect) return 0;
+    int rc = p->dec->connect(p->dec_state, &p->link, err, errlen);
+    if (rc != 0) p->dec->reset(p->dec_state);
+    return rc;
 }
 
-/* The transport reported the device gone: record it, then try to get it
- * back with exponential back-off. Returns 0 when back, 1 when stopped, -1 if
- * the transport cannot reconnect at all. */
+/* The transport reported the device gone. Returns 0 when back, 1 when
+ * stopped, -1 if the transport cannot reconnect at all. */
 static int reconnect(stream_priv *p, const atomic_bool *stop)
 {
     nd_device *dev = p->dev;
-    atomic_store(&dev->connected, false);
-    atomic_fetch_add(&dev->counters.disconnects, 1);
-    nd_device_emit_event(dev, ND_EV_DEVICE_LOST, 0, 0, "device lost (%s)", p->tr.ops->scheme);
     p->dec->reset(p->dec_state);
-    if (!p->tr.ops->reopen) {
-        nd_device_emit_event(dev, ND_EV_ERROR, 0, 0, "%s transport cannot reconnect",
-                             p->tr.ops->scheme);
-        return -1;
-    }
-    int wait_ms = ND_STREAM_BACKOFF_MIN_MS;
-    uint64_t attempts = 0;
-    for (;;) {
-        if (sleep_unless_stopped(stop, wait_ms)) return 1;
-        attempts++;
-        if (p->tr.ops->reopen(&p->tr) == 0) {
-            if (!p->dec->connect) break;
-            char err[160] = "";
-            int rc = p->dec->connect(p->dec_state, &p->link, err, sizeof err);
-            if (rc == 0) break;
-            /* Link up but the device did not start: say why, try again. */
-            if (rc != ND_TR_LOST) nd_device_emit_event(dev, ND_EV_ERROR, 0, 0, "%s", err);
-            p->dec->reset(p->dec_state);
-        }
-        wait_ms = wait_ms * 2 > ND_STREAM_BACKOFF_MAX_MS ? ND_STREAM_BACKOFF_MAX_MS : wait_ms * 2;
-    }
-    atomic_fetch_add(&dev->counters.reconnects, 1);
-    atomic_store(&dev->connected, true);
-    p->mark_reconnect = true;
-    nd_device_emit_event(dev, ND_EV_DEVICE_BACK, 0, attempts, "device back after %llu attempt%s",
-                         (unsigned long long)attempts, attempts == 1 ? "" : "s");
-    return 0;
+    return nd_device_reconnect(dev, stop, dev->driver->scheme,
+                               p->tr.ops->reopen ? reconnect_attempt : NULL, p);
+}
+
+/* The transport's pacing input: sets decoded so far at the device's rate. */
+static void report_progress(stream_priv *p)
+{
+    if (!p->tr.ops->progress) return;
+    nd_device *dev = p->dev;
+    double rate = atomic_load(&dev->info_valid) ? dev->info.rate_hz : 0.0;
+    p->tr.ops->progress(&p->tr, atomic_load(&dev->counters.sets), rate);
 }
 
 int nd_stream_run(nd_device *dev, const atomic_bool *stop)
@@ -222,8 +166,9 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
     while (!atomic_load(stop)) {
         ssize_t n = p->tr.ops->read(&p->tr, p->buf, sizeof p->buf, ND_STREAM_READ_TIMEOUT_MS);
         if (n > 0) {
-            atomic_fetch_add(&dev->counters.bytes, (uint64_t)n);
+            nd_device_count(dev, ND_COUNT_BYTES, (uint64_t)n);
             p->dec->feed(p->dec_state, p->buf, (size_t)n, nd_monotonic_ns());
+            report_progress(p);
         } else if (n == 0) {
             continue;
         } else if (n == ND_TR_EOF) {
@@ -233,7 +178,7 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
             if (rc < 0) return -1;
             if (rc > 0) return 0;
         } else {
-            nd_err("device %s: %s transport failed", dev->uri_text, p->tr.ops->scheme);
+            nd_err("device %s: %s transport failed", dev->uri_text, dev->driver->scheme);
             return -1;
         }
     }
@@ -248,7 +193,6 @@ void nd_stream_close(nd_device *dev)
         p->dec->disconnect(p->dec_state, &p->link);
     p->dec->destroy(p->dec_state);
     p->tr.ops->close(&p->tr);
-    dev->sink = p->user_sink;
     dev->priv = NULL;
     free(p);
 }
@@ -257,7 +201,7 @@ int nd_stream_command(nd_device *dev, const char *cmd, char *err, size_t errlen)
 {
     stream_priv *p = dev->priv;
     if (!p->tr.ops->write) {
-        snprintf(err, errlen, "%s devices do not accept commands", p->tr.ops->scheme);
+        snprintf(err, errlen, "%s devices do not accept commands", dev->driver->scheme);
         return -1;
     }
     if (p->dec->command) return p->dec->command(p->dec_state, &p->link, cmd, err, errlen);
@@ -273,7 +217,7 @@ int nd_stream_command(nd_device *dev, const char *cmd, char *err, size_t errlen)
     int rc = p->tr.ops->write(&p->tr, (const uint8_t *)line, len + 1);
     free(line);
     if (rc < 0) {
-        snprintf(err, errlen, "%s: could not send command '%s' to the device", p->tr.ops->scheme,
+        snprintf(err, errlen, "%s: could not send command '%s' to the device", dev->driver->scheme,
                  cmd);
         return -1;
     }

@@ -10,16 +10,14 @@
 
 /* Read timeout per loop: bounds how long a stop request waits. */
 #define ND_STREAM_READ_TIMEOUT_MS 100
-/* Reconnect back-off: first wait, doubling up to the cap. */
-#define ND_STREAM_BACKOFF_MIN_MS 100
-#define ND_STREAM_BACKOFF_MAX_MS 5000
 
 int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen);
 int nd_stream_run(nd_device *dev, const atomic_bool *stop);
 void nd_stream_close(nd_device *dev);
 int nd_stream_command(nd_device *dev, const char *cmd, char *err, size_t errlen);
 
-/* NULL if no transport has this scheme (nd_registry.c). */
-const nd_transport_ops *nd_transport_find(const char *scheme);
+/* The stream drivers (nd_registry.c). */
+extern const nd_driver nd_driver_sim, nd_driver_tcp, nd_driver_file, nd_driver_serial,
+    nd_driver_usb;
 
 #endif

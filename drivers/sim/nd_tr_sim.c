@@ -369,16 +369,6 @@ static void sim_close(nd_transport *t)
 }
 
 const nd_transport_ops nd_transport_sim = {
-    .scheme = "sim",
-    .description = "built-in simulated Nordic board (NFP/1 frames from a force model)",
-    .usage =
-        "sim:?rate=HZ&nch=N&reps=N&rest=S&unloaded=S&lead=S&peak_left=N&peak_right=N|peak=N&asym="
-        "PCT"
-        "&rise=S&var=PCT&baseline=N&seed=N&noise=N_PP&spike_prob=P&spike_amp=N"
-        "&hum_hz=0|50|60&hum_amp=N&cpn=COUNTS_PER_N&pace=1|0&sets_per_frame=1..64&clock_ppm=P"
-        "&duration=S&serial=TEXT&model=TEXT&drop_every=N&corrupt_every=N"
-        " (defaults: rate=1000 nch=2 reps=3 rest=4 unloaded=1 lead=2 peak_left=330 peak_right=300"
-        " rise=2.5 var=5 baseline=10 seed=1 noise=0.4 cpn=1000 pace=1; see SIMULATOR.md)",
     .keys = sim_keys,
     .default_proto = "nfp",
     .open = sim_open,

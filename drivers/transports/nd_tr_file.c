@@ -1,10 +1,11 @@
 /* Capture-file transport: file:PATH?pace=1&loop=0 replays recorded bytes.
  *
  * pace=0 reads as fast as the decoder takes it. pace=P > 0 replays at P times
- * real time: once the device rate R is known (dev->info from the capture's
- * INFO frame), sample set k (counted from when pacing began, using
- * dev->counters.sets, i.e. sets actually delivered) is due at
- * t0 + k / (R * P); bytes are only read once the next set is due, in small
+ * real time. The transport does not know the protocol: its pacing input is
+ * the stream device's progress report (nd_transport_ops.progress), how many
+ * sample sets the bytes read so far made and the device's nominal rate R
+ * (from the capture's INFO frame). Once R is known, set k (counted from when
+ * pacing began) is due at t0 + k / (R * P); bytes are only read once the next set is due, in small
  * chunks, so the replay runs at most about one frame ahead. Pacing on sets
  * rather than bytes keeps time right whatever the frame size, and it restarts
  * (new t0) when the rate changes. Before the rate is known (no INFO yet, or a
@@ -37,6 +38,8 @@ typedef struct file_priv {
     uint64_t t0_ns;
     uint64_t t0_sets;
     bool warned_no_rate;
+    uint64_t sets;  /* pacing input: sets made so far (progress) */
+    double rate_hz; /* pacing input: the device's rate, 0 = unknown */
 } file_priv;
 
 static int file_open(nd_transport *t, const nd_uri *uri, char *err, size_t errlen)
@@ -84,9 +87,9 @@ static void sleep_ns(uint64_t ns)
 }
 
 /* With pacing on: 0 if the next set is due (read now), 1 if not yet. */
-static int wait_until_due(file_priv *p, nd_device *dev, int timeout_ms)
+static int wait_until_due(file_priv *p, int timeout_ms)
 {
-    double rate = atomic_load(&dev->info_valid) ? dev->info.rate_hz : 0.0;
+    double rate = p->rate_hz;
     if (rate <= 0) {
         if (!p->warned_no_rate && p->bytes_this_pass > 0) {
             nd_debug("file: %s: device rate not known yet, reading without pacing", p->path);
@@ -94,7 +97,7 @@ static int wait_until_due(file_priv *p, nd_device *dev, int timeout_ms)
         }
         return 0;
     }
-    uint64_t sets = atomic_load(&dev->counters.sets);
+    uint64_t sets = p->sets;
     uint64_t now = nd_monotonic_ns();
     if (!p->pacing || rate != p->pace_rate) {
         p->pacing = true;
@@ -114,7 +117,7 @@ static ssize_t file_read(nd_transport *t, uint8_t *buf, size_t len, int timeout_
 {
     file_priv *p = t->priv;
     if (p->pace > 0) {
-        if (wait_until_due(p, t->dev, timeout_ms)) return 0;
+        if (wait_until_due(p, timeout_ms)) return 0;
         if (len > FILE_PACE_CHUNK) len = FILE_PACE_CHUNK;
     }
     for (;;) {
@@ -137,6 +140,13 @@ static ssize_t file_read(nd_transport *t, uint8_t *buf, size_t len, int timeout_
     }
 }
 
+static void file_progress(nd_transport *t, uint64_t sets, double rate_hz)
+{
+    file_priv *p = t->priv;
+    p->sets = sets;
+    p->rate_hz = rate_hz;
+}
+
 static void file_close(nd_transport *t)
 {
     file_priv *p = t->priv;
@@ -149,15 +159,13 @@ static void file_close(nd_transport *t)
 static const char *const file_keys[] = {"pace", "loop", NULL};
 
 const nd_transport_ops nd_transport_file = {
-    .scheme = "file",
-    .description = "replay of a raw byte capture (real time or faster)",
-    .usage = "file:PATH[?proto=nfp&pace=1&loop=0] (pace: 0 = as fast as possible, "
-             "1 = real time, N = N times real time)",
     .keys = file_keys,
     .default_proto = "nfp",
+    .replays = true,
     .open = file_open,
     .read = file_read,
     .write = NULL,
     .reopen = NULL,
     .close = file_close,
+    .progress = file_progress,
 };

@@ -309,11 +309,7 @@ static void serial_close(nd_transport *t)
     t->priv = NULL;
 }
 
-const nd_transport_ops nd_tr_serial_ops = {
-    .scheme = "serial",
-    .description = "serial port via libserialport (USB-CDC, FTDI, RS-232)",
-    .usage = "serial:/dev/ttyACM0 | serial:usb=VID:PID[:SERIAL] ?baud=115200&bits=8&parity=none"
-             "&stop=1&flow=none|rtscts|xonxoff&dtr=1&wait=0&proto=nfp|text",
+const nd_transport_ops nd_transport_serial = {
     .keys = nd_tr_serial_keys,
     .default_proto = "nfp",
     .open = serial_open,

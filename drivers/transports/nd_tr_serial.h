@@ -13,7 +13,6 @@
 
 #include "nd_transport.h"
 
-extern const nd_transport_ops nd_tr_serial_ops;
 /* URI keys of the serial transport itself (NULL-terminated). */
 extern const char *const nd_tr_serial_keys[];
 

@@ -1,9 +1,11 @@
-/* TCP client transport: tcp:HOST:PORT?connect_timeout_ms=N
+/* TCP client transport: tcp:HOST:PORT?connect_timeout_ms=N&wait=0
  * HOST is a name, an IPv4 address or an IPv6 address (preferably in brackets:
  * tcp:[::1]:7000). Every address getaddrinfo() returns is tried in turn with
  * a non-blocking connect bounded by connect_timeout_ms. The peer closing the
  * connection, a socket error or failed keepalive probes is ND_TR_LOST;
- * reopen() resolves and connects again. */
+ * reopen() resolves and connects again. wait=1 (as serial's): a peer that is
+ * not there at open is not an error; the first read reports it lost and the
+ * reconnect policy brings it in when it appears. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -30,6 +32,7 @@ typedef struct tcp_priv {
     char host[256];
     char port[8];
     int connect_timeout_ms;
+    bool got_bytes; /* on the current connection: a close before any is logged quietly */
 } tcp_priv;
 
 /* Split "host:port" / "[v6]:port" into parts; -1 with a message if malformed. */
@@ -134,6 +137,7 @@ static int tcp_connect(tcp_priv *p, char *err, size_t errlen)
         fd = connect_one(ai, p->connect_timeout_ms, &why);
     freeaddrinfo(res);
     set_fd(p, fd);
+    p->got_bytes = false;
     if (fd < 0) {
         snprintf(err, errlen, "tcp: cannot connect to %s port %s: %s", p->host, p->port,
                  strerror(why));
@@ -152,16 +156,24 @@ static int tcp_open(nd_transport *t, const nd_uri *uri, char *err, size_t errlen
     p->fd = -1;
     pthread_mutex_init(&p->fd_lock, NULL);
     long timeout;
+    int wait = 0;
     if (split_host_port(uri->path, p, err, errlen) < 0 ||
-        nd_uri_get_long(uri, "connect_timeout_ms", 1000, 1, 60000, &timeout, err, errlen) < 0) {
+        nd_uri_get_long(uri, "connect_timeout_ms", 1000, 1, 60000, &timeout, err, errlen) < 0 ||
+        nd_uri_get_bool(uri, "wait", 0, &wait, err, errlen) < 0) {
+        pthread_mutex_destroy(&p->fd_lock);
         free(p);
         return -1;
     }
     p->connect_timeout_ms = (int)timeout;
     if (tcp_connect(p, err, errlen) < 0) {
-        pthread_mutex_destroy(&p->fd_lock);
-        free(p);
-        return -1;
+        if (!wait) {
+            pthread_mutex_destroy(&p->fd_lock);
+            free(p);
+            return -1;
+        }
+        /* fd stays -1: the first read reports the peer lost. */
+        nd_warn("%s; waiting for it (wait=1)", err);
+        err[0] = '\0';
     }
     t->priv = p;
     return 0;
@@ -178,9 +190,16 @@ static ssize_t tcp_read(nd_transport *t, uint8_t *buf, size_t len, int timeout_m
     /* On POLLHUP/POLLERR, recv still returns buffered data first, then 0 or
      * the error, so nothing the peer sent before leaving is lost. */
     ssize_t n = recv(p->fd, buf, len, 0);
-    if (n > 0) return n;
+    if (n > 0) {
+        p->got_bytes = true;
+        return n;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
-    if (n == 0)
+    /* A peer that accepts and closes at once (a bridge with no board behind
+     * it) would log a line per attempt: the lost event says it once. */
+    if (n == 0 && !p->got_bytes)
+        nd_debug("tcp: %s port %s closed the connection before sending anything", p->host, p->port);
+    else if (n == 0)
         nd_info("tcp: %s port %s closed the connection", p->host, p->port);
     else
         nd_warn("tcp: connection to %s port %s failed: %s", p->host, p->port, strerror(errno));
@@ -238,12 +257,9 @@ static void tcp_close(nd_transport *t)
     t->priv = NULL;
 }
 
-static const char *const tcp_keys[] = {"connect_timeout_ms", NULL};
+static const char *const tcp_keys[] = {"connect_timeout_ms", "wait", NULL};
 
 const nd_transport_ops nd_transport_tcp = {
-    .scheme = "tcp",
-    .description = "TCP client (a network bridge or a simulator streaming NFP/1)",
-    .usage = "tcp:HOST:PORT[?proto=nfp&connect_timeout_ms=1000] (IPv6: tcp:[ADDR]:PORT)",
     .keys = tcp_keys,
     .default_proto = "nfp",
     .open = tcp_open,

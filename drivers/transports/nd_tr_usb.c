@@ -140,11 +140,7 @@ static void usb_close(nd_transport *t)
     t->priv = NULL;
 }
 
-const nd_transport_ops nd_tr_usb_ops = {
-    .scheme = "usb",
-    .description = "USB vendor bulk endpoint (libusb async; NFP/1 boards, default 1209:0001)",
-    .usage = "usb:[VID:PID[:SERIAL]]?transfers=8&size=16384&queue=32&interface=-1&ep=0x81&"
-             "ep_out=1&rescan_ms=500&proto=nfp",
+const nd_transport_ops nd_transport_usb = {
     .keys = usb_keys,
     .default_proto = "nfp",
     .open = usb_open,

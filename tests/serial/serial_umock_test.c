@@ -65,16 +65,16 @@ static void sleep_ms(int ms)
 static bool wait_bytes(nd_device *dev, uint64_t bytes)
 {
     for (int i = 0; i < 1000; i++) {
-        if (atomic_load(&dev->counters.bytes) >= bytes) return true;
+        if (atomic_load(&nd_device_counters(dev)->bytes) >= bytes) return true;
         sleep_ms(10);
     }
     return false;
 }
 
-static bool wait_flag(_Atomic bool *flag, bool want)
+static bool wait_connected(const nd_device *dev, bool want)
 {
     for (int i = 0; i < 1000; i++) {
-        if (atomic_load(flag) == want) return true;
+        if (nd_device_connected(dev) == want) return true;
         sleep_ms(10);
     }
     return false;
@@ -82,7 +82,7 @@ static bool wait_flag(_Atomic bool *flag, bool want)
 
 static uint64_t bad_frames(nd_device *dev)
 {
-    nd_counters *c = &dev->counters;
+    const nd_counters *c = nd_device_counters(dev);
     return atomic_load(&c->frames_bad_cobs) + atomic_load(&c->frames_bad_crc) +
            atomic_load(&c->frames_bad_version) + atomic_load(&c->frames_bad_length) +
            atomic_load(&c->frames_unknown_type) + atomic_load(&c->frames_bad_payload);
@@ -213,8 +213,8 @@ static void test_nfp_corrupted(nd_stb *tb)
     CHECK_EQ_INT(mismatches, 0);
     CHECK_EQ_INT(col.n, expect_sets);
     CHECK_EQ_INT(bad_frames(dev), expect_bad);
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), expect_gap);
-    CHECK_EQ_INT(atomic_load(&dev->counters.gaps), expect_gaps);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), expect_gap);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gaps), expect_gaps);
     CHECK(expect_bad > 50);
     fprintf(stderr, "nfp: %llu sets recovered, %llu bad frames, %llu sets in %llu gaps\n",
             (unsigned long long)expect_sets, (unsigned long long)expect_bad,
@@ -242,7 +242,9 @@ static void test_text_banner_midline(nd_stb *tb)
         fprintf(stderr, "open: %s\n", err);
         return;
     }
-    CHECK_EQ_INT(dev->info.nch, 2);
+    nd_device_info info;
+    CHECK(nd_device_get_info(dev, &info));
+    CHECK_EQ_INT(info.nch, 2);
     runner r = {.dev = dev};
     pthread_create(&r.thread, NULL, run_thread, &r);
     const char *text = "t val: 99.00\r\n"
@@ -268,8 +270,8 @@ static void test_text_banner_midline(nd_stb *tb)
         CHECK_EQ_INT(col.sets[2].raw[1], 600);
         CHECK_EQ_INT(col.sets[2].seq, 2);
     }
-    CHECK_EQ_INT(atomic_load(&dev->counters.lines_bad), 3);
-    CHECK_EQ_INT(atomic_load(&dev->counters.sets), 3);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->lines_bad), 3);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->sets), 3);
     nd_device_close(dev);
     free(col.sets);
     nd_stb_unplug(tb, 1);
@@ -306,14 +308,14 @@ static void test_unplug_replug(nd_stb *tb)
     CHECK(wait_bytes(dev, written));
     uint64_t sets_before = nd_devsim_stats_get(sim)->sets;
     nd_stb_unplug(tb, 2);
-    CHECK(wait_flag(&dev->connected, false));
+    CHECK(wait_connected(dev, false));
     /* The board keeps sampling while unplugged: these sets are lost. */
     for (int u = 0; u < 37; u++) nd_devsim_next(sim, frame, sizeof frame);
     uint64_t lost = nd_devsim_stats_get(sim)->sets - sets_before;
     fd = nd_stb_plug(tb, 4, "0483", "5740", "REPLUG1"); /* comes back as ttyACM4 */
     CHECK(fd >= 0);
-    CHECK(wait_flag(&dev->connected, true));
-    uint64_t bytes0 = atomic_load(&dev->counters.bytes);
+    CHECK(wait_connected(dev, true));
+    uint64_t bytes0 = atomic_load(&nd_device_counters(dev)->bytes);
     written = 0;
     for (int u = 0; u < 100; u++) {
         size_t n = nd_devsim_next(sim, frame, sizeof frame);
@@ -325,9 +327,9 @@ static void test_unplug_replug(nd_stb *tb)
     atomic_store(&r.stop, true);
     pthread_join(r.thread, NULL);
     CHECK_EQ_INT(r.rc, 0);
-    CHECK_EQ_INT(atomic_load(&dev->counters.disconnects), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.reconnects), 1);
-    CHECK_EQ_INT(atomic_load(&dev->counters.gap_sets), lost);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->disconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->reconnects), 1);
+    CHECK_EQ_INT(atomic_load(&nd_device_counters(dev)->gap_sets), lost);
     CHECK_EQ_INT(col.n, nd_devsim_stats_get(sim)->sets - lost);
     CHECK_EQ_INT(bad_frames(dev), 0);
     bool saw_lost = false, saw_back = false, saw_gap = false;
@@ -365,7 +367,7 @@ static void *command_thread(void *arg)
     commander *c = arg;
     char err[256];
     while (!atomic_load(&c->stop)) {
-        if (c->dev->driver->command(c->dev, "t", err, sizeof err) == 0) c->sent++;
+        if (nd_device_command(c->dev, "t", err, sizeof err) == 0) c->sent++;
         sleep_ms(1);
     }
     return NULL;
@@ -393,7 +395,7 @@ static void test_command_during_unplug(nd_stb *tb)
     pthread_create(&c.thread, NULL, command_thread, &c);
     sleep_ms(50);
     nd_stb_unplug(tb, 5);
-    CHECK(wait_flag(&dev->connected, false));
+    CHECK(wait_connected(dev, false));
     sleep_ms(50);
     atomic_store(&c.stop, true);
     pthread_join(c.thread, NULL);
@@ -402,7 +404,7 @@ static void test_command_during_unplug(nd_stb *tb)
     CHECK_EQ_INT(r.rc, 0);
     CHECK(c.sent > 0);
     /* unplugged: a command now fails with a message instead of crashing */
-    CHECK_EQ_INT(dev->driver->command(dev, "t", err, sizeof err), -1);
+    CHECK_EQ_INT(nd_device_command(dev, "t", err, sizeof err), -1);
     CHECK(strstr(err, "could not send") != NULL);
     nd_device_close(dev);
 }

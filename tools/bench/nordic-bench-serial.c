@@ -168,7 +168,7 @@ static double through_port(nd_stb *tb, int n, const uint8_t *buf, size_t len, do
         }
         write_all(fd, buf + off, k);
     }
-    while (atomic_load(&r.dev->counters.bytes) < len) {
+    while (atomic_load(&nd_device_counters(r.dev)->bytes) < len) {
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
@@ -177,7 +177,7 @@ static double through_port(nd_stb *tb, int n, const uint8_t *buf, size_t len, do
     pthread_join(th, NULL);
     *cpu_share = r.cpu_s / wall;
     *sets_out = sink_sets;
-    nd_counters *c = &r.dev->counters;
+    const nd_counters *c = nd_device_counters(r.dev);
     *bad_out = c->frames_bad_cobs + c->frames_bad_crc + c->frames_bad_length + c->gap_sets;
     nd_device_close(r.dev);
     nd_stb_unplug(tb, n);
