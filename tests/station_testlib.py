@@ -244,3 +244,20 @@ class WebSocket:
         except OSError:
             pass
         self.sock.close()
+
+
+def prerequisite(ok, reason):
+    """A missing prerequisite skips the test, except under CI where it fails."""
+    if ok:
+        return
+    if os.environ.get("CI"):
+        print("FAIL: prerequisite missing under CI: %s" % reason)
+        raise SystemExit(1)
+    print("SKIP: %s" % reason)
+    raise SystemExit(0)
+
+
+def artifacts_dir():
+    d = os.path.join(BUILD, "tests", "artifacts")
+    os.makedirs(d, exist_ok=True)
+    return d

@@ -278,6 +278,17 @@ if m:
     print("exposure (systemd-analyze security --offline=true): %s" % m.group(1))
     check(float(m.group(1)) <= 2.0, "exposure %s <= 2.0" % m.group(1))
 
+# nordic-station's unit (issue 13), when the station is built.
+STATION_UNIT = os.path.join(BUILD, "nordic-station.service")
+if os.path.exists(os.path.join(BUILD, "tools", "station", "nordic-station")):
+    check(os.path.exists(STATION_UNIT), "configured unit %s exists" % STATION_UNIT)
+    r = run(["systemd-analyze", "security", "--offline=true", STATION_UNIT])
+    m = re.search(r"Overall exposure level for nordic-station.service: ([0-9.]+)", r.stdout + r.stderr)
+    check(m is not None and float(m.group(1)) <= 2.0,
+          "nordic-station.service exposure <= 2.0 (%s)" % (m and m.group(1)))
+    if m:
+        print("nordic-station.service exposure: %s" % m.group(1))
+
 # --- the .deb ------------------------------------------------------------------
 config = os.path.join(BUILD, "CPackConfig.cmake")
 prefix = re.search(r'CPACK_PACKAGING_INSTALL_PREFIX "([^"]*)"', open(config).read()).group(1)
@@ -318,8 +329,18 @@ for dep in ("adduser", "init-system-helpers", "libzmq5", "libhdf5", "libusb-1.0-
     check(dep in depends, "Depends names %s (%s)" % (dep, depends))
 ctl_dir = os.path.join(TMP, "control")
 run(["dpkg-deb", "-e", deb, ctl_dir])
-check(open(os.path.join(ctl_dir, "conffiles")).read().split() == ["/etc/nordicd/nordicd.conf"],
-      "the config is the one conffile")
+station_built = os.path.exists(os.path.join(BUILD, "tools", "station", "nordic-station"))
+want_conffiles = ["/etc/nordicd/nordicd.conf"] + (
+    ["/etc/nordic-station/nordic-station.conf"] if station_built else [])
+check(open(os.path.join(ctl_dir, "conffiles")).read().split() == want_conffiles,
+      "the configs are the conffiles: %s" % want_conffiles)
+if station_built:
+    listing = run(["dpkg-deb", "-c", deb]).stdout
+    for path in ("./usr/bin/nordic-station", "./usr/share/nordic-station/www/station.html",
+                 "nordic-station.service", "./usr/share/man/man1/nordic-station.1"):
+        check(path in listing, "package holds %s" % path)
+    check("libwebsockets" in depends and "libsodium" in depends,
+          "Depends names libwebsockets and libsodium (%s)" % depends)
 for script in ("postinst", "prerm", "postrm"):
     path = os.path.join(ctl_dir, script)
     check(os.path.exists(path) and os.access(path, os.X_OK), "%s present and executable" % script)

@@ -235,7 +235,8 @@ check(d.stop() == 0, "clean exit while waiting for the board")
 for prog, page in (("daemon/nordicd", "nordicd.8"), ("tools/nordctl", "nordctl.1"),
                    ("tools/nordic-watch", "nordic-watch.1"), ("tools/nordic-trial", "nordic-trial.1"),
                    ("tools/nordic-devsim", "nordic-devsim.1"),
-                   ("tools/nordic-report", "nordic-report.1")):
+                   ("tools/nordic-report", "nordic-report.1"),
+                   ("tools/station/nordic-station", "nordic-station.1")):
     if not os.path.exists(os.path.join(BUILD, prog)):
         print("SKIP: %s not built" % prog)
         continue

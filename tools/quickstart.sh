@@ -20,6 +20,7 @@ packages=(
   libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev libfontconfig-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
+  libwebsockets-dev libsodium-dev openssl chromium chromium-driver python3-selenium
   libsqlite3-dev python3-jsonschema python3-yaml libpq-dev postgresql-15 python3-psycopg2
 )
 
@@ -57,6 +58,22 @@ demo() {
   ./build/tools/nordic-trial summary "$file"
 }
 
+# The station pages on the simulated board: http://127.0.0.1:8080/ until Ctrl-C.
+station() {
+  build build
+  local out="$here/demo-trials"
+  mkdir -p "$out/state"
+  ./build/daemon/nordicd --device 'sim:?rate=1000&reps=0&rest=3&unloaded=20&peak_left=360&peak_right=290' \
+    --data-dir "$out" --state-dir "$out/state" --pub tcp://127.0.0.1:5556 \
+    --ctl "ipc://$out/state/control" --log-level warning &
+  local daemon=$!
+  trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+  sleep 1
+  echo "==> open http://127.0.0.1:8080/ (the simulated athlete steps on after 20 s: tare first); Ctrl-C stops"
+  ./build/tools/station/nordic-station --www tools/station/www --data-dir "$out" \
+    --state-dir "$out/state" --daemon "board1=ipc://$out/state/control,tcp://127.0.0.1:5556" || true
+}
+
 run_tests() {
   local dir=$1; shift
   (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@")
@@ -81,6 +98,7 @@ test_all() {
 
 case "${1:-}" in
   demo) install_missing; demo ;;
+  station) install_missing; station ;;
   test) install_missing; test_all ;;
-  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|station|test" >&2; exit 2 ;;
 esac

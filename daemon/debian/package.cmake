@@ -30,6 +30,19 @@ endif()
 install(FILES ${CMAKE_BINARY_DIR}/nordicd.service DESTINATION ${NORDIC_UNIT_DIR})
 install(FILES ${CMAKE_SOURCE_DIR}/udev/60-nordic.rules DESTINATION ${NORDIC_UDEV_DIR}/rules.d)
 install(FILES ${NORDIC_DAEMON_DIR}/nordicd.conf DESTINATION /etc/nordicd)
+# nordic-station (issue 13): unit (not enabled by the package), config, man page.
+set(NORDIC_CONFFILES ${NORDIC_DEB_DIR}/conffiles)
+if(TARGET nordic-station)
+  configure_file(${NORDIC_DAEMON_DIR}/systemd/nordic-station.service.in
+                 ${CMAKE_BINARY_DIR}/nordic-station.service @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/nordic-station.service DESTINATION ${NORDIC_UNIT_DIR})
+  install(FILES ${CMAKE_SOURCE_DIR}/tools/station/nordic-station.conf DESTINATION /etc/nordic-station)
+  install(FILES ${NORDIC_DAEMON_DIR}/man/nordic-station.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  file(READ ${NORDIC_DEB_DIR}/conffiles NORDIC_CONFFILES_TEXT)
+  file(WRITE ${CMAKE_BINARY_DIR}/deb/conffiles
+       "${NORDIC_CONFFILES_TEXT}/etc/nordic-station/nordic-station.conf\n")
+  set(NORDIC_CONFFILES ${CMAKE_BINARY_DIR}/deb/conffiles)
+endif()
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   message(STATUS "Debian package: configure with -DCMAKE_INSTALL_PREFIX=/usr for the "
                  "Debian layout (now ${CMAKE_INSTALL_PREFIX})")
@@ -60,7 +73,7 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, init-system-helpers (>= 1.52)")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd, udev")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${NORDIC_DEB_DIR}/postinst ${NORDIC_DEB_DIR}/prerm ${NORDIC_DEB_DIR}/postrm
-    ${NORDIC_DEB_DIR}/conffiles)
+    ${NORDIC_CONFFILES})
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Only the runtime programs go into the package (no benchmarks or tests).
 include(CPack)

@@ -1,8 +1,10 @@
 #include "station_api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifdef NORDIC_STATION_WITH_INDEX
 #include "nd_api.h"
@@ -29,6 +31,13 @@ station_api *station_api_open(const station_config *c, char *err, size_t errlen)
         return NULL;
     }
 #ifdef NORDIC_STATION_WITH_INDEX
+    /* The state directory is the station's own (systemd makes it for the service). */
+    if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create state directory %s: %s", c->state_dir,
+                 strerror(errno));
+        free(a);
+        return NULL;
+    }
     char db[STATION_PATH_MAX + 32];
     snprintf(db, sizeof db, "%s/index.sqlite", c->state_dir);
     a->ix = nd_index_open(db, c->data_dir, err, errlen);

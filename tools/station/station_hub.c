@@ -399,10 +399,14 @@ char *station_hub_metrics(station_hub *h, int ws_clients)
     cJSON *st[STATION_MAX_DAEMONS] = {0};
     char names[STATION_MAX_DAEMONS][STATION_NAME_MAX + 1];
     uint64_t msgs[STATION_MAX_DAEMONS];
+    int up[STATION_MAX_DAEMONS];
+    double now = mono_s();
     pthread_mutex_lock(&h->lock);
     int nd = h->ndaemons;
     for (int i = 0; i < nd; i++) {
         st[i] = status_object(h->daemons[i].status);
+        /* status comes at 1 Hz: three missed in a row means the daemon is gone */
+        up[i] = h->daemons[i].status_at > 0 && now - h->daemons[i].status_at < 3.5;
         memcpy(names[i], h->daemons[i].name, sizeof names[i]);
         msgs[i] = h->daemons[i].messages;
     }
@@ -419,10 +423,10 @@ char *station_hub_metrics(station_hub *h, int ws_clients)
                           v->valuedouble);
         }
     }
-    tb_printf(&b, "# HELP nordic_daemon_up Whether the station has the daemon's status.\n"
+    tb_printf(&b, "# HELP nordic_daemon_up Whether the daemon sent a status in the last 3.5 s.\n"
                   "# TYPE nordic_daemon_up gauge\n");
     for (int i = 0; i < nd; i++)
-        tb_printf(&b, "nordic_daemon_up{daemon=\"%s\"} %d\n", names[i], st[i] != NULL);
+        tb_printf(&b, "nordic_daemon_up{daemon=\"%s\"} %d\n", names[i], up[i]);
     tb_printf(&b, "# HELP nordic_station_messages_total Live messages received from the daemon.\n"
                   "# TYPE nordic_station_messages_total counter\n");
     for (int i = 0; i < nd; i++)

@@ -61,8 +61,8 @@ static void *open_req(station_link *l)
 static void reply_error(station_link *l, const pending *p, const char *what, const char *suffix)
 {
     char json[640];
-    int n = snprintf(json, sizeof json, "{\"ok\":false,\"error\":\"%s %s%s\"}", what, l->ctl,
-                     suffix);
+    int n =
+        snprintf(json, sizeof json, "{\"ok\":false,\"error\":\"%s %s%s\"}", what, l->ctl, suffix);
     l->cb.on_reply(l->cb.user, l->daemon, p->client, p->id, json, (size_t)n);
 }
 
