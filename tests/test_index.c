@@ -19,6 +19,7 @@
 
 #include "nd_api.h"
 #include "nd_index.h"
+#include "nd_index_watcher.h"
 #include "report_gen.h"
 #include "test_util.h"
 
@@ -616,10 +617,56 @@ static void test_api(void)
 static void test_open_errors(void)
 {
     char err[512];
-    CHECK(nd_index_open(db_path, "/nonexistent/dir", err, sizeof err) == NULL);
-    CHECK(strstr(err, "/nonexistent/dir") != NULL);
+    /* A data directory not created yet: opens, finds nothing, no watch. */
+    char missing_db[700];
+    snprintf(missing_db, sizeof missing_db, "%s.missing", db_path);
+    nd_index *ix = nd_index_open(missing_db, "/nonexistent/dir", err, sizeof err);
+    CHECK(ix != NULL);
+    CHECK(ix && nd_index_sync(ix, err, sizeof err) == 0 && nd_index_last_changes(ix) == 0);
+    CHECK(ix && nd_index_watch_fd(ix) == -1 && strstr(nd_index_last_error(ix), "/nonexistent/dir"));
+    nd_index_close(ix);
     CHECK(nd_index_open("/nonexistent/dir/x.db", data_dir, err, sizeof err) == NULL);
     CHECK(strstr(err, "/nonexistent/dir/x.db") != NULL);
+}
+
+/* The watcher thread waits for a data directory that does not exist yet,
+ * indexes what appears in it, and follows it when it is removed and made
+ * again. Rows are read through a second connection, as a server would. */
+static void test_watcher(void)
+{
+    char dir[600], db[700], err[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/later", spare_dir);
+    snprintf(db, sizeof db, "%s.watcher", db_path);
+    nd_index_watcher *w = nd_index_watcher_start(db, dir, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w) return;
+    nd_index *reader = nd_index_open(db, dir, err, sizeof err);
+    CHECK(reader != NULL);
+    CHECK(mkdir(dir, 0755) == 0);
+    gen(dir, "ath-w", "trial-w1", 1714566896, -1, true, path, sizeof path);
+    long long n = 0;
+    for (int i = 0; i < 200 && n != 1; i++) {
+        usleep(50000);
+        n = count(reader, "SELECT count(*) FROM trials WHERE trial_id = 'trial-w1' AND status = "
+                          "'complete'");
+    }
+    CHECK_EQ_INT(n, 1);
+    /* Removed: rows stay; made again with another file: the new one appears. */
+    CHECK(unlink(path) == 0);
+    CHECK(rmdir(dir) == 0);
+    usleep(300000);
+    CHECK(mkdir(dir, 0755) == 0);
+    gen(dir, "ath-w", "trial-w2", 1714566896 + 60, -1, true, NULL, 0);
+    n = 0;
+    for (int i = 0; i < 200 && n != 1; i++) {
+        usleep(50000);
+        n = count(reader, "SELECT count(*) FROM trials WHERE trial_id = 'trial-w2'");
+    }
+    CHECK_EQ_INT(n, 1);
+    /* The deleted file's row is gone. */
+    CHECK_EQ_INT(count(reader, "SELECT count(*) FROM trials WHERE trial_id = 'trial-w1'"), 0);
+    nd_index_close(reader);
+    nd_index_watcher_stop(w);
 }
 
 int main(void)
@@ -634,5 +681,6 @@ int main(void)
     test_index_rows();
     test_athletes();
     test_api();
+    test_watcher();
     return nd_test_finish("test_index");
 }

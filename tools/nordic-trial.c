@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -458,6 +459,11 @@ static int cmd_index(int argc, char **argv)
     if (!central != !station) {
         fprintf(stderr, "nordic-trial: index: --central URL and --station ID go together\n");
         return 2;
+    }
+    struct stat dst;
+    if (!watch && stat(data_dir, &dst) < 0) { /* --watch waits for it to appear */
+        fprintf(stderr, "nordic-trial: index: data directory %s: %s\n", data_dir, strerror(errno));
+        return 1;
     }
     char err[1024];
     nd_index *ix = nd_index_open(db, data_dir, err, sizeof err);
