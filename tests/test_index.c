@@ -509,11 +509,11 @@ static void test_api(void)
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(j, "settings");
     CHECK_EQ_INT(cJSON_GetObjectItemCaseSensitive(settings, "weak_threshold_N")->valuedouble, 256);
     cJSON_Delete(j);
-    call(ix, "GET", "/api/v1/trials/nope", NULL, NULL, 404);
+    cJSON_Delete(call(ix, "GET", "/api/v1/trials/nope", NULL, NULL, 404));
     j = call(ix, "GET", "/api/v1/trials/trunc1", NULL, NULL, 200);
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "status")->valuestring, "damaged") == 0);
     cJSON_Delete(j);
-    call(ix, "GET", "/api/v1/trials/trunc1/settings", NULL, NULL, 409);
+    cJSON_Delete(call(ix, "GET", "/api/v1/trials/trunc1/settings", NULL, NULL, 409));
 
     /* Trace: row i*N at t = i*N/fs; 30000 rows / 7 -> 4286 rows. */
     CHECK(nd_api_handle(ix, "GET", "/api/v1/trials/trial-b2/trace", "format=csv&decimate=7", NULL,
@@ -541,7 +541,8 @@ static void test_api(void)
              201);
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "injured_side")->valuestring, "right") == 0);
     cJSON_Delete(j);
-    call(ix, "POST", "/api/v1/athletes", NULL, "{\"id\":\"ath-b\",\"display_name\":\"X\"}", 409);
+    cJSON_Delete(call(ix, "POST", "/api/v1/athletes", NULL,
+                      "{\"id\":\"ath-b\",\"display_name\":\"X\"}", 409));
     j = call(ix, "PUT", "/api/v1/athletes/ath-b", NULL, "{\"lever_m\":0.41}", 200);
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "lever_m")->valuedouble == 0.41);
     CHECK(cJSON_GetObjectItemCaseSensitive(j, "body_mass_kg")->valuedouble == 81);
@@ -556,8 +557,8 @@ static void test_api(void)
         strcmp(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(tr, 0), "trial_id")->valuestring,
                "trial-b1") == 0); /* oldest first */
     cJSON_Delete(j);
-    call(ix, "GET", "/api/v1/athletes/nobody", NULL, NULL, 404);
-    call(ix, "GET", "/api/v1/athletes/nobody/history", NULL, NULL, 404);
+    cJSON_Delete(call(ix, "GET", "/api/v1/athletes/nobody", NULL, NULL, 404));
+    cJSON_Delete(call(ix, "GET", "/api/v1/athletes/nobody/history", NULL, NULL, 404));
 
     /* Bad input: a 400 naming the parameter, nothing changed. */
     bad(ix, "GET", "/api/v1/trials", "limit=1000000000", NULL, "limit");
@@ -605,9 +606,9 @@ static void test_api(void)
     char big[ND_API_MAX_BODY + 64];
     memset(big, ' ', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    call(ix, "POST", "/api/v1/athletes", NULL, big, 413);
-    call(ix, "DELETE", "/api/v1/trials/trial-b2", NULL, NULL, 405);
-    call(ix, "PATCH", "/api/v1/athletes/ath-b", NULL, "{}", 405);
+    cJSON_Delete(call(ix, "POST", "/api/v1/athletes", NULL, big, 413));
+    cJSON_Delete(call(ix, "DELETE", "/api/v1/trials/trial-b2", NULL, NULL, 405));
+    cJSON_Delete(call(ix, "PATCH", "/api/v1/athletes/ath-b", NULL, "{}", 405));
     /* Nothing of the refused requests was stored. */
     CHECK_EQ_INT(count(ix, "SELECT count(*) FROM athletes"), 2);
     CHECK_EQ_INT(count(ix, "SELECT count(*) FROM trials"), 8);
