@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "nd_index.h"
+#include "nd_index_internal.h"
 #include "nd_index_central.h"
 #include "nd_log.h"
 
@@ -48,8 +49,12 @@ static void *watch_main(void *arg)
             break;
         }
         if (p[1].revents) break;
-        if (watching && p[0].revents && nd_index_watch_handle(w->ix) < 0)
+        if (watching && p[0].revents && nd_index_watch_handle(w->ix) < 0) {
             nd_warn("index watcher: %s", nd_index_last_error(w->ix));
+            /* The directory went away: whatever appears before the next
+             * watch is set up is found by the sync that follows it. */
+            if (w->ix->inotify_fd < 0) watching = false;
+        }
         if (w->central) {
             queued = nd_index_central_push(w->central, err, sizeof err) < 0;
             if (queued && !warned) nd_warn("index watcher: %s (changes stay queued)", err);
