@@ -48,6 +48,43 @@ check(r.returncode == 2 and "operator accounts" in r.stderr, "TLS without accoun
 r = run_station("--tls-cert", cert)
 check(r.returncode == 2 and "both" in r.stderr, "a certificate without key refused: %r" % r.stderr)
 
+# --- the INI file mirrors the options -------------------------------------------------
+bad = os.path.join(tmp, "bad.conf")
+with open(bad, "w") as f:
+    f.write("[station]\nlisten = 127.0.0.1:8080\nlisten_port = 9\n")
+r = run_station("--config", bad)
+check(r.returncode == 2 and "bad.conf:3" in r.stderr and "unknown key" in r.stderr,
+      "unknown INI key refused naming file and line: %r" % r.stderr)
+with open(bad, "w") as f:
+    f.write("[station]\ndaemon = x\n")
+r = run_station("--config", bad)
+check(r.returncode == 2 and "bad.conf:2" in r.stderr and "NAME=CTL,PUB" in r.stderr,
+      "bad daemon line refused: %r" % r.stderr)
+with open(bad, "w") as f:
+    f.write("[station]\nlisten = 0.0.0.0:8080\n")
+r = run_station("--config", bad)
+check(r.returncode == 2 and "refusing to listen on 0.0.0.0:8080" in r.stderr,
+      "a non-loopback listen from the INI file is refused too: %r" % r.stderr)
+good = os.path.join(tmp, "good.conf")
+cport = S.free_port()
+with open(good, "w") as f:
+    f.write("[station]\ndaemon = cfgboard=%s,%s\nlisten = 127.0.0.1:%d\nwww = %s\n"
+            "data_dir = %s\nstate_dir = %s\n" % (daemon.ctl, daemon.pub, cport, S.WWW, daemon.data,
+                                                  os.path.join(tmp, "cfg-state")))
+cproc = subprocess.Popen([S.STATION, "--config", good], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+names = None
+deadline = time.time() + 10
+while time.time() < deadline and names is None:
+    try:
+        st_, _, body = S.request(cport, "GET", "/api/v1/status")
+        names = [d["name"] for d in json.loads(body)["daemons"]]
+    except (OSError, ValueError):
+        time.sleep(0.2)
+check(names == ["cfgboard"], "daemon and listen taken from the INI file: %s" % names)
+cproc.terminate()
+check(cproc.wait(timeout=15) == 0, "INI-configured station exits cleanly")
+
 # --- accounts -----------------------------------------------------------------------
 r = run_station("--users", users, "--add-user", "physio", stdin="short\n")
 check(r.returncode != 0 and "too short" in r.stderr, "a short password refused: %r" % r.stderr)
@@ -71,8 +108,17 @@ os.chmod(empty, 0o600)
 r = run_station("--users", empty, "--listen", "127.0.0.1:%d" % S.free_port())
 check(r.returncode == 2 and "no account" in r.stderr, "login with no accounts refused: %r" % r.stderr)
 
+# API tokens for programs: made once, stored as a hash only.
+tokens = os.path.join(tmp, "tokens")
+r = run_station("--tokens", tokens, "--add-token", "puller")
+token = r.stdout.strip()
+check(r.returncode == 0 and token.startswith("nd_") and len(token) == 67, "add-token prints a token")
+check(token not in open(tokens).read() and open(tokens).read().startswith("puller:"),
+      "the tokens file holds no token in clear")
+check(os.stat(tokens).st_mode & 0o077 == 0, "tokens file is 0600")
+
 # --- login required -----------------------------------------------------------------
-st = S.Station(tmp, [("b1", daemon)], args=["--users", users])
+st = S.Station(tmp, [("b1", daemon)], args=["--users", users, "--tokens", tokens])
 P = st.port
 status, hdrs, body = S.request(P, "GET", "/")
 check(status == 302 and hdrs.get("location") == ["/login.html"], "page redirects to the login: %s %s" % (status, hdrs.get("location")))
@@ -100,6 +146,17 @@ csrf = json.loads(body)["csrf"]
 auth = {"Cookie": cookie}
 status, _, body = S.request(P, "GET", "/api/v1/status", headers=auth)
 check(status == 200 and json.loads(body)["daemons"][0]["name"] == "b1", "status with the session")
+
+# A program with the API token: no session, no CSRF token needed; a wrong token is refused.
+status, _, body = S.request(P, "GET", "/api/v1/status", headers={"Authorization": "Bearer " + token})
+check(status == 200, "API token accepted: %s" % status)
+status, _, _ = S.request(P, "GET", "/metrics", headers={"Authorization": "Bearer " + token})
+check(status == 200, "API token accepted for /metrics: %s" % status)
+bad_token = "nd_" + ("0" if token[3] != "0" else "1") + token[4:]
+status, _, _ = S.request(P, "GET", "/api/v1/status", headers={"Authorization": "Bearer " + bad_token})
+check(status == 401, "a wrong API token refused: %s" % status)
+status, _, _ = S.request(P, "GET", "/station.html", headers={"Authorization": "Bearer " + token})
+check(status == 302, "an API token does not open the pages: %s" % status)
 
 # Control over the WebSocket: CSRF token needed.
 ws = S.WebSocket(P, headers=auth)
@@ -151,12 +208,34 @@ codes = [S.request(P, "POST", "/auth/login", {"user": "physio", "password": "nop
 status, hdrs, _ = S.request(P, "POST", "/auth/login", {"user": "physio", "password": PASSWORD})
 check(codes == [401] * 4 and status == 429 and int(hdrs.get("retry-after", ["0"])[0]) > 0,
       "failed logins rate-limited: %s then %s" % (codes, status))
+# Over all addresses: a burst of 10 password checks, then 2 per second (429, Retry-After 1).
+# The bucket was drawn by the 7 attempts above; a fast run of logins exhausts it.
+codes = []
+for i in range(12):
+    # Different source addresses in 127.0.0.0/8, so the per-address limit is not what answers.
+    s_ = socket.socket()
+    s_.bind(("127.0.0.%d" % (10 + i), 0))
+    s_.connect(("127.0.0.1", P))
+    body_ = json.dumps({"user": "physio", "password": "wrong %d" % i}).encode()
+    s_.sendall(("POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
+                "Connection: close\r\n\r\n" % (P, len(body_))).encode() + body_)
+    resp = b""
+    while True:
+        chunk = s_.recv(4096)
+        if not chunk:
+            break
+        resp += chunk
+    s_.close()
+    codes.append(int(resp.split(b" ", 2)[1]) if resp else None)
+check(401 in codes and codes[-1] == 429 and codes.count(429) >= 2,
+      "password checks limited over all addresses: %s" % codes)
 check(st.stop() == 0, "station (auth) exits cleanly")
 
 # --- TLS on a non-loopback bind -------------------------------------------------------
 port = S.free_port()
 log = open(os.path.join(tmp, "tls.log"), "w")
 proc = subprocess.Popen([S.STATION, "--daemon", DSPEC, "--www", S.WWW, "--listen", "0.0.0.0:%d" % port,
+                         "--data-dir", daemon.data, "--state-dir", os.path.join(tmp, "tls-state"),
                          "--users", users, "--tls-cert", cert, "--tls-key", key],
                         stdout=log, stderr=subprocess.STDOUT)
 ctx = ssl.create_default_context(cafile=cert)

@@ -26,6 +26,7 @@ try:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 except ImportError:
     S.prerequisite(False, "python3-selenium missing")
 import h5py  # noqa: E402
@@ -45,7 +46,11 @@ driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 driver.set_page_load_timeout(60)
 # The browser starts first (slow on a loaded machine): the tare must fall in the
 # simulated athlete's empty-hooks time.
-daemon = S.Daemon(tmp, SIM)
+# Thresholds other than the defaults: the page must label flags as configured.
+conf = os.path.join(tmp, "nordicd.conf")
+with open(conf, "w") as f:
+    f.write("[metrics]\nweak_threshold_N = 250\nimbalance_pct = 20\n")
+daemon = S.Daemon(tmp, SIM, extra=["--config", conf])
 station = S.Station(tmp, [("board1", daemon)])
 
 
@@ -80,6 +85,7 @@ def page_reps():
              r.find_element(By.CSS_SELECTOR, ".asym").text) for r in rows]
 
 
+daemon_rc = None  # set when the test stops nordicd itself
 try:
     viewport(1280, 800)
     driver.get(station.url("/"))
@@ -131,6 +137,10 @@ try:
     wait_for(lambda: len(page_reps()) >= 3, 60, "3 reps on the page")
     driver.find_element(By.CSS_SELECTOR, "#pain button[data-value='2']").click()
     wait_for(lambda: "Pain 2 recorded" in text("control-msg"), 10, "pain 2 acknowledged")
+    note = driver.find_element(By.ID, "note")
+    note.send_keys("left hook slipped on rep 2")
+    note.send_keys(Keys.ENTER)  # keyboard: Enter adds the note
+    wait_for(lambda: "Note recorded" in text("control-msg"), 10, "note acknowledged")
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-1280x800.png"))
     viewport(768, 1024)
@@ -141,6 +151,12 @@ try:
     driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-768x1024.png"))
     viewport(1280, 800)
 
+    # A page opened mid-trial gets the trial so far from the station (snapshot on join).
+    before = page_reps()
+    driver.refresh()
+    wait_for(lambda: len(page_reps()) >= len(before), 20, "the reps again after a reload")
+    check(page_reps()[:len(before)] == before, "reloaded page shows the same rep rows")
+    wait_for(lambda: driver.find_element(By.ID, "stop").is_enabled(), 10, "Stop enabled")
     driver.find_element(By.ID, "stop").click()
     wait_for(lambda: driver.find_element(By.ID, "summary").is_displayed(), 20, "summary at stop")
     shown = page_reps()
@@ -175,6 +191,11 @@ try:
                                                               r["peak_right_N"]))
         check(abs(float(asym.split()[0]) - abs(r["asymmetry_pct"])) <= 0.1,
               "rep %d asymmetry page %s = file %.2f" % (idx, asym, r["asymmetry_pct"]))
+    check(("note", "left hook slipped on rep 2") in events,
+          "the note typed on the page is in the file's events: %s" % events)
+    labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#s-flags [data-flag]")]
+    check(any("< 250 N" in t for t in labels) and any("≥ 20 %" in t for t in labels),
+          "flag labels carry the configured thresholds: %s" % labels)
     check(("pain", "2/10") in events or any(k == "pain" and d.startswith("2") for k, d in events),
           "pain 2 from the page is in the file's events: %s" % events)
     check(file_flags == page_flags, "summary flags page %s = file %s" % (page_flags, file_flags))
@@ -206,6 +227,14 @@ try:
         time.sleep(1)
         driver.execute_script("document.getElementById('t-plot').scrollIntoView()")
         driver.save_screenshot(os.path.join(S.artifacts_dir(), "trial-1280x800.png"))
+        driver.get(station.url("/trial.html"))
+        check(wait_for(lambda: driver.find_elements(By.LINK_TEXT, trial_id), 20, "the trial list"),
+              "the trials list links trial %s" % trial_id)
+    # nordicd gone: the page says so within a few seconds (status stops).
+    daemon_rc = daemon.stop()
+    driver.get(station.url("/"))
+    check(wait_for(lambda: text("state") == "no data from nordicd", 15, "offline state"),
+          "the page shows that nordicd is not answering")
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     check(not severe, "no console errors: %s" % severe[:3])
     status, hdrs, _ = S.request(station.port, "GET", "/station.html")
@@ -214,5 +243,5 @@ try:
 finally:
     driver.quit()
     check(station.stop() == 0, "station exits cleanly")
-    check(daemon.stop() == 0, "nordicd exits cleanly")
+    check((daemon_rc if daemon_rc is not None else daemon.stop()) == 0, "nordicd exits cleanly")
 finish("test_station_browser")

@@ -29,10 +29,24 @@ MIN_TIME_S = 20  # keep going this long so the daemon records through it
 TIME_LIMIT_S = 150
 rng = random.Random(1313)
 tmp = tempfile.mkdtemp(prefix="station-fuzz-", dir=os.environ.get("TMPDIR"))
-daemon = S.Daemon(tmp, "sim:?rate=1000&reps=0&rest=2&unloaded=0&seed=5")
+RATE = 10000  # with wave_decimation 1: ~250 messages/s, so a page that stops reading laps soon
+conf = os.path.join(tmp, "nordicd.conf")
+with open(conf, "w") as f:
+    f.write("[live]\nwave_decimation = 1\n")
+daemon = S.Daemon(tmp, "sim:?rate=%d&reps=0&rest=2&unloaded=0&seed=5" % RATE, extra=["--config", conf])
 station = S.Station(tmp, [("b1", daemon)])
 P = station.port
 check(daemon.ask({"cmd": "start", "athlete_id": "FUZZ"})["ok"], "trial started")
+
+# A page that subscribes and then never reads (small receive buffer): it must be dropped.
+slow = socket.socket()
+slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+slow.connect(("127.0.0.1", P))
+slow.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+              "Sec-WebSocket-Protocol: nordic-station\r\n\r\n" % P).encode())
+slow.sendall(S.WebSocket.frame(b'{"type":"hello","daemon":"b1"}'))
+slow_started = time.time()
 
 
 def exchange(data, timeout=2.0):
@@ -222,6 +236,40 @@ print("slow client dropped after %.1f s" % (time.time() - t0))
 check(dropped and time.time() - t0 < 35, "slow client dropped after %.1f s" % (time.time() - t0))
 s.close()
 
+# The page that never read has been dropped (the station closed its connection).
+slow.settimeout(5)
+closed = False
+deadline = time.time() + 90
+while time.time() < deadline and not closed:
+    try:
+        closed = slow.recv(1 << 20) == b""
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+print("non-reading page dropped after %.0f s" % (time.time() - slow_started))
+check(closed, "a page that stops reading is dropped")
+slow.close()
+
+# At most 64 pages at once: more are refused, the station stays up.
+pages, refused = [], 0
+for _ in range(70):
+    try:
+        w = S.WebSocket(P)
+        w.send({"type": "hello", "daemon": "b1"})
+        pages.append(w)
+    except (OSError, ConnectionError):
+        refused += 1
+for w in pages:
+    try:
+        w.sock.settimeout(3)
+        w.recv()
+    except (OSError, ConnectionError, ValueError):
+        refused += 1
+for w in pages:
+    w.sock.close()
+check(refused >= 6, "connections beyond 64 pages refused (%d of 70)" % refused)
+
 status, _, body = S.request(P, "GET", "/api/v1/status")
 check(status == 200, "station answers after the fuzz: %s" % status)
 st = daemon.ask({"cmd": "status"})["status"]
@@ -232,7 +280,7 @@ check(r["ok"], "trial stopped: %s" % r)
 with h5py.File(r["file"], "r") as f:
     written = int(f.attrs["samples_written"])
     seq = f["samples"]["seq"][:]
-    check(len(seq) == written and written >= 0.9 * 1000 * elapsed,
+    check(len(seq) == written and written >= 0.9 * RATE * elapsed,
           "file holds the %.0f s fuzz window (%d sets)" % (elapsed, written))
     check(len(seq) > 1 and int((seq[1:] - seq[:-1]).max()) == 1, "no gap in the file's seq")
     check(int(f["reps"].attrs.get("samples", written)) == written, "summary samples = file sets")

@@ -40,13 +40,15 @@ static void usage(FILE *f)
         "  --listen HOST:PORT     address of the web server (default 127.0.0.1:8080)\n"
         "  --config FILE          INI file, [station] keys named like these options\n"
         "                         (daemon, listen, data_dir, state_dir, www, tls_cert, tls_key,\n"
-        "                         users, require_login); options given here override it\n"
+        "                         users, tokens, require_login); options given here override it\n"
         "  --data-dir DIR         trial files for the index (default /var/lib/nordicd/trials)\n"
         "  --state-dir DIR        the station's index database (default /var/lib/nordic-station)\n"
         "  --www DIR              the static pages (default %s)\n"
         "  --tls-cert FILE --tls-key FILE   serve HTTPS/WSS (PEM files)\n"
         "  --users FILE           operator accounts (made with --add-user); login is then\n"
         "                         required for every page and action\n"
+        "  --tokens FILE          API tokens for programs (Authorization: Bearer)\n"
+        "  --add-token NAME       make a token for NAME in --tokens FILE, print it once, exit\n"
         "  --require-login        refuse to start without accounts even on loopback\n"
         "  --add-user NAME        add or replace NAME in --users FILE (password read from\n"
         "                         stdin; asked twice on a terminal) and exit\n"
@@ -104,6 +106,24 @@ static int add_user(const char *users, const char *name)
     return 0;
 }
 
+static int add_token(const char *tokens, const char *name)
+{
+    if (!tokens[0]) {
+        fprintf(stderr, "nordic-station: --add-token needs --tokens FILE\n");
+        return 2;
+    }
+    char token[STATION_API_TOKEN_LEN + 1], err[512];
+    if (station_add_token(tokens, name, token, err, sizeof err) != 0) {
+        fprintf(stderr, "nordic-station: %s\n", err);
+        return 1;
+    }
+    /* Shown once: only its hash is stored. */
+    printf("%s\n", token);
+    fprintf(stderr, "nordic-station: token %s written to %s (send it as Authorization: Bearer)\n",
+            name, tokens);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     enum {
@@ -118,6 +138,8 @@ int main(int argc, char **argv)
         O_USERS,
         O_REQUIRE,
         O_ADDUSER,
+        O_TOKENS,
+        O_ADDTOKEN,
         O_HELP
     };
     static const struct option opts[] = {
@@ -132,6 +154,8 @@ int main(int argc, char **argv)
         {"users", required_argument, 0, O_USERS},
         {"require-login", no_argument, 0, O_REQUIRE},
         {"add-user", required_argument, 0, O_ADDUSER},
+        {"tokens", required_argument, 0, O_TOKENS},
+        {"add-token", required_argument, 0, O_ADDTOKEN},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -151,7 +175,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    const char *add_user_name = NULL;
+    const char *add_user_name = NULL, *add_token_name = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int rc = 0;
@@ -188,6 +212,12 @@ int main(int argc, char **argv)
         case O_ADDUSER:
             add_user_name = optarg;
             break;
+        case O_TOKENS:
+            snprintf(cfg.tokens_file, sizeof cfg.tokens_file, "%s", optarg);
+            break;
+        case O_ADDTOKEN:
+            add_token_name = optarg;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -205,6 +235,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (add_user_name) return add_user(cfg.users_file, add_user_name);
+    if (add_token_name) return add_token(cfg.tokens_file, add_token_name);
     if (station_config_check(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "nordic-station: %s\n", err);
         return 2;
@@ -212,8 +243,10 @@ int main(int argc, char **argv)
     /* Accounts make login mandatory; a non-loopback bind always has them (checked above). */
     bool login = cfg.require_login || cfg.users_file[0];
     station_auth *auth = station_auth_new(cfg.users_file, login, err, sizeof err);
-    if (!auth) {
+    if (!auth || (cfg.tokens_file[0] &&
+                  station_auth_load_tokens(auth, cfg.tokens_file, err, sizeof err) != 0)) {
         fprintf(stderr, "nordic-station: %s\n", err);
+        station_auth_free(auth);
         return 2;
     }
     station_hub *hub = station_hub_new(&cfg);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define USERS_MAX      64
+#define TOKENS_MAX     64
 #define SESSIONS_MAX   128
 #define PEERS_MAX      256
 #define SESSION_IDLE_S (8 * 3600)
@@ -34,10 +35,23 @@ typedef struct peer_fails {
     double window_start;
 } peer_fails;
 
+typedef struct api_token {
+    char name[STATION_USER_MAX + 1];
+    unsigned char hash[crypto_generichash_BYTES];
+} api_token;
+
+/* All addresses together: password checks take ~0.1 s of the server's one
+ * thread, so at most a burst of 10, then 2 per second. */
+#define VERIFY_BURST 10.0
+#define VERIFY_PER_S 2.0
+
 struct station_auth {
     bool required;
+    double verify_tokens, verify_at; /* token bucket for password checks */
     account users[USERS_MAX];
     int nusers;
+    api_token tokens[TOKENS_MAX];
+    int ntokens;
     session sessions[SESSIONS_MAX];
     peer_fails peers[PEERS_MAX];
 };
@@ -62,26 +76,38 @@ static bool valid_user_name(const char *s)
     return true;
 }
 
-/* users file: "name:$argon2id$..." per line, '#' comments. */
-static int load_users(station_auth *a, const char *path, char *err, size_t errlen)
+/* Opens a file of secrets, refusing one that others may read. */
+static FILE *open_secret_file(const char *what, const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "cannot read users file %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read %s file %s: %s", what, path, strerror(errno));
         if (fd >= 0) close(fd);
-        return -1;
+        return NULL;
     }
     if (st.st_mode & S_IRWXO) {
-        snprintf(err, errlen, "users file %s is accessible by others (mode %03o): chmod o= it",
+        snprintf(err, errlen, "%s file %s is accessible by others (mode %03o): chmod o= it", what,
                  path, (unsigned)(st.st_mode & 0777));
         close(fd);
-        return -1;
+        return NULL;
     }
     FILE *f = fdopen(fd, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s file %s: %s", what, path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+/* users file: "name:$argon2id$..." per line, '#' comments. */
+static int load_users(station_auth *a, const char *path, char *err, size_t errlen)
+{
+    FILE *f = open_secret_file("users", path, err, errlen);
+    if (!f) return -1;
     char line[512];
     int lineno = 0;
-    while (f && fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#') continue;
@@ -103,8 +129,51 @@ static int load_users(station_auth *a, const char *path, char *err, size_t errle
         snprintf(u->name, sizeof u->name, "%s", line);
         snprintf(u->hash, sizeof u->hash, "%s", colon + 1);
     }
-    if (f) fclose(f);
+    fclose(f);
     return 0;
+}
+
+int station_auth_load_tokens(station_auth *a, const char *tokens_file, char *err, size_t errlen)
+{
+    FILE *f = open_secret_file("tokens", tokens_file, err, errlen);
+    if (!f) return -1;
+    char line[512];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char *colon = strchr(line, ':');
+        if (colon) *colon = 0;
+        api_token t;
+        size_t bin_len = 0;
+        if (!colon || !valid_user_name(line) || a->ntokens == TOKENS_MAX ||
+            sodium_hex2bin(t.hash, sizeof t.hash, colon + 1, strlen(colon + 1), NULL, &bin_len,
+                           NULL) != 0 ||
+            bin_len != sizeof t.hash) {
+            snprintf(err, errlen, "%s:%d: expected NAME:<64 hex digits> (made by --add-token)",
+                     tokens_file, lineno);
+            fclose(f);
+            return -1;
+        }
+        snprintf(t.name, sizeof t.name, "%s", line);
+        a->tokens[a->ntokens++] = t;
+    }
+    fclose(f);
+    return 0;
+}
+
+bool station_auth_bearer_ok(const station_auth *a, const char *authorization)
+{
+    if (!authorization || strncmp(authorization, "Bearer ", 7)) return false;
+    const char *tok = authorization + 7;
+    if (strlen(tok) != STATION_API_TOKEN_LEN) return false;
+    unsigned char h[crypto_generichash_BYTES];
+    crypto_generichash(h, sizeof h, (const unsigned char *)tok, STATION_API_TOKEN_LEN, NULL, 0);
+    bool ok = false;
+    for (int i = 0; i < a->ntokens; i++) /* every entry is compared: no early exit */
+        ok |= sodium_memcmp(a->tokens[i].hash, h, sizeof h) == 0;
+    return ok;
 }
 
 station_auth *station_auth_new(const char *users_file, bool required, char *err, size_t errlen)
@@ -119,6 +188,8 @@ station_auth *station_auth_new(const char *users_file, bool required, char *err,
         return NULL;
     }
     a->required = required;
+    a->verify_tokens = VERIFY_BURST;
+    a->verify_at = mono_s();
     if (users_file[0] && load_users(a, users_file, err, errlen) != 0) {
         free(a);
         return NULL;
@@ -176,6 +247,14 @@ station_login_result station_auth_login(station_auth *a, const char *peer, const
         *retry_after_s = (int)(STATION_LOGIN_WINDOW_S - (now - pf->window_start)) + 1;
         return AUTH_LIMITED;
     }
+    a->verify_tokens += (now - a->verify_at) * VERIFY_PER_S;
+    if (a->verify_tokens > VERIFY_BURST) a->verify_tokens = VERIFY_BURST;
+    a->verify_at = now;
+    if (a->verify_tokens < 1) {
+        *retry_after_s = 1;
+        return AUTH_LIMITED;
+    }
+    a->verify_tokens -= 1;
     const account *acc = NULL;
     for (int i = 0; i < a->nusers; i++)
         if (!strcmp(a->users[i].name, user)) acc = &a->users[i];
@@ -268,6 +347,9 @@ void station_auth_logout(station_auth *a, const char *cookie_header)
     if (s) sodium_memzero(s, sizeof *s);
 }
 
+static int replace_line(const char *users_file, const char *name, const char *hash, char *err,
+                        size_t errlen);
+
 int station_add_user(const char *users_file, const char *name, const char *password, char *err,
                      size_t errlen)
 {
@@ -290,7 +372,14 @@ int station_add_user(const char *users_file, const char *name, const char *passw
         snprintf(err, errlen, "out of memory hashing the password");
         return -1;
     }
-    /* Rewrite the file without NAME's old line, through a temporary file. */
+    return replace_line(users_file, name, hash, err, errlen);
+}
+
+/* Rewrites file without NAME's old line plus "NAME:value", through a
+ * temporary 0600 file renamed over it. */
+static int replace_line(const char *users_file, const char *name, const char *hash, char *err,
+                        size_t errlen)
+{
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", users_file);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -315,4 +404,28 @@ int station_add_user(const char *users_file, const char *name, const char *passw
         return -1;
     }
     return 0;
+}
+
+int station_add_token(const char *tokens_file, const char *name, char *out, char *err,
+                      size_t errlen)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
+    if (!valid_user_name(name)) {
+        snprintf(err, errlen, "token name \"%s\": 1-%d characters of A-Z a-z 0-9 . _ -", name,
+                 STATION_USER_MAX);
+        return -1;
+    }
+    unsigned char secret[STATION_TOKEN_HEX / 2], h[crypto_generichash_BYTES];
+    randombytes_buf(secret, sizeof secret);
+    memcpy(out, "nd_", 3);
+    sodium_bin2hex(out + 3, STATION_TOKEN_HEX + 1, secret, sizeof secret);
+    /* A 256-bit random token needs no slow hash: a fast one is not reversible. */
+    crypto_generichash(h, sizeof h, (const unsigned char *)out, STATION_API_TOKEN_LEN, NULL, 0);
+    char hex[2 * sizeof h + 1];
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    sodium_memzero(secret, sizeof secret);
+    return replace_line(tokens_file, name, hex, err, errlen);
 }

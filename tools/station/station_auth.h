@@ -33,6 +33,17 @@ bool station_auth_session(station_auth *a, const char *cookie_header, char *csrf
 bool station_auth_csrf_ok(station_auth *a, const char *cookie_header, const char *csrf);
 void station_auth_logout(station_auth *a, const char *cookie_header);
 
+/* API tokens for programs (Authorization: Bearer): a file of
+ * "name:<hex BLAKE2b-256 of the token>" lines, not readable by others. */
+int station_auth_load_tokens(station_auth *a, const char *tokens_file, char *err, size_t errlen);
+/* Whether an Authorization header value ("Bearer nd_...") names a token. */
+bool station_auth_bearer_ok(const station_auth *a, const char *authorization);
+/* Makes a new random token for NAME, stores its hash in the file (0600) and
+ * copies the token (NUL-terminated, STATION_API_TOKEN_LEN) to out. */
+#define STATION_API_TOKEN_LEN (3 + STATION_TOKEN_HEX)
+int station_add_token(const char *tokens_file, const char *name, char *out, char *err,
+                      size_t errlen);
+
 /* Adds or replaces NAME in the users file (created 0600). Passwords shorter
  * than 10 bytes are refused. */
 int station_add_user(const char *users_file, const char *name, const char *password, char *err,

@@ -147,6 +147,8 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
     if (!strcmp(key, "tls_cert")) return set_path(c->tls_cert, sizeof c->tls_cert, value, lc, key);
     if (!strcmp(key, "tls_key")) return set_path(c->tls_key, sizeof c->tls_key, value, lc, key);
     if (!strcmp(key, "users")) return set_path(c->users_file, sizeof c->users_file, value, lc, key);
+    if (!strcmp(key, "tokens"))
+        return set_path(c->tokens_file, sizeof c->tokens_file, value, lc, key);
     if (!strcmp(key, "require_login")) {
         if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
             c->require_login = true;
@@ -160,7 +162,7 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
     }
     snprintf(lc->err, lc->errlen,
              "unknown key \"%s\" (valid: daemon, listen, data_dir, state_dir, www, tls_cert, "
-             "tls_key, users, require_login)",
+             "tls_key, users, tokens, require_login)",
              key);
     return 0;
 }

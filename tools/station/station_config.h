@@ -28,7 +28,8 @@ typedef struct station_config {
     char tls_cert[STATION_PATH_MAX];
     char tls_key[STATION_PATH_MAX];
     char users_file[STATION_PATH_MAX];
-    bool require_login; /* also on loopback (always on for other binds) */
+    char tokens_file[STATION_PATH_MAX]; /* API tokens (Bearer) for programs */
+    bool require_login;                 /* also on loopback (always on for other binds) */
 } station_config;
 
 void station_config_defaults(station_config *c, const char *www_default);

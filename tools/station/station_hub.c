@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RING_SLOTS  8192 /* ~40 s of one board's traffic at 1 kHz */
+#define RING_SLOTS  STATION_HUB_RING_SLOTS
 #define REPLIES_MAX 256
 #define REPS_MAX    512
 

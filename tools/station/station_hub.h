@@ -31,6 +31,7 @@ void station_hub_reply_error(station_hub *h, int daemon, uint64_t client, long i
 /* Broadcast ring. *cursor starts at station_hub_head(); returns 1 and a
  * malloc'd copy of the next message for daemon (-1 = any), 0 when none, -1
  * when the reader was lapped (it fell too far behind: drop it). */
+#define STATION_HUB_RING_SLOTS 8192 /* ~40 s of one board's traffic at 1 kHz */
 uint64_t station_hub_head(station_hub *h);
 int station_hub_next(station_hub *h, uint64_t *cursor, int daemon, char **out, size_t *len);
 /* The oldest reply waiting for client, malloc'd; 0 when none. */

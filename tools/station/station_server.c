@@ -15,6 +15,11 @@
 #define QUERY_MAX_LEN 2048
 #define COOKIE_MAX    512
 #define CHUNK         16384
+#define WS_MAX        64 /* pages at once; more are refused */
+/* A page this far behind the live stream is dropped (it reconnects and gets
+ * a fresh snapshot): checked every second, also for pages that stopped
+ * reading, which libwebsockets never reports as writable. */
+#define WS_MAX_LAG (STATION_HUB_RING_SLOTS / 2)
 
 /* Every response: pages take scripts, styles and connections from this
  * origin only (no inline code), and cannot be framed. */
@@ -33,6 +38,8 @@ struct station_server {
     bool tls;
     int ws_clients;
     uint64_t next_client;
+    struct ws_pss *ws[WS_MAX];
+    lws_sorted_usec_list_t sweep;
 };
 
 typedef struct http_pss {
@@ -48,6 +55,7 @@ typedef struct http_pss {
 } http_pss;
 
 typedef struct ws_pss {
+    struct lws *wsi;
     uint64_t client;
     uint64_t cursor;
     int daemon; /* -1 until the page says hello */
@@ -314,8 +322,15 @@ static int route(struct lws *wsi, http_pss *p)
         return get ? respond_error(wsi, p, 405, "use POST") : handle_login(wsi, p, s);
     if (!strcmp(path, "/auth/session")) return handle_session(wsi, p, s, cookie);
 
-    bool authed =
-        !station_auth_required(s->auth) || station_auth_session(s->auth, cookie, NULL, NULL);
+    /* Programs send an API token instead of a session cookie; with no ambient
+     * credential there is nothing to forge, so no CSRF token is asked of them. */
+    char authz[128];
+    header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof authz);
+    bool api_path = !strncmp(path, "/api/", 5) || !strcmp(path, "/metrics");
+    bool bearer = api_path && authz[0] && station_auth_bearer_ok(s->auth, authz);
+    if (api_path && authz[0] && !bearer) return respond_error(wsi, p, 401, "invalid API token");
+    bool authed = bearer || !station_auth_required(s->auth) ||
+                  station_auth_session(s->auth, cookie, NULL, NULL);
     const char *name = path[0] == '/' ? path + 1 : path;
     if (!*name) name = "station.html";
     if (get && static_name_ok(name)) {
@@ -324,7 +339,7 @@ static int route(struct lws *wsi, http_pss *p)
     }
     if (!authed) return respond_error(wsi, p, 401, "login required");
     /* Anything that changes state needs the session's CSRF token. */
-    if (!get && station_auth_required(s->auth)) {
+    if (!get && !bearer && station_auth_required(s->auth)) {
         char csrf[STATION_TOKEN_HEX + 8];
         custom_header(wsi, "x-csrf-token:", csrf, sizeof csrf);
         if (!station_auth_csrf_ok(s->auth, cookie, csrf))
@@ -657,12 +672,22 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         snprintf(w->cookie, sizeof w->cookie, "%s", cookie);
         return 0;
     }
-    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_ESTABLISHED: {
+        int slot = -1;
+        for (int i = 0; i < WS_MAX && slot < 0; i++)
+            if (!s->ws[i]) slot = i;
+        if (slot < 0) {
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"full", 4);
+            return -1;
+        }
+        s->ws[slot] = w;
+        w->wsi = wsi;
         w->client = ++s->next_client;
         w->daemon = -1;
         w->cursor = station_hub_head(s->hub);
         s->ws_clients++;
         return 0;
+    }
     case LWS_CALLBACK_RECEIVE:
         if (lws_frame_is_binary(wsi)) {
             lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
@@ -690,6 +715,9 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ws_write_next(wsi, s, w);
     case LWS_CALLBACK_CLOSED:
+        if (!w->wsi) return 0; /* refused before it was counted */
+        for (int i = 0; i < WS_MAX; i++)
+            if (s->ws[i] == w) s->ws[i] = NULL;
         s->ws_clients--;
         station_hub_drop_client(s->hub, w->client);
         ws_clear_queue(w);
@@ -714,6 +742,22 @@ static const struct lws_protocols protocols[] = {
 static void wake_service(void *arg)
 {
     lws_cancel_service(arg);
+}
+
+/* Once a second: drop pages that fell too far behind. */
+static void sweep_slow_pages(lws_sorted_usec_list_t *sul)
+{
+    station_server *s = lws_container_of(sul, station_server, sweep);
+    uint64_t head = station_hub_head(s->hub);
+    for (int i = 0; i < WS_MAX; i++) {
+        ws_pss *w = s->ws[i];
+        if (w && w->daemon >= 0 && head - w->cursor > WS_MAX_LAG) {
+            lwsl_user("station: dropping a page %llu messages behind\n",
+                      (unsigned long long)(head - w->cursor));
+            lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_REASON_BASE + 1, LWS_TO_KILL_ASYNC);
+        }
+    }
+    lws_sul_schedule(s->ctx, 0, &s->sweep, sweep_slow_pages, LWS_US_PER_SEC);
 }
 
 station_server *station_server_new(const station_config *c, station_hub *hub, station_link **links,
@@ -760,6 +804,7 @@ station_server *station_server_new(const station_config *c, station_hub *hub, st
         return NULL;
     }
     station_hub_set_wake(hub, wake_service, s->ctx);
+    lws_sul_schedule(s->ctx, 0, &s->sweep, sweep_slow_pages, LWS_US_PER_SEC);
     return s;
 }
 

@@ -6,7 +6,7 @@
   const LOADED_N = 20;        /* above this on a hook, a tare would zero a load */
   const TRACE_S = 10;
   const st = {
-    board: null, ws: null, nextId: 1, pending: new Map(), status: null, statusAt: 0,
+    board: null, ws: null, openedAt: 0, nextId: 1, pending: new Map(), status: null, statusAt: 0,
     live: null, recording: false, trial: null, settings: null, reps: 0,
     wave: [], lastWaveT: -Infinity, tareArmedUntil: 0, painSel: null,
   };
@@ -23,7 +23,7 @@
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
     const ws = new WebSocket(url, "nordic-station");
     st.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", daemon: st.board }));
+    ws.onopen = () => { st.openedAt = performance.now(); ws.send(JSON.stringify({ type: "hello", daemon: st.board })); };
     ws.onmessage = (ev) => { let m; try { m = JSON.parse(ev.data); } catch (e) { return; } onMessage(m); };
     ws.onclose = () => {
       st.ws = null;
@@ -90,6 +90,9 @@
 
   function updateButtons() {
     const online = !!st.status && performance.now() - st.statusAt < 3500;
+    /* status comes every second: three missing means nordicd is not answering */
+    if (!online && st.ws && performance.now() - st.openedAt > 3500)
+      showState("offline", "no data from nordicd");
     const busy = st.status && st.status.activity;
     $("tare").disabled = !online || st.recording || !!busy;
     $("start").disabled = !online || st.recording || !!busy;
