@@ -170,6 +170,18 @@ def run(root, pg):
           "one warning per outage, and the recovery logged: %r" % text[-500:])
     conn.close()
 
+    # Taken out of the central copy: nothing is queued any more.
+    p = subprocess.run([TRIAL, "index", "--db", db_a, "--data-dir", data_a, "--no-central"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "--no-central: %r" % p.stderr)
+    gen(data_a, "ath-a", 1, T0 + 200 * 86400)
+    p = subprocess.run([TRIAL, "index", "--db", db_a, "--data-dir", data_a],
+                       capture_output=True, text=True)
+    local = sqlite3.connect(db_a)
+    check(local.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'central_outbox%'")
+          .fetchone()[0] == 0 and p.returncode == 0, "no outbox or triggers after --no-central")
+    local.close()
+
     # Bad use: a message, the local index unharmed.
     p = index("bad station!", data_a, db_a, pg.url, ok=(1,))
     check(p.returncode == 1 and "station id" in p.stderr, "bad station id: %r" % p.stderr)
