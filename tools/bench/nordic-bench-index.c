@@ -20,7 +20,7 @@
  * --pg URL: the grown index is also copied to that PostgreSQL through the
  * central outbox (nd_index_central.h; files/s), and the same query kinds run
  * there as SQL over all stations' rows with libpq (p50/p99; rows fetched,
- * no JSON). */
+ * no JSON); peer: psycopg2 running the same SQL. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -156,7 +156,8 @@ static const char *const kind_names[KINDS] = {
 static volatile size_t bytes_touched; /* keeps the value loop from being optimised away */
 
 /* The grown index copied to PostgreSQL, then the query kinds there. */
-static int bench_pg(nd_index *ix, const char *url, long queries, long weeks, long long since)
+static int bench_pg(nd_index *ix, const char *url, long queries, long weeks, long long since,
+                    int peer)
 {
     char err[1024];
     nd_index_central *c = nd_index_central_open(ix, url, "bench", err, sizeof err);
@@ -247,6 +248,14 @@ static int bench_pg(nd_index *ix, const char *url, long queries, long weeks, lon
     PQclear(ids);
     PQfinish(pg);
     free(lat);
+    if (peer) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 %s/tools/bench/bench_index_peer.py pgquery '%s' %ld %lld",
+                 NORDIC_SOURCE_DIR, url, queries, since);
+        fflush(stdout);
+        if (system(cmd) != 0) fprintf(stderr, "nordic-bench-index: peer failed: %s\n", cmd);
+    }
     return 0;
 }
 
@@ -413,7 +422,7 @@ int main(int argc, char **argv)
         printf("  %-24s %10.3f %10.3f\n", kind_names[k], pct(lat, (size_t)queries, 50) * 1e3,
                pct(lat, (size_t)queries, 99) * 1e3);
     }
-    if (pg_url && bench_pg(ix, pg_url, queries, (rows + files - 1) / files, since)) return 1;
+    if (pg_url && bench_pg(ix, pg_url, queries, (rows + files - 1) / files, since, peer)) return 1;
     nd_index_close(ix);
     if (peer) {
         snprintf(cmd, sizeof cmd,
