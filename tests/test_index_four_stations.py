@@ -1,20 +1,19 @@
 """Four stations, one PostgreSQL (issue 14 item 5; tools/index/INDEX.md): four
 real nordicd on the simulator each record 10 trials concurrently (tare,
-start, a pain mark, stop, over the control socket); next to each, the index
-watcher (`nordic-trial index --watch --central URL --station ID`, the
-watcher nordic-station embeds) copies the station's index into one
-PostgreSQL 15 started by this test. The server is stopped for 20 s while the
+start, a pain mark, stop, over the control socket); next to each, a real
+nordic-station with `--index URL --station-id ID` indexes the trials and
+copies its index into one PostgreSQL 15 started by this test. The server is stopped for 20 s while the
 stations record. Afterwards: 40 trials, no duplicates, every central row
 equal to its HDF5 file read with h5py (psycopg2 as the reader)."""
+import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nordic_testlib import BUILD, check, finish, reachable_by_others  # noqa: E402
+from nordic_testlib import check, finish, reachable_by_others  # noqa: E402
 from index_central_lib import PG_BIN, Postgres, central_count, compare  # noqa: E402
 
 try:
@@ -27,7 +26,6 @@ if not os.path.exists(os.path.join(PG_BIN, "initdb")):
     print("missing prerequisite: PostgreSQL 15 server (Debian postgresql-15)")
     sys.exit(1 if os.environ.get("CI") else 77)
 
-TRIAL = os.path.join(BUILD, "tools", "nordic-trial")
 SIM = "sim:?rate=1000&reps=1000&rest=0.5&lead=1&rise=1&seed=%d"
 STATIONS, TRIALS = 4, 10
 
@@ -59,18 +57,14 @@ def main():
                             reachable_by_others(base) else None)
     pg = Postgres(root)
     pg.start()
-    daemons, watchers, logs = [], [], []
+    daemons, watchers = [], []
     try:
         for i in range(STATIONS):
             sid = "station-%d" % i
             d = stl.Daemon(os.path.join(root, sid), SIM % (i + 1))
             daemons.append((sid, d))
-            log = open(os.path.join(root, sid + "-index.log"), "w")
-            logs.append(log)
-            watchers.append(subprocess.Popen(
-                [TRIAL, "index", "--watch", "--db", os.path.join(root, sid, "index.sqlite"),
-                 "--data-dir", d.data, "--central", pg.url, "--station", sid],
-                stdout=log, stderr=log))
+            watchers.append(stl.Station(os.path.join(root, sid), [(sid, d)],
+                                        args=["--index", pg.url, "--station-id", sid]))
         outcome = {}
         threads = [threading.Thread(target=record, args=(d, sid, outcome))
                    for sid, d in daemons]
@@ -113,21 +107,23 @@ def main():
         check(cur.fetchone()[0] == 0, "every trial complete")
         conn.close()
         for w in watchers:
-            check(w.poll() is None, "watcher kept running through the outage")
+            check(w.alive(), "station kept running through the outage")
+        # The stations' API lists what they recorded.
+        for (sid, d), w in zip(daemons, watchers):
+            status, _, body = stl.request(w.port, "GET", "/api/v1/trials?limit=1000")
+            items = json.loads(body).get("items", []) if status == 200 else []
+            check(len(items) == TRIALS, "%s: /api/v1/trials lists %d trials" % (sid, TRIALS))
     finally:
         for w in watchers:
-            w.terminate()
-            w.wait(timeout=20)
-        for log in logs:
-            log.close()
+            check(w.stop() == 0, "station exits cleanly")
         for _, d in daemons:
             d.stop()
         try:
             pg.stop()
         except RuntimeError:
             pass
-    for sid, _ in daemons:
-        text = open(os.path.join(root, sid + "-index.log")).read()
+    for (sid, _), w in zip(daemons, watchers):
+        text = open(w.log_path).read()
         check("changes stay queued" in text and "reachable again" in text,
               "%s logged the outage and the recovery" % sid)
     finish("test_index_four_stations")

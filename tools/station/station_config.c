@@ -160,9 +160,12 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
         }
         return 1;
     }
+    if (!strcmp(key, "index")) return set_path(c->index_url, sizeof c->index_url, value, lc, key);
+    if (!strcmp(key, "station_id"))
+        return set_path(c->station_id, sizeof c->station_id, value, lc, key);
     snprintf(lc->err, lc->errlen,
              "unknown key \"%s\" (valid: daemon, listen, data_dir, state_dir, www, tls_cert, "
-             "tls_key, users, tokens, require_login)",
+             "tls_key, users, tokens, require_login, index, station_id)",
              key);
     return 0;
 }
@@ -187,6 +190,11 @@ int station_config_load(station_config *c, const char *path, char *err, size_t e
 
 int station_config_check(const station_config *c, char *err, size_t errlen)
 {
+    if (c->index_url[0] && !c->station_id[0]) {
+        /* (the URL may hold a password: not echoed) */
+        snprintf(err, errlen, "index needs station_id (this station's name in the central index)");
+        return -1;
+    }
     bool tls = c->tls_cert[0] || c->tls_key[0];
     if (tls && !(c->tls_cert[0] && c->tls_key[0])) {
         snprintf(err, errlen, "TLS needs both tls_cert and tls_key");

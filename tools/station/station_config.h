@@ -30,6 +30,10 @@ typedef struct station_config {
     char users_file[STATION_PATH_MAX];
     char tokens_file[STATION_PATH_MAX]; /* API tokens (Bearer) for programs */
     bool require_login;                 /* also on loopback (always on for other binds) */
+    /* Central PostgreSQL copy of the trial index (tools/index/INDEX.md):
+     * "postgresql://..." or "" for none, and this station's id there. */
+    char index_url[STATION_PATH_MAX];
+    char station_id[65];
 } station_config;
 
 void station_config_defaults(station_config *c, const char *www_default);
