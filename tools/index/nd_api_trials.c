@@ -12,8 +12,8 @@
 #include "nd_index_schema.h"
 #include "nd_trial_reader.h"
 
-#define TRACE_MAX_ROWS 250000 /* rows one trace response may carry (~40 MB of JSON at 8 channels)  \
-                               */
+/* Rows one trace response may carry (~40 MB of JSON at 8 channels). */
+#define TRACE_MAX_ROWS   250000
 #define TRACE_SLICE_ROWS 65536
 #define ID_BUF           256 /* decoded path segment; longer ids are refused */
 
