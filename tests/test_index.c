@@ -19,6 +19,7 @@
 
 #include "nd_api.h"
 #include "nd_index.h"
+#include "nd_index_watcher.h"
 #include "report_gen.h"
 #include "test_util.h"
 
@@ -475,6 +476,17 @@ static void test_api(void)
     j = call(ix, "GET", "/api/v1/trials", "status=damaged", NULL, 200);
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "items")), 1);
     cJSON_Delete(j);
+    /* modified_since through the mtime index (few match): same order as without. */
+    j = call(ix, "GET", "/api/v1/trials", "modified_since=0&limit=1000", NULL, 200);
+    cJSON *all = call(ix, "GET", "/api/v1/trials", "limit=1000", NULL, 200);
+    char *a1 = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "items"));
+    char *a2 = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(all, "items"));
+    CHECK(a1 && a2 && strcmp(a1, a2) == 0);
+    CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "items")), 8);
+    free(a1);
+    free(a2);
+    cJSON_Delete(all);
+    cJSON_Delete(j);
     j = call(ix, "GET", "/api/v1/trials", "modified_since=4102444800", NULL, 200); /* 2100 */
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "items")), 0);
     cJSON_Delete(j);
@@ -606,10 +618,96 @@ static void test_api(void)
 static void test_open_errors(void)
 {
     char err[512];
-    CHECK(nd_index_open(db_path, "/nonexistent/dir", err, sizeof err) == NULL);
-    CHECK(strstr(err, "/nonexistent/dir") != NULL);
+    /* A data directory not created yet: opens, finds nothing, no watch. */
+    char missing_db[700];
+    snprintf(missing_db, sizeof missing_db, "%s.missing", db_path);
+    nd_index *ix = nd_index_open(missing_db, "/nonexistent/dir", err, sizeof err);
+    CHECK(ix != NULL);
+    CHECK(ix && nd_index_sync(ix, err, sizeof err) == 0 && nd_index_last_changes(ix) == 0);
+    CHECK(ix && nd_index_watch_fd(ix) == -1 && strstr(nd_index_last_error(ix), "/nonexistent/dir"));
+    nd_index_close(ix);
     CHECK(nd_index_open("/nonexistent/dir/x.db", data_dir, err, sizeof err) == NULL);
     CHECK(strstr(err, "/nonexistent/dir/x.db") != NULL);
+}
+
+/* A trace longer than one response may carry: 400 naming decimate, with the
+ * smallest decimation that fits; that one works. */
+static void test_long_trace(void)
+{
+    char err[512], path[1024];
+    nd_report_gen g;
+    nd_report_gen_default(&g);
+    g.athlete_id = "ath-long";
+    g.trial_id = "trial-long";
+    g.seconds = 260; /* 260,000 rows at 1 kHz */
+    g.reps = 3;
+    CHECK(nd_report_gen_write(data_dir, &g, path, sizeof path, err, sizeof err) == 0);
+    nd_index *ix = nd_index_open(db_path, data_dir, err, sizeof err);
+    CHECK(ix && nd_index_add_file(ix, path, err, sizeof err) == 0);
+    if (!ix) return;
+    cJSON *j = call(ix, "GET", "/api/v1/trials/trial-long/trace", "format=csv", NULL, 400);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "parameter");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    CHECK(cJSON_IsString(p) && strcmp(p->valuestring, "decimate") == 0);
+    CHECK(cJSON_IsString(e) && strstr(e->valuestring, "at least 2"));
+    cJSON_Delete(j);
+    nd_api_response r;
+    CHECK(nd_api_handle(ix, "GET", "/api/v1/trials/trial-long/trace", "format=csv&decimate=2", NULL,
+                        0, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    int lines = 0;
+    for (size_t i = 0; i < r.body_len; i++) lines += r.body[i] == '\n';
+    CHECK_EQ_INT(lines, 1 + 130000);
+    nd_api_response_free(&r);
+    nd_index_close(ix);
+}
+
+/* The watcher thread waits for a data directory that does not exist yet,
+ * indexes what appears in it, and follows it when it is removed and made
+ * again. Rows are read through a second connection, as a server would. */
+static void test_watcher(void)
+{
+    char dir[600], db[700], err[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/later", spare_dir);
+    snprintf(db, sizeof db, "%s.watcher", db_path);
+    nd_index_watcher *w = nd_index_watcher_start(db, dir, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w) return;
+    nd_index *reader = nd_index_open(db, dir, err, sizeof err);
+    CHECK(reader != NULL);
+    CHECK(mkdir(dir, 0755) == 0);
+    /* Written elsewhere and moved in: in this one process HDF5 would refuse
+     * the writer's reopen at close while the watcher thread reads the file
+     * (nordicd and the station are separate processes; see the contract test). */
+    char staged[1200];
+    gen(spare_dir, "ath-w", "trial-w1", 1714566896, -1, true, staged, sizeof staged);
+    snprintf(path, sizeof path, "%s/%s", dir, strrchr(staged, '/') + 1);
+    CHECK(rename(staged, path) == 0);
+    long long n = 0;
+    for (int i = 0; i < 200 && n != 1; i++) {
+        usleep(50000);
+        n = count(reader, "SELECT count(*) FROM trials WHERE trial_id = 'trial-w1' AND status = "
+                          "'complete'");
+    }
+    CHECK_EQ_INT(n, 1);
+    /* Removed: rows stay; made again with another file: the new one appears. */
+    CHECK(unlink(path) == 0);
+    CHECK(rmdir(dir) == 0);
+    usleep(300000);
+    CHECK(mkdir(dir, 0755) == 0);
+    gen(spare_dir, "ath-w", "trial-w2", 1714566896 + 60, -1, true, staged, sizeof staged);
+    snprintf(path, sizeof path, "%s/%s", dir, strrchr(staged, '/') + 1);
+    CHECK(rename(staged, path) == 0);
+    n = 0;
+    for (int i = 0; i < 200 && n != 1; i++) {
+        usleep(50000);
+        n = count(reader, "SELECT count(*) FROM trials WHERE trial_id = 'trial-w2'");
+    }
+    CHECK_EQ_INT(n, 1);
+    /* The deleted file's row is gone. */
+    CHECK_EQ_INT(count(reader, "SELECT count(*) FROM trials WHERE trial_id = 'trial-w1'"), 0);
+    nd_index_close(reader);
+    nd_index_watcher_stop(w);
 }
 
 int main(void)
@@ -624,5 +722,7 @@ int main(void)
     test_index_rows();
     test_athletes();
     test_api();
+    test_long_trace();
+    test_watcher();
     return nd_test_finish("test_index");
 }

@@ -7,22 +7,17 @@ stations keep indexing (exit status 3, changes queued in the outbox); after
 it returns the outbox drains: every trial once, deleted ones gone. Sending a
 batch twice (as after a crash between the server's commit and the outbox
 delete) leaves the same rows."""
-import math
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
-import h5py
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nordic_testlib import BUILD, check, finish, reachable_by_others  # noqa: E402
+from index_central_lib import PG_BIN, Postgres, central_count, compare  # noqa: E402
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 GEN = os.path.join(BUILD, "tools", "nordic-report-gen")
 TRIAL = os.path.join(BUILD, "tools", "nordic-trial")
 T0 = 1714566896
@@ -35,46 +30,6 @@ except ImportError as e:
 if not os.path.exists(os.path.join(PG_BIN, "initdb")):
     print("missing prerequisite: PostgreSQL 15 server (Debian postgresql-15)")
     sys.exit(1 if os.environ.get("CI") else 77)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Postgres:
-    """A throw-away PostgreSQL 15 cluster owned by an unprivileged user."""
-
-    def __init__(self, root):
-        self.dir = os.path.join(root, "pg")
-        os.makedirs(self.dir)
-        self.as_user = []
-        if os.geteuid() == 0:  # initdb refuses root
-            os.chmod(root, 0o755)
-            shutil.chown(self.dir, "nobody", "nogroup")
-            self.as_user = ["runuser", "-u", "nobody", "--"]
-        self.port = free_port()
-        self.data = os.path.join(self.dir, "data")
-        self.run(os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", "nordic",
-                 "--auth=trust", "-E", "UTF8", "--no-sync")
-        self.url = "postgresql://nordic@127.0.0.1:%d/postgres" % self.port
-
-    def run(self, *args):
-        p = subprocess.run(self.as_user + list(args), capture_output=True, text=True, timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError("%s: %s %s" % (args[0], p.stdout, p.stderr))
-
-    def start(self):
-        self.run(os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-l",
-                 os.path.join(self.dir, "log"), "-w", "-o",
-                 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.dir),
-                 "start")
-
-    def stop(self):
-        self.run(os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop")
 
 
 def index(station, data, db, url, ok=(0,)):
@@ -90,66 +45,6 @@ def gen(data, athlete, count, date, pain=3):
                         str(date), "--pain", str(pain), "--seconds", "12", "--reps", "2"],
                        capture_output=True, text=True, check=True)
     return p.stdout.split()
-
-
-def num_equal(db_value, h5_value):
-    h = float(h5_value)
-    if math.isnan(h):
-        return db_value is None
-    return db_value == h
-
-
-def compare(cur, station, data):
-    """Central rows of station == its trial files (h5py), no extra, no duplicate."""
-    names = sorted(n for n in os.listdir(data) if n.endswith(".h5") and not n.startswith("."))
-    cur.execute("SELECT file_name, count(*) FROM nordic_trials WHERE station_id = %s"
-                " GROUP BY file_name ORDER BY file_name", (station,))
-    rows = cur.fetchall()
-    check([r[0] for r in rows] == names, "%s: central trials == files (%d vs %d)"
-          % (station, len(rows), len(names)))
-    check(all(r[1] == 1 for r in rows), "%s: no duplicate trial rows" % station)
-    for name in names:
-        path = os.path.join(data, name)
-        cur.execute("SELECT trial_id, athlete_id, status, created_utc, samples, s_max_left_N,"
-                    " s_max_right_N, s_asymmetry_pct, s_pain_rating, body_mass_kg, file_size"
-                    " FROM nordic_trials WHERE station_id = %s AND file_name = %s",
-                    (station, name))
-        t = cur.fetchone()
-        try:
-            f = h5py.File(path, "r")
-        except OSError:
-            check(t[2] in ("damaged", "foreign"), "%s: unreadable file listed as such" % name)
-            continue
-        with f:
-            a, s = f.attrs, f["reps"].attrs
-            check(t[0] == a["trial_id"] and t[1] == a["athlete_id"] and t[2] == a["status"] and
-                  t[3] == a["created_utc"] and t[4] == f["samples/force_N"].shape[0],
-                  "%s %s: metadata" % (station, name))
-            check(num_equal(t[5], s["max_left_N"]) and num_equal(t[6], s["max_right_N"]) and
-                  num_equal(t[7], s["asymmetry_pct"]) and t[8] == s["pain_rating"] and
-                  num_equal(t[9], a["body_mass_kg"]) and t[10] == os.stat(path).st_size,
-                  "%s %s: summary values bit-exact" % (station, name))
-            reps = f["reps"][:]
-            cur.execute("SELECT peak_left_N, peak_right_N, impulse_left_Ns, lsi_pct FROM"
-                        " nordic_reps WHERE station_id = %s AND file_name = %s ORDER BY row",
-                        (station, name))
-            db_reps = cur.fetchall()
-            check(len(db_reps) == len(reps) and all(
-                num_equal(d[0], h["peak_left_N"]) and num_equal(d[1], h["peak_right_N"]) and
-                num_equal(d[2], h["impulse_left_Ns"]) and num_equal(d[3], h["lsi_pct"])
-                for d, h in zip(db_reps, reps)), "%s %s: reps equal /reps" % (station, name))
-            events = f["events"][:]
-            cur.execute("SELECT t_s, kind, detail FROM nordic_events WHERE station_id = %s AND"
-                        " file_name = %s ORDER BY row", (station, name))
-            check(cur.fetchall() == [(float(e["t_s"]), e["kind"].split(b"\0")[0].decode(),
-                                      e["detail"].split(b"\0")[0].decode()) for e in events],
-                  "%s %s: events equal /events" % (station, name))
-    return len(names)
-
-
-def central_count(cur, station):
-    cur.execute("SELECT count(*) FROM nordic_trials WHERE station_id = %s", (station,))
-    return cur.fetchone()[0]
 
 
 def main():
@@ -274,6 +169,18 @@ def run(root, pg):
     check(text.count("changes stay queued") == 1 and "reachable again" in text,
           "one warning per outage, and the recovery logged: %r" % text[-500:])
     conn.close()
+
+    # Taken out of the central copy: nothing is queued any more.
+    p = subprocess.run([TRIAL, "index", "--db", db_a, "--data-dir", data_a, "--no-central"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "--no-central: %r" % p.stderr)
+    gen(data_a, "ath-a", 1, T0 + 200 * 86400)
+    p = subprocess.run([TRIAL, "index", "--db", db_a, "--data-dir", data_a],
+                       capture_output=True, text=True)
+    local = sqlite3.connect(db_a)
+    check(local.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'central_outbox%'")
+          .fetchone()[0] == 0 and p.returncode == 0, "no outbox or triggers after --no-central")
+    local.close()
 
     # Bad use: a message, the local index unharmed.
     p = index("bad station!", data_a, db_a, pg.url, ok=(1,))

@@ -6,7 +6,7 @@
  *   nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]
  *   nordic-trial recover DIR
  *   nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]
- *                      [--central postgresql://... --station ID]
+ *                      [--central postgresql://... --station ID | --no-central]
  *
  * CSV: comma-separated, header row, numbers printed so they read back
  * exactly (shortest round-trip form), NaN as "NaN", text fields quoted. Output files appear
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,35 +35,36 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: nordic-trial summary FILE\n"
-                 "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
-                 "                               [--events OUT.csv] [--out-dir DIR]\n"
-                 "       nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]\n"
-                 "       nordic-trial recover DIR\n"
-                 "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
-                 "                          [--central postgresql://... --station ID]\n"
-                 "\n"
-                 "summary  print the trial's metadata, status and summary metrics\n"
-                 "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
-                 "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
-                 "export --format  for other lab software (tools/export/EXPORT.md), into DIR\n"
-                 "         (default: the current folder):\n"
-                 "           xdf       DIR/<name>.xdf per trial (LabRecorder, EEGLAB, MNE, pyxdf)\n"
-                 "           bids      DIR/nordic_bids/, a BIDS motion dataset of all the trials\n"
-                 "           csv       DIR/<name>.csv per trial, one row per sample set\n"
-                 "           club-csv  DIR/nordic_club.csv, one row per trial, commercial column\n"
-                 "                     names\n"
-                 "recover  repair trials in DIR left open by a crash and mark them\n"
-                 "         interrupted (safe while nordicd records: files in use are skipped)\n"
-                 "index    bring the trial index (SQLite) in line with the data directory;\n"
-                 "         --rebuild drops the trial rows and reads every file again (the\n"
-                 "         athlete registry is kept); --watch keeps indexing files as they\n"
-                 "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's\n"
-                 "         data_dir. --central also copies the index to one PostgreSQL shared by\n"
-                 "         many stations, through a local outbox (exit status 3: the server could\n"
-                 "         not be reached, changes stay queued for the next run)\n"
-                 "\n"
-                 "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
+    fprintf(out,
+            "usage: nordic-trial summary FILE\n"
+            "       nordic-trial export FILE [--samples OUT.csv] [--reps OUT.csv]\n"
+            "                               [--events OUT.csv] [--out-dir DIR]\n"
+            "       nordic-trial export FILE... --format xdf|bids|csv|club-csv [--out DIR]\n"
+            "       nordic-trial recover DIR\n"
+            "       nordic-trial index [--db PATH] [--data-dir DIR] [--rebuild] [--watch]\n"
+            "                          [--central postgresql://... --station ID | --no-central]\n"
+            "\n"
+            "summary  print the trial's metadata, status and summary metrics\n"
+            "export   write samples, reps and/or events as CSV; --out-dir DIR writes\n"
+            "         all three as DIR/<trial file name>_{samples,reps,events}.csv\n"
+            "export --format  for other lab software (tools/export/EXPORT.md), into DIR\n"
+            "         (default: the current folder):\n"
+            "           xdf       DIR/<name>.xdf per trial (LabRecorder, EEGLAB, MNE, pyxdf)\n"
+            "           bids      DIR/nordic_bids/, a BIDS motion dataset of all the trials\n"
+            "           csv       DIR/<name>.csv per trial, one row per sample set\n"
+            "           club-csv  DIR/nordic_club.csv, one row per trial, commercial column\n"
+            "                     names\n"
+            "recover  repair trials in DIR left open by a crash and mark them\n"
+            "         interrupted (safe while nordicd records: files in use are skipped)\n"
+            "index    bring the trial index (SQLite) in line with the data directory;\n"
+            "         --rebuild drops the trial rows and reads every file again (the\n"
+            "         athlete registry is kept); --watch keeps indexing files as they\n"
+            "         appear. Defaults: /var/lib/nordic-station/index.sqlite and nordicd's\n"
+            "         data_dir. --central also copies the index to one PostgreSQL shared by\n"
+            "         many stations, through a local outbox (exit status 3: the server could\n"
+            "         not be reached, changes stay queued for the next run)\n"
+            "\n"
+            "File format: TRIAL_FORMAT.md (schema nordic-trial v1).\n");
 }
 
 static void put_num(FILE *f, double v)
@@ -495,13 +497,15 @@ static int cmd_index(int argc, char **argv)
     char db[600];
     snprintf(db, sizeof db, "/var/lib/nordic-station/index.sqlite");
     const char *data_dir = default_data_dir;
-    bool rebuild = false, watch = false;
+    bool rebuild = false, watch = false, no_central = false;
     const char *central = NULL, *station = NULL;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--rebuild") == 0)
             rebuild = true;
         else if (strcmp(argv[i], "--watch") == 0)
             watch = true;
+        else if (strcmp(argv[i], "--no-central") == 0)
+            no_central = true;
         else if (strcmp(argv[i], "--central") == 0 && i + 1 < argc)
             central = argv[++i];
         else if (strcmp(argv[i], "--station") == 0 && i + 1 < argc)
@@ -522,11 +526,22 @@ static int cmd_index(int argc, char **argv)
         fprintf(stderr, "nordic-trial: index: --central URL and --station ID go together\n");
         return 2;
     }
+    struct stat dst;
+    if (!watch && stat(data_dir, &dst) < 0) { /* --watch waits for it to appear */
+        fprintf(stderr, "nordic-trial: index: data directory %s: %s\n", data_dir, strerror(errno));
+        return 1;
+    }
     char err[1024];
     nd_index *ix = nd_index_open(db, data_dir, err, sizeof err);
     if (!ix) {
         fprintf(stderr, "nordic-trial: %s\n", err);
         return 1;
+    }
+    if (no_central && (central || nd_index_central_remove(ix, err, sizeof err))) {
+        fprintf(stderr, "nordic-trial: %s\n",
+                central ? "--no-central and --central exclude each other" : err);
+        nd_index_close(ix);
+        return central ? 2 : 1;
     }
     nd_index_central *c = NULL;
     if (central && !(c = nd_index_central_open(ix, central, station, err, sizeof err))) {

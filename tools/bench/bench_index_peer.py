@@ -3,8 +3,11 @@
 rebuild DATA_DIR DB: h5py reads every trial file's root attributes, summary,
 /reps and /events and inserts them with Python's sqlite3 into the index's own
 tables (schema copied from the C index next to DB); prints files/s.
-query DB N CURSOR: Python's sqlite3 + json run the same SQL as nd_api for each
-query kind N times; prints p50/p99 per kind."""
+pgquery URL N SINCE: psycopg2 runs the same SQL as nordic-bench-index's libpq
+part (rows fetched, no JSON); prints p50/p99 per kind.
+query DB N CURSOR SINCE: Python's sqlite3 + json run the SQL nd_api runs for each
+query kind N times (as nd_api, the planner is told when modified_since is
+selective); prints p50/p99 per kind."""
 import json
 import math
 import os
@@ -102,7 +105,7 @@ def pctl(v, p):
     return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
 
 
-def query(db_path, n, cursor):
+def query(db_path, n, cursor, since):
     db = sqlite3.connect(db_path)
     db.row_factory = sqlite3.Row
     ids = [r[0] for r in db.execute("SELECT trial_id FROM trials WHERE file_name LIKE 'ath-%'")]
@@ -132,12 +135,14 @@ def query(db_path, n, cursor):
         ("from/to week", lambda: (lambda f: lst("AND created_unix_s >= ? AND created_unix_s < ?",
                                                 (f, f + 604800)))(
             1714566896 + rnd.randrange(weeks) * 604800)),
-        ("status+modified_since", lambda: lst("AND file_mtime_ns >= ? AND status = ?",
-                                              ((int(time.time()) - 60) * 10 ** 9, "complete"))),
+        ("modified_since (1 %)", lambda: lst("AND likelihood(file_mtime_ns >= ?, 0.0001)",
+                                             (since * 10 ** 9,))),
         ("page 2 via cursor", lambda: lst(
             "AND (created_unix_s < ? OR (created_unix_s = ? AND file_name < ?))",
             (int(c_created), int(c_created), c_name))),
         ("one trial (detail)", lambda: detail(rnd.choice(ids))),
+        ("status, all modified", lambda: lst("AND file_mtime_ns >= ? AND status = ?",
+                                             (0, "complete"))),
     ]
     print("  %-24s %10s %10s   (peer: Python sqlite3 + json, same SQL)" % ("query", "p50 ms",
                                                                              "p99 ms"))
@@ -150,8 +155,64 @@ def query(db_path, n, cursor):
         print("  %-24s %10.3f %10.3f" % (name, pctl(lat, 50) * 1e3, pctl(lat, 99) * 1e3))
 
 
+PG_ITEM = ("SELECT trial_id, athlete_id, file_name, status, created_utc, samples, rep_count, "
+           "s_max_left_n, s_max_right_n, s_asymmetry_pct, s_pain_rating, created_unix_s, "
+           "station_id FROM nordic_trials ")
+PG_ORDER = " ORDER BY created_unix_s DESC, station_id DESC, file_name DESC LIMIT 101"
+
+
+def pgquery(url, n, since):
+    import psycopg2
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(PG_ITEM + PG_ORDER)
+    rows = cur.fetchall()
+    c_created, c_station, c_file = rows[99][11], rows[99][12], rows[99][2]
+    cur.execute("SELECT trial_id FROM nordic_trials ORDER BY file_name LIMIT 5000")
+    ids = [r[0] for r in cur.fetchall()]
+    cur.execute("SELECT count(*) FROM nordic_trials")
+    weeks = max(1, cur.fetchone()[0] // 2000)
+    rnd = random.Random(12345)
+    kinds = [
+        ("list newest 100", lambda: (PG_ITEM + PG_ORDER, ())),
+        ("athlete filter", lambda: (PG_ITEM + "WHERE athlete_id = %s" + PG_ORDER,
+                                    ("ath-%04d" % rnd.randrange(1000),))),
+        ("from/to week", lambda: (lambda f: (
+            PG_ITEM + "WHERE created_unix_s >= %s AND created_unix_s < %s" + PG_ORDER,
+            (f, f + 604800)))(1714566896 + rnd.randrange(weeks) * 604800)),
+        ("modified_since (1 %)", lambda: (PG_ITEM + "WHERE file_mtime_ns >= %s" + PG_ORDER,
+                                          (since * 10 ** 9,))),
+        ("page 2 via cursor", lambda: (
+            PG_ITEM + "WHERE (created_unix_s, station_id, file_name) < (%s, %s, %s)" + PG_ORDER,
+            (c_created, c_station, c_file))),
+        ("one trial (detail)", lambda: (
+            "SELECT t.*, (SELECT json_agg(r ORDER BY r.row) FROM nordic_reps r WHERE"
+            " r.station_id = t.station_id AND r.file_name = t.file_name),"
+            " (SELECT json_agg(e ORDER BY e.row) FROM nordic_events e WHERE"
+            " e.station_id = t.station_id AND e.file_name = t.file_name)"
+            " FROM nordic_trials t WHERE trial_id = %s ORDER BY station_id, file_name LIMIT 1",
+            (rnd.choice(ids),))),
+        ("status, all modified", lambda: (
+            PG_ITEM + "WHERE file_mtime_ns >= 0 AND status = 'complete'" + PG_ORDER, ())),
+    ]
+    print("  %-24s %10s %10s   (peer: psycopg2, same SQL)" % ("query", "p50 ms", "p99 ms"))
+    for name, fn in kinds:
+        lat = []
+        for _ in range(n):
+            sql, args = fn()
+            t0 = time.perf_counter()
+            cur.execute(sql, args)
+            cur.fetchall()
+            lat.append(time.perf_counter() - t0)
+        print("  %-24s %10.3f %10.3f" % (name, pctl(lat, 50) * 1e3, pctl(lat, 99) * 1e3))
+    conn.close()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "rebuild":
+    if sys.argv[1] == "pgquery":
+        pgquery(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "rebuild":
         rebuild(sys.argv[2], sys.argv[3])
     else:
-        query(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
+        query(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))

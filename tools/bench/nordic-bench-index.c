@@ -20,7 +20,7 @@
  * --pg URL: the grown index is also copied to that PostgreSQL through the
  * central outbox (nd_index_central.h; files/s), and the same query kinds run
  * there as SQL over all stations' rows with libpq (p50/p99; rows fetched,
- * no JSON). */
+ * no JSON); peer: psycopg2 running the same SQL. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -118,7 +118,7 @@ static int grow(nd_index *ix, long files, long rows)
 
 /* One request of kind k with random parameters (n) into path/query. */
 static void make_request(int k, int n, const char *trial_id, long weeks, const char *cursor,
-                         char *path, size_t plen, char *query, size_t qlen)
+                         long long since, char *path, size_t plen, char *query, size_t qlen)
 {
     snprintf(path, plen, "/api/v1/trials");
     switch (k) {
@@ -134,8 +134,10 @@ static void make_request(int k, int n, const char *trial_id, long weeks, const c
         break;
     }
     case 3:
-        snprintf(query, qlen, "status=complete&modified_since=%ld&limit=100",
-                 (long)time(NULL) - 60);
+        snprintf(query, qlen, "modified_since=%lld&limit=100", since);
+        break;
+    case 6:
+        snprintf(query, qlen, "status=complete&modified_since=0&limit=100");
         break;
     case 4:
         snprintf(query, qlen, "limit=100&cursor=%s", cursor);
@@ -146,14 +148,16 @@ static void make_request(int k, int n, const char *trial_id, long weeks, const c
     }
 }
 
-static const char *const kind_names[] = {"list newest 100",   "athlete filter",
-                                         "from/to week",      "status+modified_since",
-                                         "page 2 via cursor", "one trial (detail)"};
+#define KINDS 7
+static const char *const kind_names[KINDS] = {
+    "list newest 100",   "athlete filter",     "from/to week",        "modified_since (1 %)",
+    "page 2 via cursor", "one trial (detail)", "status, all modified"};
 
 static volatile size_t bytes_touched; /* keeps the value loop from being optimised away */
 
 /* The grown index copied to PostgreSQL, then the query kinds there. */
-static int bench_pg(nd_index *ix, const char *url, long queries, long weeks)
+static int bench_pg(nd_index *ix, const char *url, long queries, long weeks, long long since,
+                    int peer)
 {
     char err[1024];
     nd_index_central *c = nd_index_central_open(ix, url, "bench", err, sizeof err);
@@ -178,18 +182,19 @@ static int bench_pg(nd_index *ix, const char *url, long queries, long weeks)
     "s_max_left_n, s_max_right_n, s_asymmetry_pct, s_pain_rating, created_unix_s, station_id "     \
     "FROM nordic_trials "
 #define PG_ORDER " ORDER BY created_unix_s DESC, station_id DESC, file_name DESC LIMIT 101"
-    static const char *const sql[6] = {
+    static const char *const sql[KINDS] = {
         PG_ITEM PG_ORDER,
         PG_ITEM "WHERE athlete_id = $1" PG_ORDER,
         PG_ITEM "WHERE created_unix_s >= $1 AND created_unix_s < $2" PG_ORDER,
-        PG_ITEM "WHERE file_mtime_ns >= $1 AND status = 'complete'" PG_ORDER,
+        PG_ITEM "WHERE file_mtime_ns >= $1" PG_ORDER,
         PG_ITEM "WHERE (created_unix_s, station_id, file_name) < ($1, $2, $3)" PG_ORDER,
         "SELECT t.*, (SELECT json_agg(r ORDER BY r.row) FROM nordic_reps r WHERE"
         " r.station_id = t.station_id AND r.file_name = t.file_name),"
         " (SELECT json_agg(e ORDER BY e.row) FROM nordic_events e WHERE"
         " e.station_id = t.station_id AND e.file_name = t.file_name)"
-        " FROM nordic_trials t WHERE trial_id = $1 ORDER BY station_id, file_name LIMIT 1"};
-    static const int nparams[6] = {0, 1, 2, 1, 3, 1};
+        " FROM nordic_trials t WHERE trial_id = $1 ORDER BY station_id, file_name LIMIT 1",
+        PG_ITEM "WHERE file_mtime_ns >= 0 AND status = 'complete'" PG_ORDER};
+    static const int nparams[KINDS] = {0, 1, 2, 1, 3, 1, 0};
     /* Page 2 starts after the 100th newest row; trial ids to look up. */
     PGresult *first = PQexec(pg, PG_ITEM PG_ORDER);
     char c_created[32] = "0", c_station[80] = "", c_file[300] = "";
@@ -204,7 +209,7 @@ static int bench_pg(nd_index *ix, const char *url, long queries, long weeks)
     double *lat = calloc((size_t)queries, sizeof *lat);
     printf("  %-24s %10s %10s   (PostgreSQL, libpq, %ld queries each)\n", "query", "p50 ms",
            "p99 ms", queries);
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < KINDS; k++) {
         for (long q = 0; q < queries; q++) {
             int n = rand();
             char a[64], b[64];
@@ -215,7 +220,7 @@ static int bench_pg(nd_index *ix, const char *url, long queries, long weeks)
                 snprintf(a, sizeof a, "%ld", from);
                 snprintf(b, sizeof b, "%ld", from + 604800L);
             }
-            if (k == 3) snprintf(a, sizeof a, "%lld", ((long long)time(NULL) - 60) * 1000000000LL);
+            if (k == 3) snprintf(a, sizeof a, "%lld", since * 1000000000LL);
             if (k == 4) {
                 snprintf(a, sizeof a, "%s", c_created);
                 snprintf(b, sizeof b, "%s", c_station);
@@ -243,6 +248,14 @@ static int bench_pg(nd_index *ix, const char *url, long queries, long weeks)
     PQclear(ids);
     PQfinish(pg);
     free(lat);
+    if (peer) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 %s/tools/bench/bench_index_peer.py pgquery '%s' %ld %lld",
+                 NORDIC_SOURCE_DIR, url, queries, since);
+        fflush(stdout);
+        if (system(cmd) != 0) fprintf(stderr, "nordic-bench-index: peer failed: %s\n", cmd);
+    }
     return 0;
 }
 
@@ -362,6 +375,20 @@ int main(int argc, char **argv)
     t0 = now_s();
     if (grow(ix, files, rows)) return 1;
     printf("  grew the index to %ld trials in %.1f s\n", rows, now_s() - t0);
+    /* modified_since that the newest 1 % of the files pass (whole seconds). */
+    long long since = 0;
+    {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(nd_index_db(ix),
+                               "SELECT file_mtime_ns FROM trials ORDER BY file_mtime_ns DESC"
+                               " LIMIT 1 OFFSET ?1",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, rows / 100);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                since = sqlite3_column_int64(st, 0) / 1000000000LL + 1;
+        }
+        sqlite3_finalize(st);
+    }
     srand(12345);
     /* A cursor after the first page of the newest trials, and trial ids. */
     nd_api_response r;
@@ -373,14 +400,15 @@ int main(int argc, char **argv)
     nd_api_response_free(&r);
     printf("  %-24s %10s %10s   (%ld requests each through nd_api_handle)\n", "query", "p50 ms",
            "p99 ms", queries);
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < KINDS; k++) {
         for (long q = 0; q < queries; q++) {
             char qs[1200], p[256];
             int n = rand();
             const char *base = strrchr(paths[n % files], '_') + 1;
             char tid[64];
             snprintf(tid, sizeof tid, "%.*s", (int)(strlen(base) - 3), base);
-            make_request(k, n, tid, (rows + files - 1) / files, cursor, p, sizeof p, qs, sizeof qs);
+            make_request(k, n, tid, (rows + files - 1) / files, cursor, since, p, sizeof p, qs,
+                         sizeof qs);
             double a = now_s();
             int rc = nd_api_handle(ix, "GET", p, qs[0] ? qs : NULL, NULL, 0, &r);
             lat[q] = now_s() - a;
@@ -394,12 +422,12 @@ int main(int argc, char **argv)
         printf("  %-24s %10.3f %10.3f\n", kind_names[k], pct(lat, (size_t)queries, 50) * 1e3,
                pct(lat, (size_t)queries, 99) * 1e3);
     }
-    if (pg_url && bench_pg(ix, pg_url, queries, (rows + files - 1) / files)) return 1;
+    if (pg_url && bench_pg(ix, pg_url, queries, (rows + files - 1) / files, since, peer)) return 1;
     nd_index_close(ix);
     if (peer) {
         snprintf(cmd, sizeof cmd,
-                 "/usr/bin/python3 %s/tools/bench/bench_index_peer.py query '%s' %ld '%s'",
-                 NORDIC_SOURCE_DIR, db1, queries, cursor);
+                 "/usr/bin/python3 %s/tools/bench/bench_index_peer.py query '%s' %ld '%s' %lld",
+                 NORDIC_SOURCE_DIR, db1, queries, cursor, since);
         fflush(stdout);
         if (system(cmd) != 0) fprintf(stderr, "nordic-bench-index: peer failed: %s\n", cmd);
     }

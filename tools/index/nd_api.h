@@ -18,7 +18,8 @@
  *   GET  /api/v1/athletes/{id}/history   the athlete's trials with summaries
  * Errors: JSON {"error": "...", "parameter": "name"} with 400 (bad or
  * unknown parameter or field; "parameter" names it), 404 (no such trial or
- * athlete), 405 (method), 409 (athlete exists), 413 (body too large), 500. */
+ * athlete), 405 (method), 409 (athlete exists; settings or trace of a
+ * damaged or foreign file), 413 (body too large), 414 (query too long), 500. */
 #ifndef ND_API_H
 #define ND_API_H
 

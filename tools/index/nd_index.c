@@ -119,9 +119,15 @@ nd_index *nd_index_open(const char *db_path, const char *data_dir, char *err, si
     ix->inotify_fd = -1;
     ix->watch_wd = -1;
     if (!realpath(data_dir, ix->data_dir)) {
-        snprintf(err, errlen, "index: data directory %s: %s", data_dir, strerror(errno));
-        free(ix);
-        return NULL;
+        /* Not there yet (nordicd creates it at its first start): kept as an
+         * absolute path; sync finds nothing and the watcher waits for it. */
+        char cwd[PATH_MAX] = "";
+        if (errno != ENOENT || (data_dir[0] != '/' && !getcwd(cwd, sizeof cwd))) {
+            snprintf(err, errlen, "index: data directory %s: %s", data_dir, strerror(errno));
+            free(ix);
+            return NULL;
+        }
+        snprintf(ix->data_dir, sizeof ix->data_dir, "%s%s%s", cwd, cwd[0] ? "/" : "", data_dir);
     }
     int rc = sqlite3_open_v2(
         db_path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -675,7 +681,7 @@ static int list_dir(nd_index *ix, name_list *out, char *err, size_t errlen)
     DIR *dir = opendir(ix->data_dir);
     if (!dir) {
         snprintf(err, errlen, "%s: %s", ix->data_dir, strerror(errno));
-        return -1;
+        return errno == ENOENT ? 1 : -1;
     }
     struct dirent *de;
     while ((de = readdir(dir))) {
@@ -695,7 +701,14 @@ static int list_dir(nd_index *ix, name_list *out, char *err, size_t errlen)
 int nd_index_sync(nd_index *ix, char *err, size_t errlen)
 {
     name_list files;
-    if (list_dir(ix, &files, err, errlen)) return -1;
+    int listed = list_dir(ix, &files, err, errlen);
+    if (listed == 1) {
+        /* No data directory (yet, or not mounted): nothing to add, and the
+         * rows stay rather than vanish with a missing mount. */
+        ix->last_changes = 0;
+        return 0;
+    }
+    if (listed) return -1;
     name_list known = {0};
     sqlite3_stmt *st = NULL;
     int rc =

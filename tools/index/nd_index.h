@@ -25,6 +25,8 @@ typedef struct nd_index nd_index;
 
 /* Opens (creating when missing) the database at db_path and binds it to
  * data_dir (the directory whose *.h5 files it indexes; not created here).
+ * A data_dir that does not exist yet is accepted: sync then changes nothing
+ * (rows are kept, as for an unmounted disk) and the watch waits for it.
  * Returns NULL with a message on failure. */
 nd_index *nd_index_open(const char *db_path, const char *data_dir, char *err, size_t errlen);
 void nd_index_close(nd_index *ix);

@@ -71,6 +71,15 @@ nd_index_central *nd_index_central_open(nd_index *ix, const char *conninfo, cons
     return c;
 }
 
+int nd_index_central_remove(nd_index *ix, char *err, size_t errlen)
+{
+    return nd_index_exec(ix,
+                         "DROP TRIGGER IF EXISTS central_outbox_ins;"
+                         "DROP TRIGGER IF EXISTS central_outbox_del;"
+                         "DROP TABLE IF EXISTS central_outbox;",
+                         err, errlen);
+}
+
 void nd_index_central_close(nd_index_central *c)
 {
     if (!c) return;

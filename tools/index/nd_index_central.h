@@ -23,6 +23,10 @@ nd_index_central *nd_index_central_open(nd_index *ix, const char *conninfo, cons
                                         char *err, size_t errlen);
 void nd_index_central_close(nd_index_central *c);
 
+/* Stops queueing for a central server (drops the triggers and the outbox):
+ * a station taken out of the central copy. 0 or -1 with a message. */
+int nd_index_central_remove(nd_index *ix, char *err, size_t errlen);
+
 /* Sends every queued change (connecting, and creating the central tables
  * when missing). Returns the number of files sent, or -1 with a message when
  * the server cannot be reached or refuses (the outbox keeps everything; try

@@ -38,6 +38,7 @@ const char nd_index_schema_sql[] =
     " file_name);"
     "CREATE INDEX IF NOT EXISTS trials_by_trial_id ON trials (trial_id);"
     "CREATE INDEX IF NOT EXISTS trials_by_mtime ON trials (file_mtime_ns);"
+    "CREATE INDEX IF NOT EXISTS trials_by_status ON trials (status, created_unix_s, file_name);"
     "CREATE TABLE IF NOT EXISTS reps ("
     " file_name TEXT NOT NULL REFERENCES trials (file_name) ON DELETE CASCADE,"
     " \"index\" INTEGER NOT NULL, i_open INTEGER, i_end INTEGER, t_open_s REAL, t_end_s REAL,"

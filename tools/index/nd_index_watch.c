@@ -41,7 +41,7 @@ int nd_index_watch_handle(nd_index *ix)
     }
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
     int handled = 0, failed = 0;
-    bool resync = false;
+    bool resync = false, gone = false;
     for (;;) {
         ssize_t len = read(ix->inotify_fd, buf, sizeof buf);
         if (len < 0) {
@@ -58,9 +58,12 @@ int nd_index_watch_handle(nd_index *ix)
                 continue;
             }
             if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+                /* The watch is gone with the directory: the next
+                 * nd_index_watch_fd() sets it up again once it is back. */
                 snprintf(ix->last_error, sizeof ix->last_error,
                          "inotify: data directory %s was removed or moved", ix->data_dir);
                 failed = 1;
+                gone = true;
                 continue;
             }
             if (!ev->len || !nd_index_wants_name(ev->name)) continue;
@@ -77,6 +80,12 @@ int nd_index_watch_handle(nd_index *ix)
                 failed = 1;
             }
         }
+    }
+    if (gone) {
+        close(ix->inotify_fd);
+        ix->inotify_fd = -1;
+        ix->watch_wd = -1;
+        return -1;
     }
     if (resync) {
         char err[512];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "nd_index.h"
+#include "nd_index_internal.h"
 #include "nd_index_central.h"
 #include "nd_log.h"
 
@@ -25,21 +26,35 @@ struct nd_index_watcher {
 static void *watch_main(void *arg)
 {
     nd_index_watcher *w = arg;
-    struct pollfd p[2] = {{.fd = nd_index_watch_fd(w->ix), .events = POLLIN},
-                          {.fd = w->stop_fd, .events = POLLIN}};
     bool queued = w->central && nd_index_central_pending(w->central) != 0;
     bool warned = false; /* one line per outage, not one per retry */
+    bool watching = nd_index_watch_fd(w->ix) >= 0, told_missing = false;
     char err[1024];
     for (;;) {
-        int n = poll(p, 2, queued ? 2000 : -1);
+        int wfd = nd_index_watch_fd(w->ix);
+        if (wfd >= 0 && !watching) {
+            /* The data directory (re)appeared: catch up with what is in it. */
+            if (nd_index_sync(w->ix, err, sizeof err) < 0) nd_warn("index watcher: %s", err);
+            told_missing = false;
+        } else if (wfd < 0 && !told_missing) {
+            nd_warn("index watcher: %s (retrying every 2 s)", nd_index_last_error(w->ix));
+            told_missing = true;
+        }
+        watching = wfd >= 0;
+        struct pollfd p[2] = {{.fd = wfd, .events = POLLIN}, {.fd = w->stop_fd, .events = POLLIN}};
+        int n = poll(p, 2, queued || !watching ? 2000 : -1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             nd_err("index watcher: poll: %s", strerror(errno));
             break;
         }
         if (p[1].revents) break;
-        if (p[0].revents && nd_index_watch_handle(w->ix) < 0)
+        if (watching && p[0].revents && nd_index_watch_handle(w->ix) < 0) {
             nd_warn("index watcher: %s", nd_index_last_error(w->ix));
+            /* The directory went away: whatever appears before the next
+             * watch is set up is found by the sync that follows it. */
+            if (w->ix->inotify_fd < 0) watching = false;
+        }
         if (w->central) {
             queued = nd_index_central_push(w->central, err, sizeof err) < 0;
             if (queued && !warned) nd_warn("index watcher: %s (changes stay queued)", err);
@@ -68,11 +83,9 @@ nd_index_watcher *nd_index_watcher_start_central(const char *db_path, const char
     w->stop_fd = -1;
     w->ix = nd_index_open(db_path, data_dir, err, errlen);
     if (!w->ix) goto fail;
-    /* Watch first, then sync: a file arriving in between is seen by one of them. */
-    if (nd_index_watch_fd(w->ix) < 0) {
-        snprintf(err, errlen, "%s", nd_index_last_error(w->ix));
-        goto fail;
-    }
+    /* Watch first, then sync: a file arriving in between is seen by one of
+     * them. A data directory that is not there yet is waited for. */
+    nd_index_watch_fd(w->ix);
     if (nd_index_sync(w->ix, err, errlen) < 0) goto fail;
     if (conninfo && !(w->central = nd_index_central_open(w->ix, conninfo, station_id, err, errlen)))
         goto fail;

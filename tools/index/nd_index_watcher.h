@@ -10,7 +10,9 @@
 typedef struct nd_index_watcher nd_index_watcher;
 
 /* Opens its own nd_index on db_path/data_dir, syncs once, then watches.
- * NULL with a message when the index or the inotify watch cannot be set up. */
+ * A data directory that is missing (not created yet, removed, unmounted) is
+ * looked for every 2 s and synced when it appears. NULL with a message when
+ * the index cannot be opened. */
 nd_index_watcher *nd_index_watcher_start(const char *db_path, const char *data_dir, char *err,
                                          size_t errlen);
 /* Same, and copies every change to a central PostgreSQL (conninfo or

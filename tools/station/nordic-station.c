@@ -40,7 +40,8 @@ static void usage(FILE *f)
         "  --listen HOST:PORT     address of the web server (default 127.0.0.1:8080)\n"
         "  --config FILE          INI file, [station] keys named like these options\n"
         "                         (daemon, listen, data_dir, state_dir, www, tls_cert, tls_key,\n"
-        "                         users, tokens, require_login); options given here override it\n"
+        "                         users, tokens, require_login, index, station_id); options\n"
+        "                         given here override it\n"
         "  --data-dir DIR         trial files for the index (default /var/lib/nordicd/trials)\n"
         "  --state-dir DIR        the station's index database (default /var/lib/nordic-station)\n"
         "  --www DIR              the static pages (default %s)\n"
@@ -54,6 +55,9 @@ static void usage(FILE *f)
         "  --require-login        refuse to start without accounts even on loopback\n"
         "  --add-user NAME        add or replace NAME in --users FILE (password read from\n"
         "                         stdin; asked twice on a terminal) and exit\n"
+        "  --index URL            also copy the trial index to one central PostgreSQL\n"
+        "                         (postgresql://...; tools/index/INDEX.md), as --station-id ID\n"
+        "  --station-id ID        this station's name in the central index\n"
         "  --help                 this text\n"
         "A listen address other than loopback needs --tls-cert, --tls-key and --users.\n",
         NORDIC_STATION_WWW);
@@ -144,6 +148,8 @@ int main(int argc, char **argv)
         O_ADDTOKEN,
         O_SERVERKEY,
         O_CLIENTKEY,
+        O_INDEX,
+        O_STATION_ID,
         O_HELP
     };
     static const struct option opts[] = {
@@ -162,6 +168,8 @@ int main(int argc, char **argv)
         {"add-token", required_argument, 0, O_ADDTOKEN},
         {"server-key", required_argument, 0, O_SERVERKEY},
         {"client-key", required_argument, 0, O_CLIENTKEY},
+        {"index", required_argument, 0, O_INDEX},
+        {"station-id", required_argument, 0, O_STATION_ID},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -220,6 +228,12 @@ int main(int argc, char **argv)
             break;
         case O_REQUIRE:
             cfg.require_login = true;
+            break;
+        case O_INDEX:
+            snprintf(cfg.index_url, sizeof cfg.index_url, "%s", optarg);
+            break;
+        case O_STATION_ID:
+            snprintf(cfg.station_id, sizeof cfg.station_id, "%s", optarg);
             break;
         case O_ADDUSER:
             add_user_name = optarg;

@@ -41,7 +41,8 @@ station_api *station_api_open(const station_config *c, char *err, size_t errlen)
         free(a);
         return NULL;
     }
-    a->watcher = nd_index_watcher_start(db, c->data_dir, err, errlen);
+    a->watcher = nd_index_watcher_start_central(
+        db, c->data_dir, c->index_url[0] ? c->index_url : NULL, c->station_id, err, errlen);
     if (!a->watcher) {
         nd_index_close(a->ix);
         free(a);

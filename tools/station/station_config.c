@@ -164,9 +164,13 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
         }
         return 1;
     }
+    if (!strcmp(key, "index")) return set_path(c->index_url, sizeof c->index_url, value, lc, key);
+    if (!strcmp(key, "station_id"))
+        return set_path(c->station_id, sizeof c->station_id, value, lc, key);
     snprintf(lc->err, lc->errlen,
              "unknown key \"%s\" (valid: daemon, listen, data_dir, state_dir, www, tls_cert, "
-             "tls_key, users, tokens, require_login, server_key, client_key)",
+             "tls_key, users, tokens, require_login, server_key, client_key, index, "
+             "station_id)",
              key);
     return 0;
 }
@@ -193,6 +197,11 @@ int station_config_check(const station_config *c, char *err, size_t errlen)
 {
     if (!c->server_key[0] != !c->client_key[0]) {
         snprintf(err, errlen, "CURVE needs both server_key and client_key (or neither)");
+        return -1;
+    }
+    if (c->index_url[0] && !c->station_id[0]) {
+        /* (the URL may hold a password: not echoed) */
+        snprintf(err, errlen, "index needs station_id (this station's name in the central index)");
         return -1;
     }
     bool tls = c->tls_cert[0] || c->tls_key[0];

@@ -34,6 +34,10 @@ typedef struct station_config {
      * the daemons' public key and this station's secret key; "" = none. */
     char server_key[STATION_PATH_MAX];
     char client_key[STATION_PATH_MAX];
+    /* Central PostgreSQL copy of the trial index (tools/index/INDEX.md):
+     * "postgresql://..." or "" for none, and this station's id there. */
+    char index_url[STATION_PATH_MAX];
+    char station_id[65];
 } station_config;
 
 void station_config_defaults(station_config *c, const char *www_default);
