@@ -1,11 +1,17 @@
 /* The shared lossless-consumer loop (nd_consumer.h). */
 #include "nd_consumer.h"
 
-#define IDLE_WAIT_MS 20 /* a silent device: periodic work still runs */
-#define HELD_WAIT_MS 2  /* held at the first set: release promptly */
+#define DEFAULT_BATCH_MS 20 /* also the period of pass_done on a silent device */
+#define HELD_WAIT_MS     2  /* held at the first set: release promptly */
 
 void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx)
 {
+    int batch_ms = c->batch_ms > 0 ? c->batch_ms : DEFAULT_BATCH_MS;
+    /* A lossless reader that waited for most of the ring would make the
+     * producer refuse sets before it woke: ask for a quarter at most. */
+    uint64_t batch_sets = c->batch_sets ? c->batch_sets : 1;
+    uint64_t quarter = nd_ring_capacity(c->ring) / 4;
+    if (batch_sets > quarter) batch_sets = quarter ? quarter : 1;
     for (;;) {
         bool exiting = atomic_load(c->drain_and_exit);
         if (c->held && atomic_load(c->held) && !exiting) {
@@ -30,6 +36,6 @@ void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx
         if (ops->pass_done) ops->pass_done(ctx, avail);
         if (avail) continue;
         if (exiting) break;
-        nd_ring_wait(c->ring, c->ring_reader, IDLE_WAIT_MS);
+        nd_ring_wait_for(c->ring, c->ring_reader, batch_sets, batch_ms);
     }
 }

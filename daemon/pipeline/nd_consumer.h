@@ -36,11 +36,17 @@ typedef struct nd_consumer {
     const atomic_bool *held;
     /* Once set, return as soon as everything published is consumed. */
     const atomic_bool *drain_and_exit;
+    /* Wake-up batching: once drained, sleep until batch_sets are waiting or
+     * batch_ms passed, whichever comes first (by count at high rates, by
+     * time at clinic rates). 0 = 1 set / 20 ms. batch_sets is capped at a
+     * quarter of the ring. nd_ring_wake_all (commands) wakes at once. */
+    uint64_t batch_sets;
+    int batch_ms;
 } nd_consumer;
 
 /* Runs until drain_and_exit is set and the ring is drained. Sleeps on the
- * ring (futex) when there is nothing to do, at most 20 ms at a time so that
- * pass_done's periodic work still runs on a silent device. */
+ * ring (futex) when there is nothing to do, for one batch (see above) at a
+ * time, so pass_done's periodic work still runs on a silent device. */
 void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx);
 
 #endif

@@ -20,8 +20,9 @@
  * Lossless consumer: n = nd_ring_available(r, c, &pos); read slots
  *             pos..pos+n-1; nd_ring_release(r, c, pos + n).
  * Lossy consumer: n = nd_ring_copy_lossy(r, c, buf, max) copies and validates.
- * Waiting: nd_ring_wait(r, c, timeout_ms) sleeps until data or timeout, costing
- * the producer nothing unless some consumer is actually asleep. */
+ * Waiting: nd_ring_wait(r, c, timeout_ms) sleeps until data or timeout;
+ * nd_ring_wait_for also waits for a minimum count. A publish costs the
+ * producer no syscall unless a sleeping consumer's threshold is reached. */
 #ifndef ND_RING_H
 #define ND_RING_H
 
@@ -68,6 +69,11 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
 /* --- both --- */
 /* Block until the consumer has data, timeout_ms passes, or nd_ring_wake_all. */
 void nd_ring_wait(nd_ring *r, int consumer, int timeout_ms);
+/* The same, but sleep until at least min_sets (1..capacity) are waiting:
+ * batching by count and by time (the timeout) at once. The producer wakes a
+ * sleeper only when its threshold is published, so a consumer of a 1 kHz
+ * stream that asks for 20 sets or 20 ms wakes 50 times a second. */
+void nd_ring_wait_for(nd_ring *r, int consumer, uint64_t min_sets, int timeout_ms);
 void nd_ring_wake_all(nd_ring *r);
 uint64_t nd_ring_consumer_position(const nd_ring *r, int consumer);
 
