@@ -367,8 +367,13 @@ int main(int argc, char **argv)
 #ifdef NORDIC_HAVE_SYSTEMD
     if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
 #endif
+    /* Signals end the wait at once; the timeout only serves --record's
+     * checks and the watchdog, so a plain daemon wakes once a second. */
+    long wait_ms = rec.enabled ? 100 : 1000;
+    if (watchdog_usec && (long)(watchdog_usec / 4000) < wait_ms)
+        wait_ms = watchdog_usec / 4000 > 0 ? (long)(watchdog_usec / 4000) : 1;
     while (!nd_daemon_stop_requested(d)) {
-        struct timespec timeout = {0, 100 * 1000000L};
+        struct timespec timeout = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &timeout);
         if (sig == SIGINT || sig == SIGTERM) {
             nd_notice("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

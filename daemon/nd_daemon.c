@@ -20,6 +20,8 @@
 #define METRICS_BATCH_SETS 1024
 #define WRITER_BATCH_MS    250
 #define WRITER_BATCH_SETS  8192
+/* The smallest ring fitted to a rate: 512 KiB (RING.md, "Sizing"). */
+#define RING_MIN_SETS 8192
 
 /* mkdir -p for the daemon's own directories. */
 static int make_dirs(const char *path, mode_t mode, char *err, size_t errlen)
@@ -93,6 +95,11 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
 
     d->acq.device_uri = cfg->device;
     d->acq.ring = d->ring;
+    /* A held --record tare reads its window from the ring: room for it too. */
+    d->acq.ring_seconds = d->cfg.ring_seconds;
+    if (d->acq.ring_seconds > 0 && d->acq.ring_seconds < 2 * d->cfg.metrics.tare_window_s)
+        d->acq.ring_seconds = 2 * d->cfg.metrics.tare_window_s;
+    d->acq.ring_min = RING_MIN_SETS;
     d->acq.bus = &d->bus;
     d->acq.board = &d->device_board;
     d->acq.errors = &d->errors;

@@ -397,6 +397,53 @@ static void test_wait_for_count(void)
     nd_ring_destroy(r);
 }
 
+/* nd_ring_fit / nd_ring_capacity_for: the ring sized to the rate before the
+ * first set, refused afterwards, and correct across the new wrap. */
+static void test_fit_to_rate(void)
+{
+    /* 8 s at 1 kHz -> 8192; rounding up to a power of two; bounds. */
+    CHECK_EQ_INT(nd_ring_capacity_for(1000, 8, 1024, 1u << 20), 8192);
+    CHECK_EQ_INT(nd_ring_capacity_for(1000, 8.2, 1024, 1u << 20), 16384);
+    CHECK_EQ_INT(nd_ring_capacity_for(100000, 8, 1024, 1u << 20), 1u << 20);
+    CHECK_EQ_INT(nd_ring_capacity_for(10, 1, 1024, 1u << 20), 1024);
+    CHECK_EQ_INT(nd_ring_capacity_for(0, 8, 1024, 1u << 20), 1u << 20); /* rate unknown */
+
+    nd_ring *r = nd_ring_create(256);
+    int c = nd_ring_add_consumer(r, ND_RING_LOSSLESS, "fit");
+    CHECK_EQ_INT(nd_ring_fit(r, 48), -1);  /* not a power of two */
+    CHECK_EQ_INT(nd_ring_fit(r, 512), -1); /* larger than created */
+    CHECK_EQ_INT(nd_ring_capacity(r), 256);
+    nd_sample sets[40];
+    for (uint64_t i = 0; i < 40; i++) fill_set(&sets[i], i);
+    /* Sets already in the ring below the new capacity keep their slots. */
+    CHECK_EQ_INT(nd_ring_push(r, sets, 5), 5);
+    CHECK_EQ_INT(nd_ring_fit(r, 16), 0);
+    CHECK_EQ_INT(nd_ring_capacity(r), 16);
+    /* Full at 16 now: of 12 more, the 17th set overall is refused and counted. */
+    CHECK_EQ_INT(nd_ring_push(r, sets + 5, 12), 11);
+    nd_ring_stats st;
+    nd_ring_get_stats(r, &st);
+    CHECK_EQ_INT(st.overrun_sets, 1);
+    CHECK_EQ_INT(nd_ring_fit(r, 8), -1); /* too late: sets were reserved */
+    uint64_t pos;
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 16);
+    bool kept = true; /* the 5 from before the fit, then the 11 after */
+    for (uint64_t i = 0; i < 16; i++)
+        kept &= memcmp(nd_ring_slot(r, pos + i), &sets[i], sizeof(nd_sample)) == 0;
+    CHECK(kept);
+    nd_ring_release(r, c, pos + 16);
+    /* Wrap-around at the fitted mask: slot of position 16 is slot 0. */
+    CHECK_EQ_INT(nd_ring_push(r, sets + 20, 10), 10);
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 10);
+    bool same = true;
+    for (uint64_t i = 0; i < 10; i++)
+        same &= memcmp(nd_ring_slot(r, pos + i), &sets[20 + i], sizeof(nd_sample)) == 0;
+    CHECK(same);
+    CHECK(nd_ring_slot(r, pos) == nd_ring_slot(r, 0));
+    nd_ring_release(r, c, pos + 10);
+    nd_ring_destroy(r);
+}
+
 /* ---------- multi-thread stress ---------- */
 
 enum { STRESS_CAPACITY = 1024, MAX_BATCH = 300, LOSSY_BUF = 256 };
@@ -748,6 +795,7 @@ int main(void)
     test_lossy_skip_exact();
     test_wait_and_wake();
     test_wait_for_count();
+    test_fit_to_rate();
     run_stress(true);
     run_stress(false);
     run_lossy_torture();

@@ -9,9 +9,7 @@ void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx
     int batch_ms = c->batch_ms > 0 ? c->batch_ms : DEFAULT_BATCH_MS;
     /* A lossless reader that waited for most of the ring would make the
      * producer refuse sets before it woke: ask for a quarter at most. */
-    uint64_t batch_sets = c->batch_sets ? c->batch_sets : 1;
-    uint64_t quarter = nd_ring_capacity(c->ring) / 4;
-    if (batch_sets > quarter) batch_sets = quarter ? quarter : 1;
+    uint64_t want_sets = c->batch_sets ? c->batch_sets : 1;
     for (;;) {
         bool exiting = atomic_load(c->drain_and_exit);
         if (c->held && atomic_load(c->held) && !exiting) {
@@ -36,6 +34,9 @@ void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx
         if (ops->pass_done) ops->pass_done(ctx, avail);
         if (avail) continue;
         if (exiting) break;
+        /* The capacity may still be fitted to the rate (nd_ring_fit). */
+        uint64_t quarter = nd_ring_capacity(c->ring) / 4;
+        uint64_t batch_sets = want_sets < quarter ? want_sets : (quarter ? quarter : 1);
         nd_ring_wait_for(c->ring, c->ring_reader, batch_sets, batch_ms);
     }
 }

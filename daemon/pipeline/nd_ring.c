@@ -81,7 +81,10 @@ struct nd_ring_consumer {
 
 struct nd_ring {
     struct nd_ring_base base; /* must stay first: nd_ring_slot() casts to it */
-    size_t capacity;
+    /* Fixed once the first set is reserved (nd_ring_fit may lower it before
+     * then); atomic only because consumers may read it before any data. */
+    _Atomic size_t capacity;
+    size_t mapped; /* slots mapped at creation */
     int nconsumers;
     int nlossless;
     int lossless_ids[ND_RING_MAX_CONSUMERS];
@@ -136,21 +139,57 @@ nd_ring *nd_ring_create(size_t capacity)
         return NULL;
     }
     r->base.slots = slots;
-    r->base.mask = capacity - 1;
-    r->capacity = capacity;
+    atomic_store_explicit(&r->base.mask, capacity - 1, memory_order_relaxed);
+    atomic_store_explicit(&r->capacity, capacity, memory_order_relaxed);
+    r->mapped = capacity;
     return r;
 }
 
 void nd_ring_destroy(nd_ring *r)
 {
     if (!r) return;
-    munmap(r->base.slots, r->capacity * sizeof(nd_sample));
+    munmap(r->base.slots, r->mapped * sizeof(nd_sample));
     free(r);
 }
 
 size_t nd_ring_capacity(const nd_ring *r)
 {
-    return r->capacity;
+    return atomic_load_explicit(&((nd_ring *)r)->capacity, memory_order_relaxed);
+}
+
+int nd_ring_fit(nd_ring *r, size_t capacity)
+{
+    if (capacity < 2 || (capacity & (capacity - 1)) != 0 || capacity > r->mapped) {
+        nd_err("ring: cannot fit to %zu slots (a power of two in [2, %zu])", capacity, r->mapped);
+        return -1;
+    }
+    if (r->prod.claim > capacity) {
+        nd_err("ring: cannot fit to %zu slots: %llu sets were already reserved", capacity,
+               (unsigned long long)r->prod.claim);
+        return -1;
+    }
+    /* Positions below the claim keep their slot under the new mask. A lossy
+     * reader that sees a claim stored after this (release fence; it loads
+     * the claim, then an acquire fence, then the capacity) sees the new
+     * capacity when it validates its copy. */
+    atomic_store_explicit(&r->base.mask, capacity - 1, memory_order_relaxed);
+    atomic_store_explicit(&r->capacity, capacity, memory_order_relaxed);
+    nd_fence(memory_order_release);
+    /* The slots beyond were never touched; give back the address space. */
+    if (capacity < r->mapped)
+        munmap((char *)r->base.slots + capacity * sizeof(nd_sample),
+               (r->mapped - capacity) * sizeof(nd_sample));
+    r->mapped = capacity;
+    return 0;
+}
+
+size_t nd_ring_capacity_for(double rate_hz, double seconds, size_t min_capacity,
+                            size_t max_capacity)
+{
+    double want = rate_hz > 0 && seconds > 0 ? rate_hz * seconds : (double)max_capacity;
+    size_t cap = min_capacity < 2 ? 2 : min_capacity;
+    while ((double)cap < want && cap < max_capacity) cap <<= 1;
+    return cap < max_capacity ? cap : max_capacity;
 }
 
 int nd_ring_add_consumer(nd_ring *r, nd_ring_policy policy, const char *name)
@@ -199,13 +238,14 @@ static uint64_t nd_ring_min_lossless(nd_ring *r)
 size_t nd_ring_reserve(nd_ring *r, size_t want, uint64_t *pos)
 {
     uint64_t head = r->prod.head;
+    size_t capacity = nd_ring_capacity(r);
     *pos = head;
-    if (want > r->capacity) want = r->capacity;
+    if (want > capacity) want = capacity;
     if (r->nlossless > 0) {
-        uint64_t free_slots = r->prod.cached_min + r->capacity - head;
+        uint64_t free_slots = r->prod.cached_min + capacity - head;
         if (free_slots < want) {
             r->prod.cached_min = nd_ring_min_lossless(r);
-            free_slots = r->prod.cached_min + r->capacity - head;
+            free_slots = r->prod.cached_min + capacity - head;
         }
         if (free_slots < want) want = (size_t)free_slots;
     }
@@ -272,9 +312,10 @@ size_t nd_ring_push(nd_ring *r, const nd_sample *sets, size_t n)
         uint64_t pos;
         size_t got = nd_ring_reserve(r, n - placed, &pos);
         if (got == 0) break;
-        uint64_t slot = pos & r->base.mask;
+        size_t capacity = nd_ring_capacity(r);
+        uint64_t slot = pos & atomic_load_explicit(&r->base.mask, memory_order_relaxed);
         size_t first = got;
-        if (slot + first > r->capacity) first = (size_t)(r->capacity - slot);
+        if (slot + first > capacity) first = (size_t)(capacity - slot);
         memcpy(&r->base.slots[slot], sets + placed, first * sizeof(nd_sample));
         if (got > first)
             memcpy(r->base.slots, sets + placed + first, (got - first) * sizeof(nd_sample));
@@ -356,8 +397,10 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
     uint64_t skipped = 0;
     /* Anything older than one capacity behind the claim is already gone. */
     uint64_t claim = atomic_load_explicit(&r->claimed, memory_order_relaxed);
-    if (claim > r->capacity && pos < claim - r->capacity) {
-        uint64_t oldest = claim - r->capacity;
+    nd_fence(memory_order_acquire); /* the capacity as of that claim (nd_ring_fit) */
+    size_t capacity = nd_ring_capacity(r);
+    if (claim > capacity && pos < claim - capacity) {
+        uint64_t oldest = claim - capacity;
         if (oldest > pub) oldest = pub;
         skipped += oldest - pos;
         pos = oldest;
@@ -365,9 +408,9 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
     size_t n = (size_t)(pub - pos);
     if (n > max) n = max;
     if (n > 0) {
-        uint64_t slot = pos & r->base.mask;
+        uint64_t slot = pos & atomic_load_explicit(&r->base.mask, memory_order_relaxed);
         size_t first = n;
-        if (slot + first > r->capacity) first = (size_t)(r->capacity - slot);
+        if (slot + first > capacity) first = (size_t)(capacity - slot);
         ND_IGNORE_READS_BEGIN();
         nd_ring_copy_racy(out, &r->base.slots[slot], first);
         if (n > first) nd_ring_copy_racy(out + first, r->base.slots, n - first);
@@ -377,8 +420,10 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
          * claimed position p + capacity, i.e. p < claimed - capacity. */
         nd_fence(memory_order_acquire);
         uint64_t claim_after = atomic_load_explicit(&r->claimed, memory_order_relaxed);
-        if (claim_after > r->capacity && pos < claim_after - r->capacity) {
-            uint64_t oldest = claim_after - r->capacity;
+        nd_fence(memory_order_acquire);
+        capacity = nd_ring_capacity(r);
+        if (claim_after > capacity && pos < claim_after - capacity) {
+            uint64_t oldest = claim_after - capacity;
             uint64_t bad = oldest - pos;
             if (bad >= n) {
                 /* Lapped during the copy: nothing we copied is trustworthy. */
@@ -434,7 +479,7 @@ void nd_ring_wait_for(nd_ring *r, int consumer, uint64_t min_sets, int timeout_m
     struct nd_ring_consumer *c = &r->cons[consumer];
     /* More than a ring's worth can never be waiting for a lossless reader. */
     if (min_sets < 1) min_sets = 1;
-    if (min_sets > r->capacity) min_sets = r->capacity;
+    if (min_sets > nd_ring_capacity(r)) min_sets = nd_ring_capacity(r);
     if (nd_ring_has_sets(r, c, min_sets, memory_order_acquire) || nd_ring_take_wake_all(r, c))
         return;
     if (timeout_ms == 0) return;

@@ -26,6 +26,7 @@
 #ifndef ND_RING_H
 #define ND_RING_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,15 @@ typedef struct nd_ring nd_ring;
 nd_ring *nd_ring_create(size_t capacity);
 void nd_ring_destroy(nd_ring *r);
 size_t nd_ring_capacity(const nd_ring *r);
+/* Lower the capacity once the stream's rate is known (RING.md, "Sizing"):
+ * only by the producer, while no position at or above the new capacity has
+ * been reserved (the sets so far keep their slots); a power of two no larger
+ * than the current capacity. The slots beyond are unmapped. 0 or -1. */
+int nd_ring_fit(nd_ring *r, size_t capacity);
+/* The power of two holding `seconds` of a stream at rate_hz, within
+ * [min_capacity, max_capacity] (max_capacity when the rate is unknown). */
+size_t nd_ring_capacity_for(double rate_hz, double seconds, size_t min_capacity,
+                            size_t max_capacity);
 
 /* Register a consumer before the producer starts. Returns its id (>= 0) or -1.
  * The consumer starts at the current publish position. */
@@ -88,20 +98,24 @@ void nd_ring_get_stats(const nd_ring *r, nd_ring_stats *out);
 /* Implementation detail exposed for the inline slot accessor. */
 struct nd_ring_base {
     nd_sample *slots;
-    uint64_t mask;
+    /* Lowered at most once, by nd_ring_fit, while no position at or above
+     * the new capacity exists: every readable position maps to the same slot
+     * under either mask, so a relaxed load is enough. */
+    _Atomic uint64_t mask;
 };
 static inline nd_sample *nd_ring_slot(nd_ring *r, uint64_t pos)
 {
-    const struct nd_ring_base *b = (const struct nd_ring_base *)r;
-    return &b->slots[pos & b->mask];
+    struct nd_ring_base *b = (struct nd_ring_base *)r;
+    return &b->slots[pos & atomic_load_explicit(&b->mask, memory_order_relaxed)];
 }
 
 /* How many of the n sets from pos lie contiguously in memory (a consumer
  * handing runs to a bulk API, such as the file writer, stops at the wrap). */
 static inline uint64_t nd_ring_contiguous(const nd_ring *r, uint64_t pos, uint64_t n)
 {
-    const struct nd_ring_base *b = (const struct nd_ring_base *)r;
-    uint64_t run = b->mask + 1 - (pos & b->mask);
+    struct nd_ring_base *b = (struct nd_ring_base *)r;
+    uint64_t mask = atomic_load_explicit(&b->mask, memory_order_relaxed);
+    uint64_t run = mask + 1 - (pos & mask);
     return run < n ? run : n;
 }
 
