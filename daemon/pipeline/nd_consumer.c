@@ -1,6 +1,8 @@
 /* The shared lossless-consumer loop (nd_consumer.h). */
 #include "nd_consumer.h"
 
+#include "nd_device.h" /* nd_monotonic_ns */
+
 #define DEFAULT_BATCH_MS 20 /* also the period of pass_done on a silent device */
 #define HELD_WAIT_MS     2  /* held at the first set: release promptly */
 
@@ -37,6 +39,13 @@ void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx
         /* The capacity may still be fitted to the rate (nd_ring_fit). */
         uint64_t quarter = nd_ring_capacity(c->ring) / 4;
         uint64_t batch_sets = want_sets < quarter ? want_sets : (quarter ? quarter : 1);
-        nd_ring_wait_for(c->ring, c->ring_reader, batch_sets, batch_ms);
+        int wait_ms = batch_ms;
+        uint64_t deadline = ops->deadline_ns ? ops->deadline_ns(ctx) : 0;
+        if (deadline) {
+            uint64_t now = nd_monotonic_ns();
+            uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 1;
+            if (left < (uint64_t)wait_ms) wait_ms = left ? (int)left : 1;
+        }
+        nd_ring_wait_for(c->ring, c->ring_reader, batch_sets, wait_ms);
     }
 }

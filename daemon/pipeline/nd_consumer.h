@@ -25,6 +25,9 @@ typedef struct nd_consumer_ops {
      * (0 when the pass found none). Periodic work: flushes, live values.
      * May be NULL. */
     void (*pass_done)(void *ctx, uint64_t got);
+    /* CLOCK_MONOTONIC time by which the next pass must run (e.g. a timed
+     * flush), or 0 for none; shortens the batch wait. May be NULL. */
+    uint64_t (*deadline_ns)(void *ctx);
 } nd_consumer_ops;
 
 typedef struct nd_consumer {
