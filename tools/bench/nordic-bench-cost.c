@@ -18,7 +18,8 @@
  * <= 200 wake-ups/s, RSS <= 16 MiB. The program reports; the exit status is 1
  * only if loss was seen or the daemon could not be driven.
  *
- * Usage: nordic-bench-cost [--nordicd PATH] [--seconds S] [--rate HZ] [--nch N] */
+ * Usage: nordic-bench-cost [--nordicd PATH] [--seconds S] [--rate HZ] [--nch N]
+ *                          [--live-hz HZ]   (default: the daemon's default, 50) */
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,7 +59,7 @@ typedef struct snapshot {
     thread_sample t[MAX_THREADS];
     int n;
     uint64_t at_ns;
-    long rss_kib;
+    long rss_kib, anon_kib, file_kib; /* RSS, and its private and file-backed parts */
 } snapshot;
 
 static uint64_t mono_ns(void)
@@ -118,7 +119,11 @@ static void take_snapshot(pid_t pid, snapshot *s)
     }
     closedir(d);
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (read_text(path, buf, sizeof buf)) s->rss_kib = status_field(buf, "\nVmRSS:");
+    if (read_text(path, buf, sizeof buf)) {
+        s->rss_kib = status_field(buf, "\nVmRSS:");
+        s->anon_kib = status_field(buf, "\nRssAnon:");
+        s->file_kib = status_field(buf, "\nRssFile:");
+    }
     s->at_ns = mono_ns();
 }
 
@@ -144,8 +149,9 @@ static phase_result report_phase(const char *title, const snapshot *a, const sna
         r.wakeups_s += wk;
         printf("%-18s %8.3f %10.1f\n", tb->name, pct, wk);
     }
-    printf("%-18s %8.3f %10.1f   RSS %.1f MiB\n", "total", r.cpu_pct, r.wakeups_s,
-           (double)r.rss_kib / 1024.0);
+    printf("%-18s %8.3f %10.1f   RSS %.1f MiB (anonymous %.1f, shared libraries and files %.1f)\n",
+           "total", r.cpu_pct, r.wakeups_s, (double)r.rss_kib / 1024.0,
+           (double)b->anon_kib / 1024.0, (double)b->file_kib / 1024.0);
     return r;
 }
 
@@ -239,6 +245,7 @@ int main(int argc, char **argv)
     const char *nordicd = NORDIC_BINARY_DIR "/daemon/nordicd";
     double seconds = 60;
     int rate = 1000, nch = 2;
+    double live_hz = 0; /* 0 = the daemon's default */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--nordicd") && i + 1 < argc)
             nordicd = argv[++i];
@@ -248,9 +255,11 @@ int main(int argc, char **argv)
             rate = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--nch") && i + 1 < argc)
             nch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--live-hz") && i + 1 < argc)
+            live_hz = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: nordic-bench-cost [--nordicd PATH] [--seconds S (default 60)] "
-                            "[--rate HZ (1000)] [--nch N (2)]\n");
+                            "[--rate HZ (1000)] [--nch N (2)] [--live-hz HZ (daemon default)]\n");
             return 2;
         }
     }
@@ -270,6 +279,7 @@ int main(int argc, char **argv)
     FILE *f = fopen(conf, "w");
     if (!f) return 2;
     fprintf(f, "# nordicd defaults\n"); /* the cost of the shipped configuration */
+    if (live_hz > 0) fprintf(f, "[live]\nlive_hz = %g\n", live_hz);
     fclose(f);
     snprintf(dev, sizeof dev, "sim:?rate=%d&nch=%d&reps=100000&rest=3", rate, nch);
     snprintf(data, sizeof data, "%s/data", dir);
@@ -284,7 +294,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot run %s\n", nordicd);
         return 2;
     }
-    printf("nordicd on %s, one subscriber on every topic, default configuration\n", dev);
+    if (live_hz > 0)
+        printf("nordicd on %s, one subscriber on every topic, live_hz %g\n", dev, live_hz);
+    else
+        printf("nordicd on %s, one subscriber on every topic, default configuration\n", dev);
 
     void *zctx = zmq_ctx_new();
     subscriber sub = {.zctx = zctx, .ep = pub, .trial_samples = -1};
