@@ -98,10 +98,11 @@ nd_trial_file *nd_trial_file_create(const char *data_dir, const nd_trial_meta *m
 
 /* How the sample datasets are stored. deflate_level 0 = uncompressed;
  * 1..9 = byte shuffle + deflate (zlib), filters every HDF5 build and h5py
- * read. nd_trial_file_create uses ND_TRIAL_DEFLATE_DEFAULT: 2.4x smaller
- * files for +0.03 % of a core at 1 kHz x 2 (nordic-bench-storage;
- * TRIAL_FORMAT.md, "Compression"). */
-#define ND_TRIAL_DEFLATE_DEFAULT 1
+ * read. nd_trial_file_create uses ND_TRIAL_DEFLATE_DEFAULT, 0: with a flush
+ * every 0.25 s each flush rewrites the compressed partial chunk elsewhere in
+ * the file, which made files 7x larger and cost 0.6 % of a core at
+ * 1 kHz x 2 (nordic-bench-storage; TRIAL_FORMAT.md, "Compression"). */
+#define ND_TRIAL_DEFLATE_DEFAULT 0
 typedef struct nd_trial_storage {
     int deflate_level;
 } nd_trial_storage;
