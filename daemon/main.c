@@ -387,8 +387,15 @@ int main(int argc, char **argv)
 #endif
     nd_watchdog watchdog;
     nd_watchdog_init(&watchdog, watchdog_usec, nd_monotonic_ns());
+    /* Signals end the wait at once; the timeout only serves --record's
+     * checks and the watchdog, so a plain daemon wakes once a second. */
+    long wait_ms = rec.enabled ? 100 : 1000;
+    /* The watchdog is petted eight times an interval: a late thread is seen
+     * within an eighth of it, well before the half that stops the pets. */
+    if (watchdog_usec && (long)(watchdog_usec / 8000) < wait_ms)
+        wait_ms = watchdog_usec / 8000 > 0 ? (long)(watchdog_usec / 8000) : 1;
     while (!nd_daemon_stop_requested(d)) {
-        struct timespec timeout = {0, 100 * 1000000L};
+        struct timespec timeout = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &timeout);
         if (sig == SIGINT || sig == SIGTERM) {
             nd_notice("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -6,9 +6,38 @@
 
 #include "nd_log.h"
 
+/* Fit the ring to the device's rate (RING.md, "Sizing") once the stream has
+ * shown for a second that it really runs at that rate: a replayed file or an
+ * unpaced simulator declares a rate but delivers as fast as it can, and then
+ * keeps the configured maximum. Called before each push until decided. */
+static void fit_ring(nd_acquisition *a, size_t incoming)
+{
+    uint64_t now = nd_monotonic_ns();
+    uint64_t published = nd_ring_published(a->ring);
+    if (!a->ring_probe_ns) a->ring_probe_ns = now;
+    double rate = nd_device_board_rate(a->board);
+    size_t max = nd_ring_capacity(a->ring);
+    size_t cap = nd_ring_capacity_for(rate, a->ring_seconds, a->ring_min, max);
+    if (a->ring_seconds <= 0 || cap >= max || published + incoming > cap) {
+        a->ring_fitted = true; /* nothing to gain, or too late: keep the maximum */
+        return;
+    }
+    double elapsed = (double)(now - a->ring_probe_ns) / 1e9;
+    if (elapsed < 1.0) return;
+    a->ring_fitted = true;
+    if ((double)published > 2.0 * rate * elapsed) {
+        nd_info("ring: %zu sets kept: the source delivers faster than its %g Hz", max, rate);
+        return;
+    }
+    if (nd_ring_fit(a->ring, cap) == 0)
+        nd_info("ring: %zu sets (%.1f s at %g Hz, %.1f MiB)", cap, (double)cap / rate, rate,
+                (double)cap * sizeof(nd_sample) / 1048576.0);
+}
+
 static void on_samples(void *ctx, const nd_sample *sets, size_t n)
 {
     nd_acquisition *a = ctx;
+    if (!a->ring_fitted) fit_ring(a, n);
     /* A refusal (ring full because the file writer is stuck) is counted by
      * the ring itself and shown on status as ring_overruns. */
     nd_ring_push(a->ring, sets, n);

@@ -20,6 +20,13 @@ typedef struct nd_acquisition {
     nd_device_board *board; /* this thread is its writer */
     nd_error_board *errors;
     atomic_bool stop; /* set by the lifecycle; the driver's run loop watches it */
+    /* Ring sizing (RING.md, "Sizing"): hold ring_seconds of the device's
+     * rate, at least ring_min sets (the ring's created capacity is the most),
+     * decided in the stream's first second. */
+    double ring_seconds;
+    size_t ring_min;
+    bool ring_fitted;
+    uint64_t ring_probe_ns;
     /* outputs */
     atomic_bool ended; /* the stream ended (file replay, finite simulation, failure) */
     atomic_bool done;  /* the thread has returned */

@@ -56,6 +56,7 @@ static const key_desc keys[] = {
     STR("daemon", "user", user),
     STR("daemon", "group", group),
     {"daemon", "ring_capacity", K_ULONG, offsetof(nd_config, ring_capacity), 0, 1024, 1 << 26},
+    DBL("daemon", "ring_seconds", ring_seconds, 0, 3600),
     DBL("daemon", "flush_interval_s", flush_interval_s, 0.01, 0.5),
     DBL("live", "live_hz", live_hz, 1, 200),
     INT("live", "wave_decimation", wave_decimation, 1, 100000),
@@ -94,7 +95,8 @@ void nd_config_defaults(nd_config *c)
     snprintf(c->pub, sizeof c->pub, "%s", ND_DEFAULT_PUB_ENDPOINT);
     c->log_level = ND_LOG_INFO;
     c->foreground = true;
-    c->ring_capacity = 1ul << 20; /* 64 MiB: ~17 min at 1 kHz, 10 s at 100 kHz */
+    c->ring_capacity = 1ul << 20; /* at most 64 MiB: 10 s at 100 kHz */
+    c->ring_seconds = 8;          /* daemon/RING.md, "Sizing" */
     c->flush_interval_s = 0.25;
     c->live_hz = 50;
     c->wave_decimation = 10;

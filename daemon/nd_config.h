@@ -23,7 +23,8 @@ typedef struct nd_config {
     bool foreground;
     char user[33];               /* account to drop to when started as root; "" = stay */
     char group[33];              /* its primary group; "" = the user's login group */
-    unsigned long ring_capacity; /* sample sets, power of two */
+    unsigned long ring_capacity; /* sample sets, power of two: the most the ring may take */
+    double ring_seconds;         /* size the ring to this much of the device's rate (0 = off) */
     double flush_interval_s;     /* HDF5 flush period, (0, 0.5] */
     /* [live] */
     double live_hz;      /* rate of the `live` topic */

@@ -16,6 +16,15 @@
 #include "nd_log.h"
 #include "nd_watchdog.h"
 
+/* Consumers' wake-up batches (RING.md, "Wake-ups"): by time at clinic rates,
+ * by count at high rates. */
+#define METRICS_BATCH_MS   25
+#define METRICS_BATCH_SETS 1024
+#define WRITER_BATCH_MS    250
+#define WRITER_BATCH_SETS  8192
+/* The smallest ring fitted to a rate: 512 KiB (RING.md, "Sizing"). */
+#define RING_MIN_SETS 8192
+
 /* mkdir -p for the daemon's own directories. */
 static int make_dirs(const char *path, mode_t mode, char *err, size_t errlen)
 {
@@ -88,6 +97,11 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
 
     d->acq.device_uri = cfg->device;
     d->acq.ring = d->ring;
+    /* A held --record tare reads its window from the ring: room for it too. */
+    d->acq.ring_seconds = d->cfg.ring_seconds;
+    if (d->acq.ring_seconds > 0 && d->acq.ring_seconds < 2 * d->cfg.metrics.tare_window_s)
+        d->acq.ring_seconds = 2 * d->cfg.metrics.tare_window_s;
+    d->acq.ring_min = RING_MIN_SETS;
     d->acq.bus = &d->bus;
     d->acq.board = &d->device_board;
     d->acq.errors = &d->errors;
@@ -98,7 +112,10 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
                           .bus = &d->bus,
                           .bus_reader = nd_bus_add_reader(&d->bus),
                           .held = &d->held,
-                          .drain_and_exit = &d->stop_consumers};
+                          .drain_and_exit = &d->stop_consumers,
+                          /* live values for the 50 Hz live topic stay fresh */
+                          .batch_sets = METRICS_BATCH_SETS,
+                          .batch_ms = METRICS_BATCH_MS};
     m->device = &d->device_board;
     m->board = &d->metrics_board;
     m->errors = &d->errors;
@@ -116,7 +133,10 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
                           .bus = &d->bus,
                           .bus_reader = nd_bus_add_reader(&d->bus),
                           .held = &d->held,
-                          .drain_and_exit = &d->stop_consumers};
+                          .drain_and_exit = &d->stop_consumers,
+                          /* files need no hurry: whole chunks, few wake-ups */
+                          .batch_sets = WRITER_BATCH_SETS,
+                          .batch_ms = WRITER_BATCH_MS};
     w->data_dir = cfg->data_dir;
     w->flush_interval_s = cfg->flush_interval_s;
     w->errors = &d->errors;

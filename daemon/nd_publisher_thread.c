@@ -171,6 +171,29 @@ static void tick(pub_ctx *pc)
     atomic_store(&t->live_dropped_msgs, nd_publisher_drops(t->pub));
 }
 
+/* Sets still needed to fill the wave block being built: the publisher
+ * sleeps until then (a full block goes out as soon as it exists). */
+static uint64_t sets_until_block(const pub_ctx *pc)
+{
+    const nd_wave_builder *w = &pc->wave;
+    if (pc->wave_fs <= 0 || w->decimation == 0) return 1;
+    uint64_t need = (uint64_t)(w->block_points - w->block.n) * w->decimation - w->acc_n;
+    if (need < 1) need = 1;
+    return need < COPY_MAX ? need : COPY_MAX;
+}
+
+/* Milliseconds (rounded up, >= 1) until the next live or status message,
+ * or the timed flush of a partial wave block that holds points. */
+static int ms_until_tick(const pub_ctx *pc)
+{
+    uint64_t next = pc->next_live_ns < pc->next_status_ns ? pc->next_live_ns : pc->next_status_ns;
+    if (pc->wave.block.n > 0 && pc->next_wave_flush_ns < next) next = pc->next_wave_flush_ns;
+    uint64_t now = nd_monotonic_ns();
+    if (next <= now) return 1;
+    uint64_t ms = (next - now + 999999) / 1000000;
+    return ms > 1000 ? 1000 : (int)ms;
+}
+
 void *nd_publisher_main(void *arg)
 {
     static pub_ctx pc; /* one publisher thread; the copy buffer is large */
@@ -186,7 +209,10 @@ void *nd_publisher_main(void *arg)
         size_t n = nd_ring_copy_lossy(t->ring, t->ring_reader, pc.sets, COPY_MAX, &pos);
         if (n) process_sets(&pc, pos, n);
         tick(&pc);
-        if (n < COPY_MAX) nd_ring_wait(t->ring, t->ring_reader, 5);
+        /* Sleep until a wave block can be completed or the next tick is due,
+         * not per published frame (issue 18: wake-ups at clinic rates). */
+        if (n < COPY_MAX)
+            nd_ring_wait_for(t->ring, t->ring_reader, sets_until_block(&pc), ms_until_tick(&pc));
     }
     /* Final messages (the trial stop of a shutdown) before the socket closes. */
     nd_msg m;

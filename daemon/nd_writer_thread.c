@@ -329,14 +329,25 @@ static void on_pass_done(void *ctx, uint64_t got)
     check_storage(w);
 }
 
+/* Wake for the flush on time: samples older than the flush interval must be
+ * on disk (TRIAL_FORMAT.md), whatever the consumer's wake-up batch. */
+static uint64_t next_deadline(void *ctx)
+{
+    writer_ctx *w = ctx;
+    if (!w->tf || nd_trial_file_failed(w->tf)) return 0;
+    return nd_trial_file_next_flush_ns(w->tf);
+}
+
 void *nd_writer_main(void *arg)
 {
     static writer_ctx w; /* one writer thread; the force buffer is large */
     memset(&w, 0, sizeof w);
     w.t = arg;
     w.test_stall_s = w.t->test_stall_s;
-    static const nd_consumer_ops ops = {
-        .message = on_message, .sets = on_sets, .pass_done = on_pass_done};
+    static const nd_consumer_ops ops = {.message = on_message,
+                                        .sets = on_sets,
+                                        .pass_done = on_pass_done,
+                                        .deadline_ns = next_deadline};
     nd_consumer_run(&w.t->in, &ops, &w);
     if (w.trial) close_trial(&w, NULL);
     return NULL;

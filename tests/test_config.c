@@ -33,6 +33,7 @@ int main(void)
     CHECK(strcmp(c.pub, "tcp://127.0.0.1:5556") == 0);
     CHECK(strncmp(c.ctl, "ipc://", 6) == 0);
     CHECK(c.ring_capacity == 1ul << 20);
+    CHECK_NEAR(c.ring_seconds, 8, 0); /* daemon/RING.md, "Sizing" */
     CHECK_NEAR(c.flush_interval_s, 0.25, 0);
     CHECK_NEAR(c.metrics.on_N, 100, 0);
     CHECK(nd_config_validate(&c, err, sizeof err) == 0);
@@ -73,6 +74,10 @@ int main(void)
     CHECK(load_text(dir, "[daemon]\nring_capacity = 5\n", &c, err, sizeof err) == -1);
     CHECK(load_text(dir, "[daemon]\nring_capacity = 3000\n", &c, err, sizeof err) == 0);
     CHECK(nd_config_validate(&c, err, sizeof err) == -1 && strstr(err, "power of two"));
+    CHECK(load_text(dir, "[daemon]\nring_seconds = -1\n", &c, err, sizeof err) == -1);
+    CHECK(strstr(err, "ring_seconds") != NULL);
+    CHECK(load_text(dir, "[daemon]\nring_seconds = 0\n", &c, err, sizeof err) == 0);
+    CHECK_NEAR(c.ring_seconds, 0, 0);
     CHECK(load_text(dir, "[channels]\nleft_channel = 1\nright_channel = 1\n", &c, err,
                     sizeof err) == 0);
     CHECK(nd_config_validate(&c, err, sizeof err) == -1);

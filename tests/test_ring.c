@@ -9,9 +9,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nd_ring.h"
 #include "test_util.h"
@@ -305,6 +308,139 @@ static void test_wait_and_wake(void)
     nd_ring_wait(r, c, 20); /* already delivered: waits the timeout again */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     CHECK(elapsed_ms(&t0, &t1) >= 20.0);
+    nd_ring_destroy(r);
+}
+
+struct batch_waiter {
+    nd_ring *r;
+    int consumer;
+    uint64_t min_sets;
+    atomic_int returned;
+    atomic_int tid;
+};
+
+/* Times a thread went to sleep of its own accord (futex waits included). */
+static long voluntary_switches(int tid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nvoluntary_ctxt_switches:");
+    return p ? atol(p + 26) : -1;
+}
+
+static void *batch_waiter_main(void *p)
+{
+    struct batch_waiter *a = p;
+    atomic_store(&a->tid, (int)syscall(SYS_gettid));
+    nd_ring_wait_for(a->r, a->consumer, a->min_sets, 600000);
+    atomic_store(&a->returned, 1);
+    return NULL;
+}
+
+/* nd_ring_wait_for: a sleeper is woken when its count is published, not by
+ * each publish before that; its timeout still bounds the wait. */
+static void test_wait_for_count(void)
+{
+    nd_ring *r = nd_ring_create(64);
+    int c = nd_ring_add_consumer(r, ND_RING_LOSSLESS, "batch waiter");
+    int l = nd_ring_add_consumer(r, ND_RING_LOSSY, "lossy batch waiter");
+    struct batch_waiter a = {.r = r, .consumer = c, .min_sets = 5};
+    struct batch_waiter b = {.r = r, .consumer = l, .min_sets = 3};
+    atomic_init(&a.returned, 0);
+    atomic_init(&b.returned, 0);
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, batch_waiter_main, &a);
+    pthread_create(&tb, NULL, batch_waiter_main, &b);
+    struct timespec nap = {0, 30 * 1000000L};
+    nanosleep(&nap, NULL);
+    long slept = voluntary_switches(atomic_load(&a.tid));
+    CHECK(slept >= 0);
+    nd_sample s;
+    for (uint64_t i = 0; i < 4; i++) {
+        fill_set(&s, i);
+        CHECK_EQ_INT(nd_ring_push(r, &s, 1), 1);
+        nanosleep(&nap, NULL);
+        /* the lossy waiter wants 3, the lossless one 5 */
+        CHECK_EQ_INT(atomic_load(&b.returned), i + 1 >= 3);
+        CHECK_EQ_INT(atomic_load(&a.returned), 0);
+    }
+    /* Not even woken and sent back to sleep by the first four publishes. */
+    CHECK_EQ_INT(voluntary_switches(atomic_load(&a.tid)), slept);
+    fill_set(&s, 4);
+    CHECK_EQ_INT(nd_ring_push(r, &s, 1), 1); /* the fifth set */
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    uint64_t pos;
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 5);
+    nd_ring_release(r, c, pos + 5);
+
+    /* The timeout bounds a wait for more than will come. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    nd_ring_wait_for(r, c, 10, 30);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(elapsed_ms(&t0, &t1) >= 30.0);
+    /* A count above the capacity is capped at the capacity (a full ring
+     * must wake a lossless reader, or the producer would refuse sets). */
+    nd_sample many[64];
+    for (uint64_t i = 0; i < 64; i++) fill_set(&many[i], 5 + i);
+    CHECK_EQ_INT(nd_ring_push(r, many, 64), 64);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    nd_ring_wait_for(r, c, 1000, 600000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(elapsed_ms(&t0, &t1) < 600000.0);
+    nd_ring_destroy(r);
+}
+
+/* nd_ring_fit / nd_ring_capacity_for: the ring sized to the rate before the
+ * first set, refused afterwards, and correct across the new wrap. */
+static void test_fit_to_rate(void)
+{
+    /* 8 s at 1 kHz -> 8192; rounding up to a power of two; bounds. */
+    CHECK_EQ_INT(nd_ring_capacity_for(1000, 8, 1024, 1u << 20), 8192);
+    CHECK_EQ_INT(nd_ring_capacity_for(1000, 8.2, 1024, 1u << 20), 16384);
+    CHECK_EQ_INT(nd_ring_capacity_for(100000, 8, 1024, 1u << 20), 1u << 20);
+    CHECK_EQ_INT(nd_ring_capacity_for(10, 1, 1024, 1u << 20), 1024);
+    CHECK_EQ_INT(nd_ring_capacity_for(0, 8, 1024, 1u << 20), 1u << 20); /* rate unknown */
+
+    nd_ring *r = nd_ring_create(256);
+    int c = nd_ring_add_consumer(r, ND_RING_LOSSLESS, "fit");
+    CHECK_EQ_INT(nd_ring_fit(r, 48), -1);  /* not a power of two */
+    CHECK_EQ_INT(nd_ring_fit(r, 512), -1); /* larger than created */
+    CHECK_EQ_INT(nd_ring_capacity(r), 256);
+    nd_sample sets[40];
+    for (uint64_t i = 0; i < 40; i++) fill_set(&sets[i], i);
+    /* Sets already in the ring below the new capacity keep their slots. */
+    CHECK_EQ_INT(nd_ring_push(r, sets, 5), 5);
+    CHECK_EQ_INT(nd_ring_fit(r, 16), 0);
+    CHECK_EQ_INT(nd_ring_capacity(r), 16);
+    /* Full at 16 now: of 12 more, the 17th set overall is refused and counted. */
+    CHECK_EQ_INT(nd_ring_push(r, sets + 5, 12), 11);
+    nd_ring_stats st;
+    nd_ring_get_stats(r, &st);
+    CHECK_EQ_INT(st.overrun_sets, 1);
+    CHECK_EQ_INT(nd_ring_fit(r, 8), -1); /* too late: sets were reserved */
+    uint64_t pos;
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 16);
+    bool kept = true; /* the 5 from before the fit, then the 11 after */
+    for (uint64_t i = 0; i < 16; i++)
+        kept &= memcmp(nd_ring_slot(r, pos + i), &sets[i], sizeof(nd_sample)) == 0;
+    CHECK(kept);
+    nd_ring_release(r, c, pos + 16);
+    /* Wrap-around at the fitted mask: slot of position 16 is slot 0. */
+    CHECK_EQ_INT(nd_ring_push(r, sets + 20, 10), 10);
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 10);
+    bool same = true;
+    for (uint64_t i = 0; i < 10; i++)
+        same &= memcmp(nd_ring_slot(r, pos + i), &sets[20 + i], sizeof(nd_sample)) == 0;
+    CHECK(same);
+    CHECK(nd_ring_slot(r, pos) == nd_ring_slot(r, 0));
+    nd_ring_release(r, c, pos + 10);
     nd_ring_destroy(r);
 }
 
@@ -658,6 +794,8 @@ int main(void)
     test_full_ring_refusal_counted();
     test_lossy_skip_exact();
     test_wait_and_wake();
+    test_wait_for_count();
+    test_fit_to_rate();
     run_stress(true);
     run_stress(false);
     run_lossy_torture();

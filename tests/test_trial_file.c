@@ -648,6 +648,51 @@ static void test_recover_leaves_foreign_open_file(const char *parent)
     free(after);
 }
 
+/* Storage option used by nordic-bench-storage: a shuffle + deflate file
+ * holds exactly the same values for the project's reader (h5py reads the
+ * same filters); out-of-range levels are refused before anything is made. */
+static void test_deflate_option(const char *dir)
+{
+    nd_trial_meta m;
+    make_meta(&m, "Z1", 2);
+    char path[4096];
+    nd_trial_storage bad = {.deflate_level = 10};
+    CHECK(nd_trial_file_create_with(dir, &m, 0, &bad, path, sizeof path, err, sizeof err) == NULL);
+    CHECK(strstr(err, "deflate level 10") != NULL);
+    nd_trial_storage st = {.deflate_level = 1};
+    nd_trial_file *tf =
+        nd_trial_file_create_with(dir, &m, 0, &st, path, sizeof path, err, sizeof err);
+    CHECK(tf != NULL);
+    if (!tf) return;
+    enum { N = 20000 };
+    static nd_sample sets[N];
+    make_sets(sets, N, 0, 2);
+    CHECK_EQ_INT(nd_trial_file_append(tf, sets, NULL, N, err, sizeof err), 0);
+    uint64_t sizes[3];
+    CHECK_EQ_INT(nd_trial_file_flush(tf, err, sizeof err), 0);
+    CHECK_EQ_INT(nd_trial_file_storage_sizes(tf, sizes), 0);
+    CHECK(sizes[2] < N * sizeof(uint64_t) / 4); /* seq (a counter) compresses well */
+    CHECK_EQ_INT(nd_trial_file_close(tf, NULL, err, sizeof err), 0);
+    nd_trial_reader *r = nd_trial_reader_open(path, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    static int32_t raw[N * 2];
+    static double frc[N * 2];
+    static uint64_t seq[N];
+    CHECK_EQ_INT(nd_trial_reader_read_samples(r, 0, N, raw, frc, seq, err, sizeof err), 0);
+    bool same = true;
+    for (size_t i = 0; i < N; i++) {
+        same &= seq[i] == sets[i].seq;
+        for (int ch = 0; ch < 2; ch++) {
+            same &= raw[i * 2 + (size_t)ch] == sets[i].raw[ch];
+            double want = (sets[i].raw[ch] - m.calibration.offset[ch]) * m.calibration.gain[ch];
+            same &= frc[i * 2 + (size_t)ch] == want;
+        }
+    }
+    CHECK(same);
+    nd_trial_reader_close(r);
+}
+
 int main(void)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -663,5 +708,6 @@ int main(void)
     test_swmr_and_in_use(base);
     test_schema_checks(base);
     test_recover_leaves_foreign_open_file(base);
+    test_deflate_option(base);
     return nd_test_finish("test_trial_file");
 }

@@ -17,7 +17,7 @@ packages=(
   build-essential cmake pkg-config clang clang-format
   systemd udev dpkg-dev fakeroot file man-db adduser tmux shellcheck
   libusb-1.0-0-dev libserialport-dev libhdf5-dev hdf5-tools libzmq3-dev
-  libinih-dev libcjson-dev libck-dev libsystemd-dev libcairo2-dev libfontconfig-dev
+  libinih-dev libcjson-dev libck-dev libdpdk-dev libsystemd-dev libcairo2-dev libfontconfig-dev
   umockdev libumockdev-dev libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
   libwebsockets-dev libsodium-dev openssl chromium chromium-driver python3-selenium

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,12 +20,12 @@
 /* Messages beyond this are cut off by libzmq (the peer is disconnected, no
  * reply possible); between max_request and this they get an error reply. */
 #define ND_CONTROL_HARD_LIMIT (1024 * 1024)
-#define ND_CONTROL_POLL_MS    100
 
 struct nd_control {
     void *sock;
     pthread_t thread;
     atomic_bool stop;
+    int stop_fd; /* eventfd: wakes the poll at once on stop (no periodic poll) */
     nd_control_handler handle;
     void *ctx;
     size_t max_request;
@@ -147,15 +148,16 @@ static void *control_thread(void *arg)
 {
     nd_control *c = arg;
     while (!atomic_load(&c->stop)) {
-        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&item, 1, ND_CONTROL_POLL_MS);
+        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {NULL, c->stop_fd, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t *item = &items[0];
+        int n = zmq_poll(items, 2, -1);
         if (n < 0) {
             if (zmq_errno() == EINTR) continue;
             if (zmq_errno() == ETERM) break;
             nd_err("control: poll failed: %s", zmq_strerror(zmq_errno()));
             break;
         }
-        if (n > 0 && (item.revents & ZMQ_POLLIN)) serve_one(c);
+        if (n > 0 && (item->revents & ZMQ_POLLIN)) serve_one(c);
     }
     return NULL;
 }
@@ -228,10 +230,17 @@ nd_control *nd_control_start(void *zctx, const nd_control_options *opt, char *er
     if (c->max_request > ND_CONTROL_HARD_LIMIT / 2) c->max_request = ND_CONTROL_HARD_LIMIT / 2;
     snprintf(c->endpoint, sizeof c->endpoint, "%s", opt->endpoint);
     atomic_init(&c->stop, false);
+    c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->stop_fd < 0) {
+        snprintf(err, errlen, "control: cannot create eventfd: %s", strerror(errno));
+        free(c);
+        return NULL;
+    }
 
     c->sock = zmq_socket(zctx, ZMQ_REP);
     if (!c->sock) {
         snprintf(err, errlen, "control: cannot create socket: %s", zmq_strerror(zmq_errno()));
+        close(c->stop_fd);
         free(c);
         return NULL;
     }
@@ -262,6 +271,7 @@ nd_control *nd_control_start(void *zctx, const nd_control_options *opt, char *er
     return c;
 fail:
     zmq_close(c->sock);
+    close(c->stop_fd);
     free(c);
     return NULL;
 }
@@ -275,8 +285,12 @@ void nd_control_stop(nd_control *c)
 {
     if (!c) return;
     atomic_store(&c->stop, true);
+    uint64_t one = 1;
+    if (write(c->stop_fd, &one, sizeof one) != (ssize_t)sizeof one)
+        nd_err("control: cannot signal the control thread: %s", strerror(errno));
     pthread_join(c->thread, NULL);
     zmq_close(c->sock);
+    close(c->stop_fd);
     free(c);
 }
 

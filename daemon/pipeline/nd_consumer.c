@@ -3,11 +3,15 @@
 
 #include "nd_device.h" /* nd_monotonic_ns */
 
-#define IDLE_WAIT_MS 20 /* a silent device: periodic work still runs */
-#define HELD_WAIT_MS 2  /* held at the first set: release promptly */
+#define DEFAULT_BATCH_MS 20 /* also the period of pass_done on a silent device */
+#define HELD_WAIT_MS     2  /* held at the first set: release promptly */
 
 void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx)
 {
+    int batch_ms = c->batch_ms > 0 ? c->batch_ms : DEFAULT_BATCH_MS;
+    /* A lossless reader that waited for most of the ring would make the
+     * producer refuse sets before it woke: ask for a quarter at most. */
+    uint64_t want_sets = c->batch_sets ? c->batch_sets : 1;
     for (;;) {
         if (c->beat_ns) atomic_store(c->beat_ns, nd_monotonic_ns());
         bool exiting = atomic_load(c->drain_and_exit);
@@ -33,6 +37,16 @@ void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx
         if (ops->pass_done) ops->pass_done(ctx, avail);
         if (avail) continue;
         if (exiting) break;
-        nd_ring_wait(c->ring, c->ring_reader, IDLE_WAIT_MS);
+        /* The capacity may still be fitted to the rate (nd_ring_fit). */
+        uint64_t quarter = nd_ring_capacity(c->ring) / 4;
+        uint64_t batch_sets = want_sets < quarter ? want_sets : (quarter ? quarter : 1);
+        int wait_ms = batch_ms;
+        uint64_t deadline = ops->deadline_ns ? ops->deadline_ns(ctx) : 0;
+        if (deadline) {
+            uint64_t now = nd_monotonic_ns();
+            uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 1;
+            if (left < (uint64_t)wait_ms) wait_ms = left ? (int)left : 1;
+        }
+        nd_ring_wait_for(c->ring, c->ring_reader, batch_sets, wait_ms);
     }
 }

@@ -25,6 +25,9 @@ typedef struct nd_consumer_ops {
      * (0 when the pass found none). Periodic work: flushes, live values.
      * May be NULL. */
     void (*pass_done)(void *ctx, uint64_t got);
+    /* CLOCK_MONOTONIC time by which the next pass must run (e.g. a timed
+     * flush), or 0 for none; shortens the batch wait. May be NULL. */
+    uint64_t (*deadline_ns)(void *ctx);
 } nd_consumer_ops;
 
 typedef struct nd_consumer {
@@ -39,11 +42,17 @@ typedef struct nd_consumer {
     /* Stored (CLOCK_MONOTONIC ns) on every pass: the watchdog's proof that
      * the loop runs (at least every 20 ms when idle). May be NULL. */
     _Atomic uint64_t *beat_ns;
+    /* Wake-up batching: once drained, sleep until batch_sets are waiting or
+     * batch_ms passed, whichever comes first (by count at high rates, by
+     * time at clinic rates). 0 = 1 set / 20 ms. batch_sets is capped at a
+     * quarter of the ring. nd_ring_wake_all (commands) wakes at once. */
+    uint64_t batch_sets;
+    int batch_ms;
 } nd_consumer;
 
 /* Runs until drain_and_exit is set and the ring is drained. Sleeps on the
- * ring (futex) when there is nothing to do, at most 20 ms at a time so that
- * pass_done's periodic work still runs on a silent device. */
+ * ring (futex) when there is nothing to do, for one batch (see above) at a
+ * time, so pass_done's periodic work still runs on a silent device. */
 void nd_consumer_run(const nd_consumer *c, const nd_consumer_ops *ops, void *ctx);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,11 +72,19 @@ struct nd_ring_consumer {
     uint32_t seen_wake_all;
     nd_ring_policy policy;
     char name[32];
+    /* While this consumer sleeps: the position whose publication should wake
+     * it (UINT64_MAX otherwise), and the word it sleeps on. The producer
+     * reads them only when some consumer sleeps. */
+    _Atomic uint64_t wake_at;
+    _Atomic uint32_t futex_word;
 };
 
 struct nd_ring {
     struct nd_ring_base base; /* must stay first: nd_ring_slot() casts to it */
-    size_t capacity;
+    /* Fixed once the first set is reserved (nd_ring_fit may lower it before
+     * then); atomic only because consumers may read it before any data. */
+    _Atomic size_t capacity;
+    size_t mapped; /* slots mapped at creation */
     int nconsumers;
     int nlossless;
     int lossless_ids[ND_RING_MAX_CONSUMERS];
@@ -95,8 +104,7 @@ struct nd_ring {
     _Atomic uint64_t claimed;
 
     /* Sleep/wake machinery; consumers write here only when going to sleep. */
-    _Alignas(ND_RING_LINE) _Atomic uint32_t futex_word;
-    _Atomic uint32_t sleepers;
+    _Alignas(ND_RING_LINE) _Atomic uint32_t sleepers;
     _Atomic uint32_t wake_all_gen;
 
     struct nd_ring_consumer cons[ND_RING_MAX_CONSUMERS];
@@ -121,29 +129,67 @@ nd_ring *nd_ring_create(size_t capacity)
         return NULL;
     }
     memset(r, 0, sizeof(*r));
-    r->base.slots = aligned_alloc(64, capacity * sizeof(nd_sample));
-    if (!r->base.slots) {
+    /* Anonymous pages, not touched here: RSS grows only as far as the
+     * stream has reached (RING.md, "Memory"). */
+    void *slots = mmap(NULL, capacity * sizeof(nd_sample), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (slots == MAP_FAILED) {
         nd_err("ring: out of memory for %zu slots", capacity);
         free(r);
         return NULL;
     }
-    /* Touch every slot now so page faults never hit the acquisition thread. */
-    memset(r->base.slots, 0, capacity * sizeof(nd_sample));
-    r->base.mask = capacity - 1;
-    r->capacity = capacity;
+    r->base.slots = slots;
+    atomic_store_explicit(&r->base.mask, capacity - 1, memory_order_relaxed);
+    atomic_store_explicit(&r->capacity, capacity, memory_order_relaxed);
+    r->mapped = capacity;
     return r;
 }
 
 void nd_ring_destroy(nd_ring *r)
 {
     if (!r) return;
-    free(r->base.slots);
+    munmap(r->base.slots, r->mapped * sizeof(nd_sample));
     free(r);
 }
 
 size_t nd_ring_capacity(const nd_ring *r)
 {
-    return r->capacity;
+    return atomic_load_explicit(&((nd_ring *)r)->capacity, memory_order_relaxed);
+}
+
+int nd_ring_fit(nd_ring *r, size_t capacity)
+{
+    if (capacity < 2 || (capacity & (capacity - 1)) != 0 || capacity > r->mapped) {
+        nd_err("ring: cannot fit to %zu slots (a power of two in [2, %zu])", capacity, r->mapped);
+        return -1;
+    }
+    if (r->prod.claim > capacity) {
+        nd_err("ring: cannot fit to %zu slots: %llu sets were already reserved", capacity,
+               (unsigned long long)r->prod.claim);
+        return -1;
+    }
+    /* Positions below the claim keep their slot under the new mask. A lossy
+     * reader that sees a claim stored after this (release fence; it loads
+     * the claim, then an acquire fence, then the capacity) sees the new
+     * capacity when it validates its copy. */
+    atomic_store_explicit(&r->base.mask, capacity - 1, memory_order_relaxed);
+    atomic_store_explicit(&r->capacity, capacity, memory_order_relaxed);
+    nd_fence(memory_order_release);
+    /* The slots beyond were never touched; give back the address space. */
+    if (capacity < r->mapped)
+        munmap((char *)r->base.slots + capacity * sizeof(nd_sample),
+               (r->mapped - capacity) * sizeof(nd_sample));
+    r->mapped = capacity;
+    return 0;
+}
+
+size_t nd_ring_capacity_for(double rate_hz, double seconds, size_t min_capacity,
+                            size_t max_capacity)
+{
+    double want = rate_hz > 0 && seconds > 0 ? rate_hz * seconds : (double)max_capacity;
+    size_t cap = min_capacity < 2 ? 2 : min_capacity;
+    while ((double)cap < want && cap < max_capacity) cap <<= 1;
+    return cap < max_capacity ? cap : max_capacity;
 }
 
 int nd_ring_add_consumer(nd_ring *r, nd_ring_policy policy, const char *name)
@@ -163,6 +209,7 @@ int nd_ring_add_consumer(nd_ring *r, nd_ring_policy policy, const char *name)
     atomic_store_explicit(&c->pos, pub, memory_order_relaxed);
     c->cached_published = pub;
     atomic_store_explicit(&c->skipped, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->wake_at, UINT64_MAX, memory_order_relaxed);
     c->seen_wake_all = atomic_load_explicit(&r->wake_all_gen, memory_order_relaxed);
     c->policy = policy;
     snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
@@ -191,13 +238,14 @@ static uint64_t nd_ring_min_lossless(nd_ring *r)
 size_t nd_ring_reserve(nd_ring *r, size_t want, uint64_t *pos)
 {
     uint64_t head = r->prod.head;
+    size_t capacity = nd_ring_capacity(r);
     *pos = head;
-    if (want > r->capacity) want = r->capacity;
+    if (want > capacity) want = capacity;
     if (r->nlossless > 0) {
-        uint64_t free_slots = r->prod.cached_min + r->capacity - head;
+        uint64_t free_slots = r->prod.cached_min + capacity - head;
         if (free_slots < want) {
             r->prod.cached_min = nd_ring_min_lossless(r);
-            free_slots = r->prod.cached_min + r->capacity - head;
+            free_slots = r->prod.cached_min + capacity - head;
         }
         if (free_slots < want) want = (size_t)free_slots;
     }
@@ -213,10 +261,28 @@ size_t nd_ring_reserve(nd_ring *r, size_t want, uint64_t *pos)
     return want;
 }
 
-static void nd_ring_futex_wake(nd_ring *r)
+static void nd_ring_futex_wake(struct nd_ring_consumer *c)
 {
-    atomic_fetch_add_explicit(&r->futex_word, 1, memory_order_release);
-    syscall(SYS_futex, &r->futex_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    atomic_fetch_add_explicit(&c->futex_word, 1, memory_order_release);
+    syscall(SYS_futex, &c->futex_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Wake each sleeping consumer whose threshold `end` reaches. */
+static void nd_ring_wake_due(nd_ring *r, uint64_t end)
+{
+    for (int i = 0; i < r->nconsumers; i++) {
+        struct nd_ring_consumer *c = &r->cons[i];
+        /* Disarm with a CAS so that a threshold the consumer has re-armed
+         * meanwhile is either woken here or left for a later publish. */
+        uint64_t at = atomic_load_explicit(&c->wake_at, memory_order_seq_cst);
+        while (at <= end) {
+            if (atomic_compare_exchange_weak_explicit(&c->wake_at, &at, UINT64_MAX,
+                                                      memory_order_seq_cst, memory_order_seq_cst)) {
+                nd_ring_futex_wake(c);
+                break;
+            }
+        }
+    }
 }
 
 void nd_ring_publish(nd_ring *r, uint64_t end)
@@ -235,7 +301,7 @@ void nd_ring_publish(nd_ring *r, uint64_t end)
      * either we see the sleeper, or it sees our data. Release semantics are
      * included, so slot writes are visible to whoever sees `end`. */
     atomic_store_explicit(&r->published, end, memory_order_seq_cst);
-    if (atomic_load_explicit(&r->sleepers, memory_order_seq_cst) != 0) nd_ring_futex_wake(r);
+    if (atomic_load_explicit(&r->sleepers, memory_order_seq_cst) != 0) nd_ring_wake_due(r, end);
 }
 
 size_t nd_ring_push(nd_ring *r, const nd_sample *sets, size_t n)
@@ -246,9 +312,10 @@ size_t nd_ring_push(nd_ring *r, const nd_sample *sets, size_t n)
         uint64_t pos;
         size_t got = nd_ring_reserve(r, n - placed, &pos);
         if (got == 0) break;
-        uint64_t slot = pos & r->base.mask;
+        size_t capacity = nd_ring_capacity(r);
+        uint64_t slot = pos & atomic_load_explicit(&r->base.mask, memory_order_relaxed);
         size_t first = got;
-        if (slot + first > r->capacity) first = (size_t)(r->capacity - slot);
+        if (slot + first > capacity) first = (size_t)(capacity - slot);
         memcpy(&r->base.slots[slot], sets + placed, first * sizeof(nd_sample));
         if (got > first)
             memcpy(r->base.slots, sets + placed + first, (got - first) * sizeof(nd_sample));
@@ -330,8 +397,10 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
     uint64_t skipped = 0;
     /* Anything older than one capacity behind the claim is already gone. */
     uint64_t claim = atomic_load_explicit(&r->claimed, memory_order_relaxed);
-    if (claim > r->capacity && pos < claim - r->capacity) {
-        uint64_t oldest = claim - r->capacity;
+    nd_fence(memory_order_acquire); /* the capacity as of that claim (nd_ring_fit) */
+    size_t capacity = nd_ring_capacity(r);
+    if (claim > capacity && pos < claim - capacity) {
+        uint64_t oldest = claim - capacity;
         if (oldest > pub) oldest = pub;
         skipped += oldest - pos;
         pos = oldest;
@@ -339,9 +408,9 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
     size_t n = (size_t)(pub - pos);
     if (n > max) n = max;
     if (n > 0) {
-        uint64_t slot = pos & r->base.mask;
+        uint64_t slot = pos & atomic_load_explicit(&r->base.mask, memory_order_relaxed);
         size_t first = n;
-        if (slot + first > r->capacity) first = (size_t)(r->capacity - slot);
+        if (slot + first > capacity) first = (size_t)(capacity - slot);
         ND_IGNORE_READS_BEGIN();
         nd_ring_copy_racy(out, &r->base.slots[slot], first);
         if (n > first) nd_ring_copy_racy(out + first, r->base.slots, n - first);
@@ -351,8 +420,10 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
          * claimed position p + capacity, i.e. p < claimed - capacity. */
         nd_fence(memory_order_acquire);
         uint64_t claim_after = atomic_load_explicit(&r->claimed, memory_order_relaxed);
-        if (claim_after > r->capacity && pos < claim_after - r->capacity) {
-            uint64_t oldest = claim_after - r->capacity;
+        nd_fence(memory_order_acquire);
+        capacity = nd_ring_capacity(r);
+        if (claim_after > capacity && pos < claim_after - capacity) {
+            uint64_t oldest = claim_after - capacity;
             uint64_t bad = oldest - pos;
             if (bad >= n) {
                 /* Lapped during the copy: nothing we copied is trustworthy. */
@@ -378,10 +449,11 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
 
 /* --- waiting --- */
 
-static bool nd_ring_has_data(nd_ring *r, struct nd_ring_consumer *c, memory_order mo)
+/* Whether the consumer's position is at least `want` sets behind published. */
+static bool nd_ring_has_sets(nd_ring *r, struct nd_ring_consumer *c, uint64_t want, memory_order mo)
 {
-    return atomic_load_explicit(&r->published, mo) >
-           atomic_load_explicit(&c->pos, memory_order_relaxed);
+    return atomic_load_explicit(&r->published, mo) >=
+           atomic_load_explicit(&c->pos, memory_order_relaxed) + want;
 }
 
 /* True (and consumed) if nd_ring_wake_all ran since this consumer last saw it. */
@@ -395,16 +467,27 @@ static bool nd_ring_take_wake_all(nd_ring *r, struct nd_ring_consumer *c)
 
 void nd_ring_wait(nd_ring *r, int consumer, int timeout_ms)
 {
+    nd_ring_wait_for(r, consumer, 1, timeout_ms);
+}
+
+void nd_ring_wait_for(nd_ring *r, int consumer, uint64_t min_sets, int timeout_ms)
+{
     if (consumer < 0 || consumer >= r->nconsumers) {
         nd_err("ring: wait: no consumer %d", consumer);
         return;
     }
     struct nd_ring_consumer *c = &r->cons[consumer];
-    if (nd_ring_has_data(r, c, memory_order_acquire) || nd_ring_take_wake_all(r, c)) return;
+    /* More than a ring's worth can never be waiting for a lossless reader. */
+    if (min_sets < 1) min_sets = 1;
+    if (min_sets > nd_ring_capacity(r)) min_sets = nd_ring_capacity(r);
+    if (nd_ring_has_sets(r, c, min_sets, memory_order_acquire) || nd_ring_take_wake_all(r, c))
+        return;
     if (timeout_ms == 0) return;
-    for (int i = 0; i < ND_RING_SPIN_ITERATIONS; i++) {
-        nd_cpu_relax();
-        if (nd_ring_has_data(r, c, memory_order_acquire)) return;
+    if (min_sets == 1) {
+        for (int i = 0; i < ND_RING_SPIN_ITERATIONS; i++) {
+            nd_cpu_relax();
+            if (nd_ring_has_sets(r, c, 1, memory_order_acquire)) return;
+        }
     }
 
     struct timespec deadline;
@@ -420,18 +503,23 @@ void nd_ring_wait(nd_ring *r, int consumer, int timeout_ms)
     for (;;) {
         /* Read the futex word before announcing ourselves: a wake that lands
          * after this read changes it, so FUTEX_WAIT returns at once. */
-        uint32_t word = atomic_load_explicit(&r->futex_word, memory_order_acquire);
+        uint32_t word = atomic_load_explicit(&c->futex_word, memory_order_acquire);
+        uint64_t target = atomic_load_explicit(&c->pos, memory_order_relaxed) + min_sets;
+        atomic_store_explicit(&c->wake_at, target, memory_order_seq_cst);
         atomic_fetch_add_explicit(&r->sleepers, 1, memory_order_seq_cst);
         /* Re-check after announcing (seq_cst, pairs with nd_ring_publish). */
-        if (nd_ring_has_data(r, c, memory_order_seq_cst) || nd_ring_take_wake_all(r, c)) {
+        if (nd_ring_has_sets(r, c, min_sets, memory_order_seq_cst) || nd_ring_take_wake_all(r, c)) {
             atomic_fetch_sub_explicit(&r->sleepers, 1, memory_order_relaxed);
+            atomic_store_explicit(&c->wake_at, UINT64_MAX, memory_order_relaxed);
             return;
         }
-        long rc = syscall(SYS_futex, &r->futex_word, FUTEX_WAIT_BITSET_PRIVATE, word,
+        long rc = syscall(SYS_futex, &c->futex_word, FUTEX_WAIT_BITSET_PRIVATE, word,
                           timeout_ms > 0 ? &deadline : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
         int err = rc < 0 ? errno : 0;
         atomic_fetch_sub_explicit(&r->sleepers, 1, memory_order_relaxed);
-        if (nd_ring_has_data(r, c, memory_order_acquire) || nd_ring_take_wake_all(r, c)) return;
+        atomic_store_explicit(&c->wake_at, UINT64_MAX, memory_order_relaxed);
+        if (nd_ring_has_sets(r, c, min_sets, memory_order_acquire) || nd_ring_take_wake_all(r, c))
+            return;
         if (err == ETIMEDOUT) return;
         if (rc < 0 && err != EAGAIN && err != EINTR) {
             nd_err("ring: futex wait failed: %s", strerror(err));
@@ -444,7 +532,7 @@ void nd_ring_wait(nd_ring *r, int consumer, int timeout_ms)
 void nd_ring_wake_all(nd_ring *r)
 {
     atomic_fetch_add_explicit(&r->wake_all_gen, 1, memory_order_seq_cst);
-    nd_ring_futex_wake(r);
+    for (int i = 0; i < r->nconsumers; i++) nd_ring_futex_wake(&r->cons[i]);
 }
 
 uint64_t nd_ring_consumer_position(const nd_ring *r, int consumer)

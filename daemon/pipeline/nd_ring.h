@@ -20,11 +20,13 @@
  * Lossless consumer: n = nd_ring_available(r, c, &pos); read slots
  *             pos..pos+n-1; nd_ring_release(r, c, pos + n).
  * Lossy consumer: n = nd_ring_copy_lossy(r, c, buf, max) copies and validates.
- * Waiting: nd_ring_wait(r, c, timeout_ms) sleeps until data or timeout, costing
- * the producer nothing unless some consumer is actually asleep. */
+ * Waiting: nd_ring_wait(r, c, timeout_ms) sleeps until data or timeout;
+ * nd_ring_wait_for also waits for a minimum count. A publish costs the
+ * producer no syscall unless a sleeping consumer's threshold is reached. */
 #ifndef ND_RING_H
 #define ND_RING_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +42,15 @@ typedef struct nd_ring nd_ring;
 nd_ring *nd_ring_create(size_t capacity);
 void nd_ring_destroy(nd_ring *r);
 size_t nd_ring_capacity(const nd_ring *r);
+/* Lower the capacity once the stream's rate is known (RING.md, "Sizing"):
+ * only by the producer, while no position at or above the new capacity has
+ * been reserved (the sets so far keep their slots); a power of two no larger
+ * than the current capacity. The slots beyond are unmapped. 0 or -1. */
+int nd_ring_fit(nd_ring *r, size_t capacity);
+/* The power of two holding `seconds` of a stream at rate_hz, within
+ * [min_capacity, max_capacity] (max_capacity when the rate is unknown). */
+size_t nd_ring_capacity_for(double rate_hz, double seconds, size_t min_capacity,
+                            size_t max_capacity);
 
 /* Register a consumer before the producer starts. Returns its id (>= 0) or -1.
  * The consumer starts at the current publish position. */
@@ -68,6 +79,11 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
 /* --- both --- */
 /* Block until the consumer has data, timeout_ms passes, or nd_ring_wake_all. */
 void nd_ring_wait(nd_ring *r, int consumer, int timeout_ms);
+/* The same, but sleep until at least min_sets (1..capacity) are waiting:
+ * batching by count and by time (the timeout) at once. The producer wakes a
+ * sleeper only when its threshold is published, so a consumer of a 1 kHz
+ * stream that asks for 20 sets or 20 ms wakes 50 times a second. */
+void nd_ring_wait_for(nd_ring *r, int consumer, uint64_t min_sets, int timeout_ms);
 void nd_ring_wake_all(nd_ring *r);
 uint64_t nd_ring_consumer_position(const nd_ring *r, int consumer);
 
@@ -82,20 +98,24 @@ void nd_ring_get_stats(const nd_ring *r, nd_ring_stats *out);
 /* Implementation detail exposed for the inline slot accessor. */
 struct nd_ring_base {
     nd_sample *slots;
-    uint64_t mask;
+    /* Lowered at most once, by nd_ring_fit, while no position at or above
+     * the new capacity exists: every readable position maps to the same slot
+     * under either mask, so a relaxed load is enough. */
+    _Atomic uint64_t mask;
 };
 static inline nd_sample *nd_ring_slot(nd_ring *r, uint64_t pos)
 {
-    const struct nd_ring_base *b = (const struct nd_ring_base *)r;
-    return &b->slots[pos & b->mask];
+    struct nd_ring_base *b = (struct nd_ring_base *)r;
+    return &b->slots[pos & atomic_load_explicit(&b->mask, memory_order_relaxed)];
 }
 
 /* How many of the n sets from pos lie contiguously in memory (a consumer
  * handing runs to a bulk API, such as the file writer, stops at the wrap). */
 static inline uint64_t nd_ring_contiguous(const nd_ring *r, uint64_t pos, uint64_t n)
 {
-    const struct nd_ring_base *b = (const struct nd_ring_base *)r;
-    uint64_t run = b->mask + 1 - (pos & b->mask);
+    struct nd_ring_base *b = (struct nd_ring_base *)r;
+    uint64_t mask = atomic_load_explicit(&b->mask, memory_order_relaxed);
+    uint64_t run = mask + 1 - (pos & mask);
     return run < n ? run : n;
 }
 

@@ -535,7 +535,7 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 }
 
 static hid_t create_samples(hid_t group, const char *name, int rank, int nch, size_t chunk_rows,
-                            hid_t file_type, size_t elem_size)
+                            hid_t file_type, size_t elem_size, int deflate_level)
 {
     hsize_t dims[2] = {0, (hsize_t)nch};
     hsize_t maxdims[2] = {H5S_UNLIMITED, (hsize_t)nch};
@@ -545,6 +545,10 @@ static hid_t create_samples(hid_t group, const char *name, int rank, int nch, si
     H5Pset_chunk(dcpl, rank, chunk);
     /* Never pre-fill: every stored row is written by us. */
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    if (deflate_level > 0) {
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, (unsigned)deflate_level);
+    }
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     size_t chunk_bytes = chunk_rows * (rank == 2 ? (size_t)nch : 1) * elem_size;
     H5Pset_chunk_cache(dapl, 521, 2 * chunk_bytes, 1.0);
@@ -569,17 +573,17 @@ static hid_t create_table(hid_t file, const char *name, hid_t mem_type, hsize_t 
     return d;
 }
 
-static int build_layout(nd_trial_file *tf, const nd_trial_meta *m, double interval)
+static int build_layout(nd_trial_file *tf, const nd_trial_meta *m, double interval, int level)
 {
     if (nd_trial_write_root_attrs(tf->file, m, interval, tf->chunk_rows) < 0) return -1;
     hid_t g = H5Gcreate2(tf->file, "/samples", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return -1;
     tf->d[D_RAW] =
-        create_samples(g, "raw", 2, m->nch, tf->chunk_rows, H5T_STD_I32LE, sizeof(int32_t));
-    tf->d[D_FORCE] =
-        create_samples(g, "force_N", 2, m->nch, tf->chunk_rows, H5T_IEEE_F64LE, sizeof(double));
+        create_samples(g, "raw", 2, m->nch, tf->chunk_rows, H5T_STD_I32LE, sizeof(int32_t), level);
+    tf->d[D_FORCE] = create_samples(g, "force_N", 2, m->nch, tf->chunk_rows, H5T_IEEE_F64LE,
+                                    sizeof(double), level);
     tf->d[D_SEQ] =
-        create_samples(g, "seq", 1, m->nch, tf->chunk_rows, H5T_STD_U64LE, sizeof(uint64_t));
+        create_samples(g, "seq", 1, m->nch, tf->chunk_rows, H5T_STD_U64LE, sizeof(uint64_t), level);
     H5Gclose(g);
     tf->rep_type = nd_h5_rep_mem_type();
     tf->event_type = nd_h5_event_mem_type();
@@ -609,7 +613,29 @@ nd_trial_file *nd_trial_file_create(const char *data_dir, const nd_trial_meta *m
                                     double flush_interval_s, char *path_out, size_t path_len,
                                     char *err, size_t errlen)
 {
+    nd_trial_storage storage = {.deflate_level = ND_TRIAL_DEFLATE_DEFAULT};
+    return nd_trial_file_create_with(data_dir, meta, flush_interval_s, &storage, path_out, path_len,
+                                     err, errlen);
+}
+
+int nd_trial_file_storage_sizes(nd_trial_file *tf, uint64_t out[3])
+{
+    for (int i = 0; i < D_COUNT; i++) {
+        if (tf->d[i] < 0) return -1;
+        out[i] = H5Dget_storage_size(tf->d[i]);
+    }
+    return 0;
+}
+
+nd_trial_file *nd_trial_file_create_with(const char *data_dir, const nd_trial_meta *meta,
+                                         double flush_interval_s, const nd_trial_storage *storage,
+                                         char *path_out, size_t path_len, char *err, size_t errlen)
+{
     nd_h5_quiet();
+    if (storage && (storage->deflate_level < 0 || storage->deflate_level > 9)) {
+        snprintf(err, errlen, "deflate level %d is not in 0..9", storage->deflate_level);
+        return NULL;
+    }
     if (flush_interval_s == 0) flush_interval_s = ND_TRIAL_FLUSH_DEFAULT_S;
     if (check_meta(meta, flush_interval_s, err, errlen) < 0 || check_dir(data_dir, err, errlen) < 0)
         return NULL;
@@ -668,7 +694,7 @@ nd_trial_file *nd_trial_file_create(const char *data_dir, const nd_trial_meta *m
     int ok = tf->file >= 0;
     if (ok) {
         step = "creating the layout";
-        ok = build_layout(tf, meta, flush_interval_s) == 0;
+        ok = build_layout(tf, meta, flush_interval_s, storage ? storage->deflate_level : 0) == 0;
     }
     if (ok) {
         step = "starting SWMR write mode";

@@ -123,6 +123,26 @@ nd_trial_file *nd_trial_file_create(const char *data_dir, const nd_trial_meta *m
                                     double flush_interval_s, char *path_out, size_t path_len,
                                     char *err, size_t errlen);
 
+/* How the sample datasets are stored. deflate_level 0 = uncompressed;
+ * 1..9 = byte shuffle + deflate (zlib), filters every HDF5 build and h5py
+ * read. nd_trial_file_create uses ND_TRIAL_DEFLATE_DEFAULT, 0: with a flush
+ * every 0.25 s each flush rewrites the compressed partial chunk elsewhere in
+ * the file, which made files 7x larger and cost 0.6 % of a core at
+ * 1 kHz x 2 (nordic-bench-storage; TRIAL_FORMAT.md, "Compression"). */
+#define ND_TRIAL_DEFLATE_DEFAULT 0
+typedef struct nd_trial_storage {
+    int deflate_level;
+} nd_trial_storage;
+
+/* nd_trial_file_create with explicit storage options (NULL = uncompressed). */
+nd_trial_file *nd_trial_file_create_with(const char *data_dir, const nd_trial_meta *meta,
+                                         double flush_interval_s, const nd_trial_storage *storage,
+                                         char *path_out, size_t path_len, char *err, size_t errlen);
+
+/* Bytes each sample dataset takes in the file (raw, force_N, seq), for
+ * benchmarks; -1 on error. */
+int nd_trial_file_storage_sizes(nd_trial_file *tf, uint64_t out[3]);
+
 /* Sample sets from the ring: raw[0..nch-1] and seq are stored; force_N holds
  * n*nch calibrated forces, set-major (set0 ch0, set0 ch1, ...). force_N may
  * be NULL: the file's calibration is applied. A /clock row is added for the

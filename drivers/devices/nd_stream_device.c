@@ -135,6 +135,20 @@ static int reconnect_attempt(void *ctx, char *err, size_t errlen)
     return rc;
 }
 
+/* A slow stream trickles in a frame at a time (1 kHz boards send one frame a
+ * millisecond): let the bytes gather in the transport's buffer for a moment
+ * instead of waking for each frame. Only after several small reads in a row,
+ * so that a fast stream (whose reads are large) never pauses and the kernel
+ * buffer (4 KiB for a tty) holds at most ~ND_STREAM_COALESCE_BYTES/read. */
+static void coalesce_pause(uint64_t read_ns)
+{
+    uint64_t until = read_ns + (uint64_t)ND_STREAM_COALESCE_MS * 1000000u;
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
+                          .tv_nsec = (long)(until % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
 /* The transport reported the device gone. Returns 0 when back, 1 when
  * stopped, -1 if the transport cannot reconnect at all. */
 static int reconnect(stream_priv *p, const atomic_bool *stop)
@@ -163,12 +177,16 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
         if (rc < 0) return -1;
         if (rc > 0) return 0;
     }
+    unsigned small_reads = 0;
     while (!atomic_load(stop)) {
         ssize_t n = p->tr.ops->read(&p->tr, p->buf, sizeof p->buf, ND_STREAM_READ_TIMEOUT_MS);
         if (n > 0) {
+            uint64_t now = nd_monotonic_ns();
             nd_device_count(dev, ND_COUNT_BYTES, (uint64_t)n);
-            p->dec->feed(p->dec_state, p->buf, (size_t)n, nd_monotonic_ns());
+            p->dec->feed(p->dec_state, p->buf, (size_t)n, now);
             report_progress(p);
+            small_reads = n < ND_STREAM_COALESCE_BYTES ? small_reads + 1 : 0;
+            if (small_reads >= ND_STREAM_COALESCE_AFTER) coalesce_pause(now);
         } else if (n == 0) {
             continue;
         } else if (n == ND_TR_EOF) {

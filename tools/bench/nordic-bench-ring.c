@@ -23,6 +23,11 @@
 
 #include "nd_ring.h"
 
+#ifdef NORDIC_HAVE_RTE_RING
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#endif
+
 CK_RING_PROTOTYPE(nd_sample, nd_sample)
 
 struct bench_opts {
@@ -102,6 +107,11 @@ static uint64_t percentile(struct lat_log *l, double p)
 
 enum ours_wait { WAIT_FUTEX, WAIT_POLL };
 
+/* How the producer hands sets over: reserve/write in place/publish (the
+ * zero-copy API), or nd_ring_push of a prepared array, which is what the
+ * daemon's acquisition thread does with each decoded frame. */
+enum ours_put { PUT_IN_PLACE, PUT_PUSH };
+
 struct ours_run {
     nd_ring *r;
     int consumers[3];
@@ -111,10 +121,13 @@ struct ours_run {
     unsigned interval_ns; /* 0 = full rate */
     bool stamp;           /* put the producer's clock in host_ns */
     enum ours_wait wait;
+    enum ours_put put;
+    bool one_at_a_time; /* consumers take and release one set per call */
     atomic_bool done;
     atomic_int ready;
     uint64_t errors;
     struct lat_log lat; /* consumer 0 only */
+    nd_sample *frame;   /* PUT_PUSH: the producer's frame buffer */
 };
 
 struct ours_consumer_arg {
@@ -141,6 +154,7 @@ static void *ours_consumer(void *p)
                 cpu_relax();
             continue;
         }
+        if (run->one_at_a_time) n = 1;
         uint64_t t = (run->stamp && a->k == 0) ? now_ns() : 0;
         for (size_t i = 0; i < n; i++) {
             const nd_sample *s = nd_ring_slot(run->r, pos + i);
@@ -164,6 +178,19 @@ static void ours_produce(struct ours_run *run)
             while (now_ns() < next_due) cpu_relax();
             next_due += run->interval_ns;
         }
+        if (run->put == PUT_PUSH) {
+            /* A decoded frame: built in the decoder's own buffer, then pushed. */
+            uint64_t stamp = run->stamp ? now_ns() : 0;
+            for (size_t i = 0; i < want; i++) fill(&run->frame[i], seq + i, stamp);
+            size_t placed = 0;
+            while (placed < want) {
+                size_t got = nd_ring_push(run->r, run->frame + placed, want - placed);
+                if (got == 0) sched_yield(); /* the bench waits; the daemon would count it */
+                placed += got;
+            }
+            seq += want;
+            continue;
+        }
         uint64_t pos;
         size_t n = nd_ring_reserve(run->r, want, &pos);
         if (n == 0) {
@@ -185,12 +212,17 @@ static void ours_produce(struct ours_run *run)
 }
 
 /* Returns sets/s; fills run->lat when stamping. */
-static double ours_bench(const struct bench_opts *o, int nconsumers, uint64_t sets, size_t batch,
-                         unsigned interval_ns, bool stamp, enum ours_wait wait, struct lat_log *lat,
-                         uint64_t *errors)
+static double ours_bench_mode(const struct bench_opts *o, int nconsumers, uint64_t sets,
+                              size_t batch, unsigned interval_ns, bool stamp, enum ours_wait wait,
+                              enum ours_put put, bool one_at_a_time, struct lat_log *lat,
+                              uint64_t *errors)
 {
     struct ours_run run;
     memset(&run, 0, sizeof(run));
+    run.put = put;
+    run.one_at_a_time = one_at_a_time;
+    run.frame = malloc((batch ? batch : 1) * sizeof(nd_sample));
+    if (!run.frame) exit(1);
     run.r = nd_ring_create(o->capacity);
     if (!run.r) exit(1);
     run.nconsumers = nconsumers;
@@ -220,7 +252,16 @@ static double ours_bench(const struct bench_opts *o, int nconsumers, uint64_t se
     for (int k = 0; k < nconsumers; k++) *errors += args[k].errors;
     if (lat) *lat = run.lat;
     nd_ring_destroy(run.r);
+    free(run.frame);
     return (double)sets * 1e9 / (double)(t1 - t0);
+}
+
+static double ours_bench(const struct bench_opts *o, int nconsumers, uint64_t sets, size_t batch,
+                         unsigned interval_ns, bool stamp, enum ours_wait wait, struct lat_log *lat,
+                         uint64_t *errors)
+{
+    return ours_bench_mode(o, nconsumers, sets, batch, interval_ns, stamp, wait, PUT_IN_PLACE,
+                           false, lat, errors);
 }
 
 /* ------------------------------ ck_ring ------------------------------- */
@@ -300,6 +341,96 @@ static double ck_bench(const struct bench_opts *o, uint64_t sets, size_t batch,
     free(run.buf);
     return (double)sets * 1e9 / (double)(t1 - t0);
 }
+
+/* ----------------------- bulk peer: DPDK rte_ring ----------------------- */
+/* DPDK's rte_ring (Debian libdpdk-dev), single producer / single consumer,
+ * 64-byte elements copied in and out by value with its bulk API: the
+ * producer enqueues `batch` sets at once (all or nothing), the consumer
+ * dequeues bursts of up to `batch`. rte_ring_init on our own memory needs no
+ * EAL. It has no blocking wait: its consumer busy-polls. */
+#ifdef NORDIC_HAVE_RTE_RING
+#define BULK_PEER_NAME "rte_ring bulk (DPDK)"
+struct bulk_run {
+    struct rte_ring *r;
+    uint64_t sets;
+    size_t batch;
+    atomic_int ready;
+    uint64_t errors, checksum;
+};
+
+static void *bulk_consumer(void *p)
+{
+    struct bulk_run *run = p;
+    pin_to(1);
+    nd_sample *buf = malloc(run->batch * sizeof *buf);
+    if (!buf) exit(1);
+    atomic_fetch_add(&run->ready, 1);
+    for (uint64_t expect = 0; expect < run->sets;) {
+        unsigned n =
+            rte_ring_dequeue_burst_elem(run->r, buf, sizeof(nd_sample), (unsigned)run->batch, NULL);
+        if (n == 0) {
+            cpu_relax();
+            continue;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            if (buf[i].seq != expect) run->errors++;
+            expect++;
+            run->checksum += (uint64_t)buf[i].raw[0];
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static double bulk_peer_bench(const struct bench_opts *o, uint64_t sets, size_t batch,
+                              uint64_t *errors)
+{
+    struct bulk_run run;
+    memset(&run, 0, sizeof run);
+    /* Same slot count as ours (rte_ring keeps one of them empty). */
+    ssize_t bytes = rte_ring_get_memsize_elem(sizeof(nd_sample), (unsigned)o->capacity);
+    if (bytes < 0) return 0;
+    run.r = aligned_alloc(128, ((size_t)bytes + 127) / 128 * 128);
+    if (!run.r ||
+        rte_ring_init(run.r, "bench", (unsigned)o->capacity, RING_F_SP_ENQ | RING_F_SC_DEQ) != 0) {
+        free(run.r);
+        return 0;
+    }
+    run.sets = sets;
+    run.batch = batch;
+    atomic_init(&run.ready, 0);
+    nd_sample *frame = malloc(batch * sizeof *frame);
+    if (!frame) exit(1);
+    pthread_t th;
+    pthread_create(&th, NULL, bulk_consumer, &run);
+    pin_to(0);
+    while (atomic_load(&run.ready) < 1) sched_yield();
+    uint64_t t0 = now_ns();
+    for (uint64_t seq = 0; seq < sets;) {
+        size_t want = batch;
+        if (want > sets - seq) want = (size_t)(sets - seq);
+        for (size_t i = 0; i < want; i++) fill(&frame[i], seq + i, 0);
+        while (rte_ring_enqueue_bulk_elem(run.r, frame, sizeof(nd_sample), (unsigned)want, NULL) ==
+               0)
+            cpu_relax();
+        seq += want;
+    }
+    pthread_join(th, NULL);
+    uint64_t t1 = now_ns();
+    *errors += run.errors;
+    free(frame);
+    free(run.r);
+    return (double)sets * 1e9 / (double)(t1 - t0);
+}
+#else
+#define BULK_PEER_NAME "rte_ring bulk (DPDK libdpdk-dev not found at build time)"
+static double bulk_peer_bench(const struct bench_opts *o, uint64_t sets, size_t batch,
+                              uint64_t *errors)
+{
+    (void)o, (void)sets, (void)batch, (void)errors;
+    return 0;
+}
+#endif
 
 /* ------------------------------- driver ------------------------------- */
 
@@ -410,6 +541,38 @@ int main(int argc, char **argv)
     printf("%-44s %12.2f\n", "throughput ours 1->1 (lossless)", best11 / 1e6);
     printf("%-44s %12.2f\n", "throughput ck_ring 1->1 (spsc, by value)", bestck / 1e6);
     printf("%-44s %12.2f\n", "throughput ours 1->3 (lossless x3)", best13 / 1e6);
+
+    /* The same work item by item on both sides: our producer reserves,
+     * writes and publishes one set at a time and the consumer takes and
+     * releases one at a time, against ck_ring's one-item enqueue/dequeue
+     * (the ck_ring rows above are already one item at a time). */
+    double one = 0, onepush = 0, push = 0, bulk = 0, bestck1 = 0;
+    for (int i = 0; i < o.runs; i++) {
+        double a = ours_bench_mode(&o, 1, o.sets, 1, 0, false, WAIT_FUTEX, PUT_IN_PLACE, true, NULL,
+                                   &errors);
+        double b = ck_bench(&o, o.sets, 1, 0, false, NULL, &errors);
+        /* The daemon's push path: nd_ring_push of each decoded frame (1 set
+         * per frame at 1 kHz, 64 at the simulator's largest frames), read
+         * by a batch consumer. */
+        double c =
+            ours_bench_mode(&o, 1, o.sets, 1, 0, false, WAIT_FUTEX, PUT_PUSH, false, NULL, &errors);
+        double d = ours_bench_mode(&o, 1, o.sets, 64, 0, false, WAIT_FUTEX, PUT_PUSH, false, NULL,
+                                   &errors);
+        double e = bulk_peer_bench(&o, o.sets, o.batch, &errors);
+        if (a > one) one = a;
+        if (b > bestck1) bestck1 = b;
+        if (c > onepush) onepush = c;
+        if (d > push) push = d;
+        if (e > bulk) bulk = e;
+    }
+    printf("%-44s %12.2f\n", "one at a time: ours 1->1", one / 1e6);
+    printf("%-44s %12.2f\n", "one at a time: ck_ring 1->1", bestck1 / 1e6);
+    printf("%-44s %12.2f\n", "daemon push path, 1-set frames", onepush / 1e6);
+    printf("%-44s %12.2f\n", "daemon push path, 64-set frames", push / 1e6);
+    if (bulk > 0)
+        printf("%-44s %12.2f\n", "bulk peer: " BULK_PEER_NAME, bulk / 1e6);
+    else
+        printf("%-44s %12s\n", "bulk peer: " BULK_PEER_NAME, "n/a");
 
     /* Hand-off latency at a moderate rate: one set every interval_us, so the
      * ring is empty when each set arrives and queueing plays no part. */
