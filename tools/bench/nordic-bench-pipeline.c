@@ -201,11 +201,24 @@ static pid_t start_source(int port, int rate, int nch, bool fast, uint64_t sets)
     char devsim[600];
     snprintf(devsim, sizeof devsim, "%s/tools/nordic-devsim", NORDIC_BINARY_DIR);
     char *paced_argv[] = {devsim, "--proto", "nfp", "--rate", r, "--nch", c, "--out", out, NULL};
-    int null = open("/dev/null", 1);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     pid_t pid = spawn(paced_argv, null, true);
     close(null);
     sleep_s(0.3); /* listening */
+    int st;
+    if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid) return -1; /* the port is taken */
     return pid;
+}
+
+/* A paced source on a free port (another program may hold one). */
+static pid_t start_source_any(int *port, int rate, int nch, bool fast, uint64_t sets)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        *port = g_port++;
+        pid_t pid = start_source(*port, rate, nch, fast, sets);
+        if (pid >= 0) return pid;
+    }
+    return -1;
 }
 
 /* --- one subscriber on every topic, as a station would be */
@@ -300,8 +313,8 @@ static void run_ours(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
                      result *r)
 {
     memset(r, 0, sizeof *r);
-    int port = g_port++;
-    pid_t src = start_source(port, rate, nch, fast, fast_sets);
+    int port;
+    pid_t src = start_source_any(&port, rate, nch, fast, fast_sets);
     char conf[700], dev[128], data[700], ctl[700], pub[700], nordicd[600];
     snprintf(conf, sizeof conf, "%s/ours.ini", g_dir);
     FILE *f = fopen(conf, "w");
@@ -378,6 +391,13 @@ static void run_ours(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
         r->rss_mib = rss_kib(pid) / 1024.0;
         r->lossless = t_last > 0;
     }
+    if (getenv("NORDIC_BENCH_DEBUG"))
+        fprintf(stderr,
+                "ours %d Hz x %d: received %.0f (%.0f/s), gap_sets %.0f, overruns %.0f, "
+                "file lost %.0f, bad frames %.0f\n",
+                rate, nch, r->received, r->rate, counter(zctx, ctl, "gap_sets"),
+                counter(zctx, ctl, "ring_overruns"), counter(zctx, ctl, "file_sets_lost"),
+                counter(zctx, ctl, "bad_frames"));
     r->lossless = r->lossless && counter(zctx, ctl, "gap_sets") == 0 &&
                   counter(zctx, ctl, "ring_overruns") == 0 &&
                   counter(zctx, ctl, "file_sets_lost") == 0 &&
@@ -396,8 +416,8 @@ static void run_peer(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
                      result *r)
 {
     memset(r, 0, sizeof *r);
-    int port = g_port++;
-    pid_t src = start_source(port, rate, nch, fast, fast_sets);
+    int port;
+    pid_t src = start_source_any(&port, rate, nch, fast, fast_sets);
     nd_metric_settings s;
     nd_metric_settings_default(&s);
     char connect[64], out[700], pub[700], script[700];
