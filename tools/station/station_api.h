@@ -4,6 +4,7 @@
 #ifndef STATION_API_H
 #define STATION_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "station_config.h"
@@ -25,6 +26,8 @@ void station_api_close(station_api *a);
 int station_api_handle(station_api *a, const char *method, const char *path, const char *query,
                        const char *body, size_t body_len, station_api_response *out);
 void station_api_response_free(station_api_response *r);
+/* Whether this is a hub (config hub_url): /api/v1 over the central index. */
+bool station_api_is_hub(const station_api *a);
 /* The index's inotify descriptor (-1 without it) and what to call when it is readable. */
 int station_api_watch_fd(station_api *a);
 void station_api_watch_handle(station_api *a);

@@ -305,6 +305,19 @@ static int handle_session(struct lws *wsi, http_pss *p, station_server *s, const
     return respond_json(wsi, p, 200, body);
 }
 
+/* The live page of a hub: there are no boards here (no daemons). */
+static int hub_no_live_page(struct lws *wsi, http_pss *p)
+{
+    static const char page[] =
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Hub: no live page</title><link rel=\"stylesheet\" href=\"app.css\"></head>"
+        "<body><main><h1>This is a hub</h1><p>A hub serves the trials and athletes of every "
+        "station from the central index. It has no boards, so there is no live page here: "
+        "open each station's own page to record.</p><p><a href=\"trial.html\">All trials</a> "
+        "&middot; <a href=\"athlete.html\">Athletes</a></p></main></body></html>";
+    return respond(wsi, p, 404, "text/html; charset=utf-8", page, sizeof page - 1, NULL);
+}
+
 /* ---- routing: every HTTP request passes here, once its body is in ---- */
 
 static int route(struct lws *wsi, http_pss *p)
@@ -332,7 +345,10 @@ static int route(struct lws *wsi, http_pss *p)
     bool authed = bearer || !station_auth_required(s->auth) ||
                   station_auth_session(s->auth, cookie, NULL, NULL);
     const char *name = path[0] == '/' ? path + 1 : path;
-    if (!*name) name = "station.html";
+    bool hub = station_api_is_hub(s->api);
+    /* A hub has no boards: its front page is the trials list of every station. */
+    if (!*name) name = hub ? "trial.html" : "station.html";
+    if (hub && get && !strcmp(name, "station.html") && authed) return hub_no_live_page(wsi, p);
     if (get && static_name_ok(name)) {
         if (!authed && !is_public_asset(name)) return redirect(wsi, p, "/login.html");
         return serve_static(wsi, p, s, name);
@@ -360,6 +376,10 @@ static int route(struct lws *wsi, http_pss *p)
     }
     if (!strcmp(path, "/api/v1/status")) {
         if (!get) return respond_error(wsi, p, 405, "use GET");
+        if (hub)
+            return respond_error(wsi, p, 404,
+                                 "this is a hub over the central index: it has no "
+                                 "daemons; each station's own page shows them live");
         char *j = station_hub_status_json(s->hub);
         int rc = j ? respond_json(wsi, p, 200, j) : -1;
         cJSON_free(j);
@@ -664,7 +684,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     station_server *s = server_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        if (!same_origin(wsi)) return 1;
+        if (!same_origin(wsi) || station_api_is_hub(s->api)) return 1; /* a hub has no live data */
         char cookie[COOKIE_MAX];
         header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie);
         if (station_auth_required(s->auth) && !station_auth_session(s->auth, cookie, NULL, NULL))

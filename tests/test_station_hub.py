@@ -1,0 +1,293 @@
+"""nordic-station --hub (issue 14 item 4; tools/index/INDEX.md "Hub"): a
+PostgreSQL 15 started by this test, two stations (real nordicd on the
+simulator + real nordic-station with --index/--station-id/--base-url) record
+a trial each, and a hub serves both from the central index:
+/api/v1/trials lists both with station identity (station-qualified ids),
+a trial's detail equals its HDF5 file read with h5py, the file and trace
+come through the hub equal to the station's own, a trial recorded later and
+a file deleted on a station reach the hub, and with one station stopped (and
+then PostgreSQL too) the hub still lists every trial and answers that
+station's file request with the documented 502. Every response is validated
+against tools/index/openapi.yaml."""
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.parse
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nordic_testlib import SOURCE, check, finish, reachable_by_others  # noqa: E402
+from index_central_lib import PG_BIN, Postgres  # noqa: E402
+
+try:
+    import jsonschema
+    import psycopg2
+    import yaml
+    import station_testlib as stl
+except ImportError as e:  # python3-jsonschema, python3-yaml, python3-psycopg2
+    print("missing prerequisite: %s" % e)
+    sys.exit(1 if os.environ.get("CI") else 77)
+if not os.path.exists(os.path.join(PG_BIN, "initdb")):
+    print("missing prerequisite: PostgreSQL 15 server (Debian postgresql-15)")
+    sys.exit(1 if os.environ.get("CI") else 77)
+if not os.path.exists(stl.STATION):
+    print("missing prerequisite: nordic-station not built (libwebsockets-dev, libcurl4-openssl-dev)")
+    sys.exit(1 if os.environ.get("CI") else 77)
+
+SIM = "sim:?rate=1000&reps=1000&rest=0.5&lead=1&rise=1&seed=%d"
+SPEC = os.path.join(SOURCE, "tools", "index", "openapi.yaml")
+with open(SPEC) as f:
+    DOC = yaml.safe_load(f)
+RESOLVER = jsonschema.RefResolver.from_schema(DOC)
+
+
+def template_of(path):
+    parts = path.split("/")
+    for tmpl in DOC["paths"]:
+        t = tmpl.split("/")
+        if len(t) == len(parts) and all(a.startswith("{") or a == b for a, b in zip(t, parts)):
+            return tmpl
+    return None
+
+
+def call(port, path, query=None, want=200):
+    """GET; status, content type and JSON body checked against the document."""
+    q = "?" + urllib.parse.urlencode(query) if query else ""
+    status, hdrs, payload = stl.request(port, "GET", path + q)
+    what = "GET %s%s on :%d" % (path, q, port)
+    check(status == want, "%s: status %s, want %s: %r" % (what, status, want, payload[:300]))
+    tmpl = template_of(path)
+    if not check(tmpl is not None, "%s is a documented path" % what):
+        return status, payload
+    resp = DOC["paths"][tmpl]["get"]["responses"].get(str(status))
+    if not check(resp is not None, "%s: status %s documented" % (what, status)):
+        return status, payload
+    if "$ref" in resp:
+        resp = RESOLVER.resolve(resp["$ref"])[1]
+    ctype = hdrs.get("content-type", [""])[0].split(";")[0].strip()
+    content = resp.get("content", {})
+    check(ctype in content, "%s: content type %r documented" % (what, ctype))
+    if ctype != "application/json":
+        return status, payload
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        check(False, "%s: body is JSON: %r" % (what, payload[:200]))
+        return status, None
+    v = jsonschema.Draft202012Validator(content[ctype]["schema"], resolver=RESOLVER)
+    errors = list(v.iter_errors(doc))
+    check(not errors, "%s: schema: %s" % (what, "; ".join(e.message[:200] for e in errors[:3])))
+    return status, doc
+
+
+def same_num(a, b):
+    if isinstance(b, (float, np.floating)) and np.isnan(b):
+        return a is None
+    return a == b
+
+
+def record(d, athlete, seconds=3.0, tare=True):
+    """One trial with a pain mark; returns (trial_id, path). Only the first
+    trial tares: later the simulator's reps load the hooks (tare refused)."""
+    if tare:
+        t = d.ask({"cmd": "tare"})
+        check(t.get("ok"), "tare: %r" % t)
+    r = d.ask({"cmd": "start", "athlete_id": athlete, "body_mass_kg": 72, "protocol": "1x3"})
+    check(r.get("ok"), "start: %r" % r)
+    time.sleep(1.0)
+    check(d.ask({"cmd": "mark", "kind": "pain", "value": 4, "detail": "hub"})["ok"], "pain mark")
+    time.sleep(seconds)
+    s = d.ask({"cmd": "stop"}, timeout_ms=15000)
+    check(s.get("ok"), "stop: %r" % s)
+    return r["trial_id"], r["file"]
+
+
+def hub_items(port):
+    _, doc = call(port, "/api/v1/trials", {"limit": 1000})
+    return doc.get("items", []) if isinstance(doc, dict) else []
+
+
+def wait_for(pred, seconds, step=0.3):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def detail_equals_file(port, ref, path):
+    """The hub's detail of ref equals the HDF5 file (h5py)."""
+    _, doc = call(port, "/api/v1/trials/" + ref)
+    if not check(isinstance(doc, dict), "%s: detail" % ref):
+        return
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        station, _, trial = ref.partition(":")
+        check(doc["trial_id"] == ref and trial == a["trial_id"], "%s: trial id" % ref)
+        check(doc["station_id"] == station, "%s: station_id" % ref)
+        check(doc["file_name"] == station + "/" + os.path.basename(path), "%s: file name" % ref)
+        check(doc["athlete_id"] == a["athlete_id"] and doc["samples"] ==
+              f["samples/force_N"].shape[0] and doc["sample_rate_hz"] == a["sample_rate_hz"],
+              "%s: athlete, samples, rate" % ref)
+        sa = f["reps"].attrs
+        for k in ("max_left_N", "max_right_N", "mean_left_N", "asymmetry_pct", "lsi_pct"):
+            check(same_num(doc["summary"][k], sa[k]), "%s: summary %s" % (ref, k))
+        reps = f["reps"][:]
+        sides = {v: k for k, v in h5py.check_enum_dtype(f["reps"].dtype["weaker_side"]).items()}
+        check(len(doc["reps"]) == len(reps) and len(reps) > 0, "%s: rep count" % ref)
+        for jr, hr in zip(doc["reps"], reps):
+            for field in reps.dtype.names:
+                want = sides[hr[field]] if field == "weaker_side" else hr[field]
+                ok = jr[field] == want if field == "weaker_side" else same_num(jr[field], want)
+                check(ok, "%s: rep %s %s: %r vs %r" % (ref, hr["index"], field, jr[field], want))
+        ev = [(e["t_s"], e["kind"].decode().rstrip("\0"), e["detail"].decode().rstrip("\0"))
+              for e in f["events"][:]]
+        check([(e["t_s"], e["kind"], e["detail"]) for e in doc["events"]] == ev,
+              "%s: events (with the pain mark)" % ref)
+        check(doc["settings"]["rep_on_N"] == a["rep_on_N"] and
+              doc["metadata"]["device_serial"] == a["device_serial"], "%s: settings" % ref)
+        # Trace through the hub (fetched from the station): force_N[::50], t = i/fs.
+        force = f["samples/force_N"][:]
+        fs = a["sample_rate_hz"]
+        _, tr = call(port, "/api/v1/trials/%s/trace" % ref, {"decimate": 50})
+        check(isinstance(tr, dict) and tr["t_s"] == [i / fs for i in range(0, len(force), 50)]
+              and np.array_equal(np.array(tr["force_N"], dtype=float), force[::50]),
+              "%s: trace through the hub equals h5py force_N[::50]" % ref)
+
+
+def main():
+    base = os.environ.get("TMPDIR")
+    root = tempfile.mkdtemp(prefix="station_hub.", dir=base if base and
+                            reachable_by_others(base) else None)
+    pg = Postgres(root)
+    pg.start()
+    daemons, stations, hub = {}, {}, None
+    try:
+        for i, sid in enumerate(("st-a", "st-b")):
+            tmp = os.path.join(root, sid)
+            d = stl.Daemon(tmp, SIM % (i + 5))
+            port = stl.free_port()
+            daemons[sid] = d
+            stations[sid] = stl.Station(tmp, [(sid, d)], port=port, args=[
+                "--index", pg.url, "--station-id", sid,
+                "--base-url", "http://127.0.0.1:%d/" % port])
+        recorded = {sid: record(d, "ath-" + sid) for sid, d in daemons.items()}
+        conn = psycopg2.connect(pg.url)
+        conn.autocommit = True
+        cur = conn.cursor()
+
+        def central_both():
+            cur.execute("SELECT count(*) FROM nordic_trials WHERE status = 'complete'")
+            return cur.fetchone()[0] == 2
+        check(wait_for(central_both, 30), "both trials reached PostgreSQL")
+        cur.execute("SELECT station_id, base_url FROM nordic_stations ORDER BY station_id")
+        check(cur.fetchall() == [(sid, "http://127.0.0.1:%d" % stations[sid].port)
+                                 for sid in ("st-a", "st-b")],
+              "each station published its base URL (trailing '/' dropped)")
+
+        hub_tmp = os.path.join(root, "hub")
+        os.makedirs(hub_tmp)
+        hub = stl.Station(hub_tmp, [], args=["--hub", pg.url])
+        want = {"%s:%s" % (sid, tid) for sid, (tid, _) in recorded.items()}
+        items = wait_for(lambda: {i["trial_id"] for i in hub_items(hub.port)} == want and
+                         hub_items(hub.port), 30)
+        check(bool(items), "the hub lists both stations' trials: %r" % want)
+        for it in items or []:
+            sid, _, tid = it["trial_id"].partition(":")
+            check(it["station_id"] == sid and it["status"] == "complete" and
+                  it["file_name"] == sid + "/" + os.path.basename(recorded[sid][1]),
+                  "list item carries its station: %r" % it)
+        _, doc = call(hub.port, "/api/v1/trials", {"athlete": "ath-st-b"})
+        check([i["trial_id"] for i in doc["items"]] == ["st-b:" + recorded["st-b"][0]],
+              "athlete filter over the stations")
+        _, h = call(hub.port, "/api/v1/athletes/ath-st-a/history")
+        check([t["trial_id"] for t in h["trials"]] == ["st-a:" + recorded["st-a"][0]],
+              "athlete history on the hub")
+
+        for sid, (tid, path) in recorded.items():
+            ref = "%s:%s" % (sid, tid)
+            detail_equals_file(hub.port, ref, path)
+            _, raw = call(hub.port, "/api/v1/trials/%s/file" % ref)
+            _, own = call(stations[sid].port, "/api/v1/trials/%s/file" % tid)
+            with open(path, "rb") as fh:
+                on_disk = fh.read()
+            check(raw == on_disk == own, "%s: file through the hub == the station's file" % ref)
+
+        # Addressing: unqualified, unknown station, bad ids.
+        call(hub.port, "/api/v1/trials/" + recorded["st-a"][0], want=404)
+        call(hub.port, "/api/v1/trials/st-z:%s/file" % recorded["st-a"][0], want=404)
+        _, e = call(hub.port, "/api/v1/trials/st-a:x%27%20OR%201=1/file", want=400)
+        check(isinstance(e, dict) and e.get("parameter") == "trial_id", "bad id named: %r" % e)
+        call(hub.port, "/api/v1/trials/st-a:x:y", want=400)
+        _, tr = call(hub.port, "/api/v1/trials/st-a:%s/trace" % recorded["st-a"][0],
+                     {"decimate": 0}, want=400)
+        check(isinstance(tr, dict) and tr.get("parameter") == "decimate",
+              "the station's 400 comes back through the hub: %r" % tr)
+        # No daemons on a hub: the API and the live page say so.
+        _, st = call(hub.port, "/api/v1/status", want=404)
+        check(isinstance(st, dict) and "hub" in st.get("error", ""), "status: %r" % st)
+        status, _, page = stl.request(hub.port, "GET", "/station.html")
+        check(status == 404 and b"This is a hub" in page, "live page on a hub: %r" % page[:80])
+        status, hdrs, _ = stl.request(hub.port, "GET", "/trial.html")
+        check(status == 200, "trials page served by the hub")
+
+        # Later changes reach the hub: a new trial on st-a, a file deleted on st-b.
+        tid2, path2 = record(daemons["st-a"], "ath-st-a", seconds=2.0, tare=False)
+        os.unlink(recorded["st-b"][1])
+        want2 = {"st-a:" + recorded["st-a"][0], "st-a:" + tid2}
+        check(wait_for(lambda: {i["trial_id"] for i in hub_items(hub.port)} == want2, 30),
+              "new trial appears, deleted one goes: %r" %
+              sorted(i["trial_id"] for i in hub_items(hub.port)))
+        detail_equals_file(hub.port, "st-a:" + tid2, path2)
+
+        # A fresh trial on st-b, then st-b's station stops: still listed, file -> 502.
+        tid3, path3 = record(daemons["st-b"], "ath-st-b", seconds=2.0, tare=False)
+        ref3 = "st-b:" + tid3
+        check(wait_for(lambda: (ref3, "complete") in {(i["trial_id"], i["status"])
+                                                      for i in hub_items(hub.port)}, 30),
+              "st-b's new trial listed complete")
+        check(stations["st-b"].stop() == 0, "st-b's station stops cleanly")
+        _, e = call(hub.port, "/api/v1/trials/%s/file" % ref3, want=502)
+        check(isinstance(e, dict) and "st-b" in e.get("error", "") and
+              "unreachable" in e.get("error", ""), "502 names the station: %r" % e)
+        call(hub.port, "/api/v1/trials/%s/trace" % ref3, want=502)
+        detail_equals_file_no_trace = call(hub.port, "/api/v1/trials/" + ref3)[1]
+        check(isinstance(detail_equals_file_no_trace, dict) and
+              detail_equals_file_no_trace.get("samples") ==
+              h5py.File(path3, "r")["samples/force_N"].shape[0],
+              "its detail still served from the hub's mirror")
+        # PostgreSQL gone too: the hub serves its last pull.
+        conn.close()
+        pg.stop()
+        time.sleep(3)
+        got = {i["trial_id"] for i in hub_items(hub.port)}
+        check(got == want2 | {ref3}, "with the server down the hub still lists %r: %r"
+              % (sorted(want2 | {ref3}), sorted(got)))
+        _, raw = call(hub.port, "/api/v1/trials/st-a:%s/file" % tid2)
+        with open(path2, "rb") as fh:
+            check(raw == fh.read(), "st-a's file still fetched with the server down")
+        check(hub.alive(), "hub kept running")
+    finally:
+        if hub:
+            check(hub.stop() == 0, "hub exits cleanly")
+        for s in stations.values():
+            s.stop()
+        for d in daemons.values():
+            d.stop()
+        try:
+            pg.stop()
+        except RuntimeError:
+            pass
+    if hub:
+        text = open(hub.log_path).read()
+        check("serving the last pulled rows" in text, "hub logged the server outage once")
+    finish("test_station_hub")
+
+
+main()
