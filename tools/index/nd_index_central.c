@@ -174,7 +174,15 @@ static int create_central(nd_index_central *c, const columns cols[3], char *err,
      * publishes the base URL its files are fetched from. ALTER for central
      * tables made before the hub existed (one implicit transaction under the
      * push lock, so the numbers given to old rows keep the order too). */
-    if (pg_ok(c,
+    PGresult *have = PQexec(c->pg, "SELECT to_regclass('nordic_stations') IS NOT NULL AND"
+                                   " to_regclass('nordic_deleted') IS NOT NULL AND EXISTS (SELECT"
+                                   " 1 FROM information_schema.columns WHERE table_name ="
+                                   " 'nordic_trials' AND column_name = 'change_seq')");
+    bool ready = PQresultStatus(have) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(have, 0, 0), "t");
+    PQclear(have);
+    /* Made once (by the tables' owner); a station role without DDL rights skips it. */
+    if (!ready &&
+        pg_ok(c,
               PQexec(c->pg, "SELECT pg_advisory_xact_lock(" ND_CENTRAL_LOCK_KEY ");"
                             "CREATE SEQUENCE IF NOT EXISTS nordic_change_seq;"
                             "ALTER TABLE nordic_trials ADD COLUMN IF NOT EXISTS change_seq BIGINT;"
