@@ -11,6 +11,7 @@ station's file request with the documented 502. Every response is validated
 against tools/index/openapi.yaml."""
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -161,6 +162,39 @@ def detail_equals_file(port, ref, path):
               "%s: trace through the hub equals h5py force_N[::50]" % ref)
 
 
+def refusals(root, pg_url):
+    """Bad hub/base URL combinations stop start-up with a message (exit 2)."""
+    cases = [
+        (["--hub", pg_url, "--daemon", "b=ipc:///nonexistent/c,tcp://127.0.0.1:1"],
+         "hub takes no daemon"),
+        (["--hub", pg_url, "--index", pg_url, "--station-id", "x"], "hub takes no daemon"),
+        (["--daemon", "b=ipc:///nonexistent/c,tcp://127.0.0.1:1", "--base-url",
+          "http://127.0.0.1:1"], "base_url is published in the central index"),
+        (["--daemon", "b=ipc:///nonexistent/c,tcp://127.0.0.1:1", "--index", pg_url,
+          "--station-id", "x", "--base-url", "ftp://host"], "expected http://"),
+        (["--daemon", "b=ipc:///nonexistent/c,tcp://127.0.0.1:1", "--hub-token", "/dev/null"],
+         "hub_token is the token a hub sends"),
+        (["--hub", pg_url, "--hub-token", os.path.join(root, "no-such-token")],
+         "no-such-token"),
+    ]
+    for args, msg in cases:
+        p = subprocess.run([stl.STATION, "--listen", "127.0.0.1:%d" % stl.free_port(),
+                            "--state-dir", os.path.join(root, "refused")] + args,
+                           capture_output=True, text=True, timeout=20)
+        check(p.returncode != 0 and msg in p.stderr,
+              "%s refused with %r: rc %d %r" % (args, msg, p.returncode, p.stderr))
+        check(pg_url not in p.stderr, "the server URL is not echoed")
+    ini = os.path.join(root, "hub.conf")
+    with open(ini, "w") as f:
+        f.write("[station]\nhub = %s\nhub_tokn = x\n" % pg_url)
+    p = subprocess.run([stl.STATION, "--config", ini], capture_output=True, text=True, timeout=20)
+    check(p.returncode == 2 and "hub.conf:3" in p.stderr and "hub_token" in p.stderr,
+          "a misspelt INI key is refused naming the line and the valid keys: %r" % p.stderr)
+    p = subprocess.run([stl.STATION, "--help"], capture_output=True, text=True, timeout=20)
+    check(all(o in p.stdout for o in ("--hub URL", "--base-url URL", "--hub-token FILE")),
+          "--help lists the hub options")
+
+
 def main():
     base = os.environ.get("TMPDIR")
     root = tempfile.mkdtemp(prefix="station_hub.", dir=base if base and
@@ -169,6 +203,7 @@ def main():
     pg.start()
     daemons, stations, hub = {}, {}, None
     try:
+        refusals(root, pg.url)
         for i, sid in enumerate(("st-a", "st-b")):
             tmp = os.path.join(root, sid)
             d = stl.Daemon(tmp, SIM % (i + 5))
@@ -219,6 +254,10 @@ def main():
                 on_disk = fh.read()
             check(raw == on_disk == own, "%s: file through the hub == the station's file" % ref)
 
+        # The ':' percent-encoded, as the pages' links send it.
+        _, raw = call(hub.port, "/api/v1/trials/st-a%%3A%s/file" % recorded["st-a"][0])
+        with open(recorded["st-a"][1], "rb") as fh:
+            check(raw == fh.read(), "file through the hub with an encoded ':'")
         # Addressing: unqualified, unknown station, bad ids.
         call(hub.port, "/api/v1/trials/" + recorded["st-a"][0], want=404)
         call(hub.port, "/api/v1/trials/st-z:%s/file" % recorded["st-a"][0], want=404)
