@@ -11,9 +11,11 @@ station's file request with the documented 502. Every response is validated
 against tools/index/openapi.yaml."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -162,6 +164,34 @@ def detail_equals_file(port, ref, path):
               "%s: trace through the hub equals h5py force_N[::50]" % ref)
 
 
+def stalled_station():
+    """A TCP server that accepts and never answers (a hung station)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            held.append(c)
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, "http://127.0.0.1:%d" % srv.getsockname()[1]
+
+
+def slow_get(port, path, result):
+    """GET with a long read timeout (a fetch the hub gives up after ~10 s)."""
+    raw = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"
+           % (path, port)).encode()
+    t0 = time.time()
+    status, data = stl.http(port, raw, timeout=40.0)
+    result["status"], result["body"] = status, data.partition(b"\r\n\r\n")[2]
+    result["seconds"] = time.time() - t0
+
+
 def refusals(root, pg_url):
     """Bad hub/base URL combinations stop start-up with a message (exit 2)."""
     cases = [
@@ -291,6 +321,35 @@ def main():
         check(wait_for(lambda: (ref3, "complete") in {(i["trial_id"], i["status"])
                                                       for i in hub_items(hub.port)}, 30),
               "st-b's new trial listed complete")
+        # A hung station: its fetch runs off the hub's web server thread, so
+        # other requests are answered meanwhile; given up with a 502.
+        srv, stall_url = stalled_station()
+        st_b_url = "http://127.0.0.1:%d" % stations["st-b"].port
+        cur.execute("UPDATE nordic_stations SET base_url = %s WHERE station_id = 'st-b'",
+                    (stall_url,))
+        time.sleep(3)  # one pull
+        slow = {}
+        t = threading.Thread(target=slow_get, args=(hub.port, "/api/v1/trials/%s/file" % ref3,
+                                                     slow))
+        t.start()
+        time.sleep(1.0)
+        t0 = time.time()
+        items_meanwhile = hub_items(hub.port)
+        listed_in = time.time() - t0
+        check(t.is_alive() and len(items_meanwhile) == 3 and listed_in < 3.0,
+              "the hub lists trials while a fetch from a hung station waits (%.2f s)" % listed_in)
+        t.join(timeout=60)
+        err = json.loads(slow.get("body") or b"{}")
+        check(slow.get("status") == 502 and "st-b" in err.get("error", "") and
+              slow.get("seconds", 0) >= 5, "hung station given up with 502: %r" % slow)
+        srv.close()
+        cur.execute("UPDATE nordic_stations SET base_url = %s WHERE station_id = 'st-b'",
+                    (st_b_url,))
+        time.sleep(3)
+        _, raw = call(hub.port, "/api/v1/trials/%s/file" % ref3)
+        with open(path3, "rb") as fh:
+            check(raw == fh.read(), "st-b's file through the hub again")
+
         check(stations["st-b"].stop() == 0, "st-b's station stops cleanly")
         _, e = call(hub.port, "/api/v1/trials/%s/file" % ref3, want=502)
         check(isinstance(e, dict) and "st-b" in e.get("error", "") and

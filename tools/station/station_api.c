@@ -162,11 +162,12 @@ static const char *known_type(const char *ct)
 }
 
 /* A hub's GET /api/v1/trials/{station:trial}/file and /trace: the trial is
- * looked up in the mirror (400/404 as any trial request), then the request
- * goes to the station that holds the file (the base URL it published), its
- * answer comes back as is. 502 when that station cannot be reached. */
+ * looked up in the mirror (400/404 as any trial request) and the station's
+ * base URL found; the fetch itself is the caller's (station_api_fetch_run,
+ * off the web server's thread). Returns 0 with out filled when answered
+ * here, 1 with *fetch set when the station must be asked. */
 static int hub_forward(station_api *a, const char *seg, size_t seglen, const char *what,
-                       const char *query, station_api_response *out)
+                       const char *query, station_api_response *out, station_api_fetch **fetch)
 {
     /* Existence and the id rule: the mirror answers like for any trial. */
     char check[600];
@@ -198,45 +199,70 @@ static int hub_forward(station_api *a, const char *seg, size_t seglen, const cha
     if (!colon) return json_error(out, 404, "no trial '%s'", ref);
     *colon = '\0';
     const char *station = ref, *trial = colon + 1;
-    char base[STATION_PATH_MAX], err[512];
-    int found = nd_index_hub_station_url(a->ix, station, base, sizeof base, err, sizeof err);
-    if (found < 0) return json_error(out, 500, "%s", err);
-    if (found > 0)
+    station_api_fetch *f = calloc(1, sizeof *f);
+    if (!f) return json_error(out, 500, "out of memory");
+    char err[512];
+    int found = nd_index_hub_station_url(a->ix, station, f->base, sizeof f->base, err, sizeof err);
+    if (found != 0) {
+        free(f);
+        if (found < 0) return json_error(out, 500, "%s", err);
         return json_error(out, 502,
                           "station '%s' published no base URL (its nordic-station needs "
                           "base_url), so its files cannot be fetched",
                           station);
-    char *url = NULL;
-    if (asprintf(&url, "%s/api/v1/trials/%s/%s%s%s", base, trial, what, query ? "?" : "",
-                 query ? query : "") < 0)
+    }
+    snprintf(f->station, sizeof f->station, "%s", station);
+    snprintf(f->token, sizeof f->token, "%s", a->hub_token);
+    if (asprintf(&f->url, "%s/api/v1/trials/%s/%s%s%s", f->base, trial, what, query ? "?" : "",
+                 query ? query : "") < 0) {
+        free(f);
         return json_error(out, 500, "out of memory");
+    }
+    *fetch = f;
+    return 1;
+}
+
+void station_api_fetch_run(const station_api_fetch *fetch, const atomic_bool *cancel,
+                           station_api_response *out)
+{
+    memset(out, 0, sizeof *out);
     station_fetch_result f;
-    int rc = station_fetch(url, a->hub_token[0] ? a->hub_token : NULL, &f);
-    free(url);
-    if (rc != 0)
-        return json_error(out, 502, "station '%s' (%s) is unreachable: %s", station, base, f.error);
+    if (station_fetch(fetch->url, fetch->token[0] ? fetch->token : NULL, cancel, &f) != 0) {
+        json_error(out, 502, "station '%s' (%s) is unreachable: %s", fetch->station, fetch->base,
+                   f.error);
+        return;
+    }
     if (f.status == 401 || f.status == 403 || f.status >= 500) {
         station_fetch_free(&f);
-        return json_error(out, 502, "station '%s' (%s) refused the hub's request (HTTP %ld)%s",
-                          station, base, f.status,
-                          f.status < 500 ? ": check the hub's hub_token against its tokens" : "");
+        json_error(out, 502, "station '%s' (%s) refused the hub's request (HTTP %ld)%s",
+                   fetch->station, fetch->base, f.status,
+                   f.status < 500 ? ": check the hub's hub_token against its tokens" : "");
+        return;
     }
     out->status = (int)f.status;
     out->content_type = known_type(f.content_type);
     out->body = f.body;
     out->body_len = f.body_len;
-    return 0;
+}
+
+void station_api_fetch_free(station_api_fetch *f)
+{
+    if (!f) return;
+    free(f->url);
+    free(f);
 }
 
 int station_api_handle(station_api *a, const char *method, const char *path, const char *query,
-                       const char *body, size_t body_len, station_api_response *out)
+                       const char *body, size_t body_len, station_api_response *out,
+                       station_api_fetch **fetch)
 {
     memset(out, 0, sizeof *out);
+    *fetch = NULL;
     static const char prefix[] = "/api/v1/trials/";
     if (a->hub && !strcmp(method, "GET") && !strncmp(path, prefix, sizeof prefix - 1)) {
         const char *seg = path + sizeof prefix - 1, *slash = strchr(seg, '/');
         if (slash && (!strcmp(slash + 1, "file") || !strcmp(slash + 1, "trace")))
-            return hub_forward(a, seg, (size_t)(slash - seg), slash + 1, query, out);
+            return hub_forward(a, seg, (size_t)(slash - seg), slash + 1, query, out, fetch);
     }
     nd_api_response r;
     memset(&r, 0, sizeof r);

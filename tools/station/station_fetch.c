@@ -25,7 +25,17 @@ static size_t on_data(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
-int station_fetch(const char *url, const char *token, station_fetch_result *out)
+/* libcurl's progress callback: non-zero aborts the transfer. */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const atomic_bool *cancel = user;
+    return cancel && atomic_load(cancel);
+}
+
+int station_fetch(const char *url, const char *token, const atomic_bool *cancel,
+                  station_fetch_result *out)
 {
     memset(out, 0, sizeof *out);
     CURL *h = curl_easy_init();
@@ -50,6 +60,9 @@ int station_fetch(const char *url, const char *token, station_fetch_result *out)
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 10L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)cancel);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     CURLcode rc = curl_easy_perform(h);
     int ret = 0;

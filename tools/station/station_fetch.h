@@ -3,6 +3,7 @@
 #ifndef STATION_FETCH_H
 #define STATION_FETCH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define STATION_FETCH_MAX_BODY (1024L * 1024 * 1024) /* larger answers are refused */
@@ -19,9 +20,10 @@ typedef struct station_fetch_result {
 int station_fetch_init(void);
 /* GET url, with "Authorization: Bearer token" when token is not NULL;
  * connecting gives up after 3 s. 0 when the station answered (any status),
- * -1 when it could not be reached or the answer broke off (error filled).
- * Free body with station_fetch_free. */
-int station_fetch(const char *url, const char *token, station_fetch_result *out);
+ * -1 when it could not be reached, the answer broke off or *cancel (may be
+ * NULL) became true (error filled). Free body with station_fetch_free. */
+int station_fetch(const char *url, const char *token, const atomic_bool *cancel,
+                  station_fetch_result *out);
 void station_fetch_free(station_fetch_result *r);
 
 #endif
