@@ -19,19 +19,18 @@ import threading
 import time
 import urllib.parse
 
-import h5py
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nordic_testlib import SOURCE, check, finish, reachable_by_others  # noqa: E402
-from index_central_lib import PG_BIN, Postgres  # noqa: E402
 
 try:
+    from index_central_lib import PG_BIN, Postgres  # (imports h5py)
+    import h5py
+    import numpy as np
     import jsonschema
     import psycopg2
     import yaml
     import station_testlib as stl
-except ImportError as e:  # python3-jsonschema, python3-yaml, python3-psycopg2
+except ImportError as e:  # python3-h5py, -numpy, -jsonschema, -yaml, -psycopg2
     print("missing prerequisite: %s" % e)
     sys.exit(1 if os.environ.get("CI") else 77)
 if not os.path.exists(os.path.join(PG_BIN, "initdb")):
