@@ -233,13 +233,21 @@ def main():
     daemons, stations, hub = {}, {}, None
     try:
         refusals(root, pg.url)
+        # One API token for the hub, accepted by both stations (the same tokens line).
+        tokens = os.path.join(root, "tokens")
+        p = subprocess.run([stl.STATION, "--tokens", tokens, "--add-token", "hub"],
+                           capture_output=True, text=True, timeout=20)
+        check(p.returncode == 0, "token made: %r" % p.stderr)
+        hub_token = os.path.join(root, "hub-token")
+        with open(hub_token, "w") as f:
+            f.write(p.stdout.strip() + "\n")
         for i, sid in enumerate(("st-a", "st-b")):
             tmp = os.path.join(root, sid)
             d = stl.Daemon(tmp, SIM % (i + 5))
             port = stl.free_port()
             daemons[sid] = d
             stations[sid] = stl.Station(tmp, [(sid, d)], port=port, args=[
-                "--index", pg.url, "--station-id", sid,
+                "--index", pg.url, "--station-id", sid, "--tokens", tokens,
                 "--base-url", "http://127.0.0.1:%d/" % port])
         recorded = {sid: record(d, "ath-" + sid) for sid, d in daemons.items()}
         conn = psycopg2.connect(pg.url)
@@ -257,7 +265,7 @@ def main():
 
         hub_tmp = os.path.join(root, "hub")
         os.makedirs(hub_tmp)
-        hub = stl.Station(hub_tmp, [], args=["--hub", pg.url])
+        hub = stl.Station(hub_tmp, [], args=["--hub", pg.url, "--hub-token", hub_token])
         want = {"%s:%s" % (sid, tid) for sid, (tid, _) in recorded.items()}
         items = wait_for(lambda: {i["trial_id"] for i in hub_items(hub.port)} == want and
                          hub_items(hub.port), 30)
@@ -283,6 +291,22 @@ def main():
                 on_disk = fh.read()
             check(raw == on_disk == own, "%s: file through the hub == the station's file" % ref)
 
+        # A hub with a token the stations do not know: refused, 502 saying why.
+        wrong_tmp = os.path.join(root, "hub-wrong")
+        os.makedirs(wrong_tmp)
+        wrong_token = os.path.join(root, "wrong-token")
+        with open(wrong_token, "w") as f:
+            f.write("0" * 64 + "\n")
+        wrong = stl.Station(wrong_tmp, [], args=["--hub", pg.url, "--hub-token", wrong_token])
+        try:
+            ref_a = "st-a:" + recorded["st-a"][0]
+            check(wait_for(lambda: ref_a in {i["trial_id"] for i in hub_items(wrong.port)}, 30),
+                  "second hub mirrored")
+            _, e = call(wrong.port, "/api/v1/trials/%s/file" % ref_a, want=502)
+            check(isinstance(e, dict) and "refused" in e.get("error", "") and
+                  "hub_token" in e.get("error", ""), "wrong hub token: %r" % e)
+        finally:
+            check(wrong.stop() == 0, "second hub exits cleanly")
         # The ':' percent-encoded, as the pages' links send it.
         _, raw = call(hub.port, "/api/v1/trials/st-a%%3A%s/file" % recorded["st-a"][0])
         with open(recorded["st-a"][1], "rb") as fh:
