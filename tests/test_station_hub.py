@@ -263,6 +263,8 @@ def main():
                                  for sid in ("st-a", "st-b")],
               "each station published its base URL (trailing '/' dropped)")
 
+        # A column written by a newer version: the hub leaves it out, never fails on it.
+        cur.execute("ALTER TABLE nordic_trials ADD COLUMN from_a_newer_version TEXT")
         hub_tmp = os.path.join(root, "hub")
         os.makedirs(hub_tmp)
         hub = stl.Station(hub_tmp, [], args=["--hub", pg.url, "--hub-token", hub_token])

@@ -90,19 +90,34 @@ static void bind_pg_value(sqlite3_stmt *st, int p, PGresult *r, int row, int f)
     }
 }
 
+/* Whether field f of r is copied into table: not the central-only columns,
+ * and only columns the local table has (a server written by another version
+ * may carry more; they are left out rather than failing every pull). */
+static bool copied(nd_index *ix, const char *table, PGresult *r, int f)
+{
+    const char *name = PQfname(r, f);
+    if (!strcmp(name, "station_id") || !strcmp(name, "change_seq")) return false;
+    return sqlite3_table_column_metadata(ix->db, NULL, table, name, NULL, NULL, NULL, NULL, NULL) ==
+           SQLITE_OK;
+}
+
 /* INSERT of every row of r into table, the qualified key columns rewritten:
  * file_name -> "<station>/<file_name>", trial_id -> "<station>:<trial_id>".
  * Columns station_id and change_seq are the central ones, not copied. */
 static int insert_rows(nd_index *ix, const char *table, PGresult *r, char *err, size_t errlen)
 {
     int nf = PQnfields(r), station_f = PQfnumber(r, "station_id");
+    if (nf > 128) {
+        snprintf(err, errlen, "hub mirror: %d columns in the central %s table", nf, table);
+        return -1;
+    }
+    bool copy[128];
     char sql[8192];
     int o = snprintf(sql, sizeof sql, "INSERT INTO %s (", table);
     int np = 0;
     for (int f = 0; f < nf; f++) {
-        const char *name = PQfname(r, f);
-        if (!strcmp(name, "station_id") || !strcmp(name, "change_seq")) continue;
-        o += snprintf(sql + o, sizeof sql - (size_t)o, "%s\"%s\"", np++ ? ", " : "", name);
+        if (!(copy[f] = copied(ix, table, r, f))) continue;
+        o += snprintf(sql + o, sizeof sql - (size_t)o, "%s\"%s\"", np++ ? ", " : "", PQfname(r, f));
     }
     o += snprintf(sql + o, sizeof sql - (size_t)o, ") VALUES (");
     for (int i = 1; i <= np; i++)
@@ -118,8 +133,8 @@ static int insert_rows(nd_index *ix, const char *table, PGresult *r, char *err, 
         const char *station = PQgetvalue(r, row, station_f);
         int p = 1;
         for (int f = 0; f < nf; f++) {
+            if (!copy[f]) continue;
             const char *name = PQfname(r, f);
-            if (!strcmp(name, "station_id") || !strcmp(name, "change_seq")) continue;
             char sep = !strcmp(name, "file_name") ? '/' : !strcmp(name, "trial_id") ? ':' : 0;
             if (sep && !PQgetisnull(r, row, f)) {
                 char q[600];
