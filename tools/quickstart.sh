@@ -22,6 +22,7 @@ packages=(
   python3 python3-h5py python3-zmq python3-numpy python3-scipy python3-pil
   libwebsockets-dev libsodium-dev openssl chromium chromium-driver python3-selenium
   libsqlite3-dev python3-jsonschema python3-yaml libpq-dev postgresql-15 python3-psycopg2
+  libcurl4-openssl-dev
   # Exports (tools/export/EXPORT.md): libxdf reads our XDF files in the tests
   # (a C++ test program: g++; its static library needs pugixml).
   g++ libxdf-dev libpugixml-dev

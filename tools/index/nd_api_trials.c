@@ -76,6 +76,14 @@ cJSON *api_trial_item(sqlite3_stmt *st)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     api_add_col_text(o, "trial_id", st, C_TRIAL_ID);
+    /* A hub's rows are station-qualified ("<station_id>:<trial_id>"). */
+    const char *id = (const char *)sqlite3_column_text(st, C_TRIAL_ID);
+    const char *colon = id ? strchr(id, ':') : NULL;
+    if (colon) {
+        char station[80];
+        snprintf(station, sizeof station, "%.*s", (int)(colon - id), id);
+        cJSON_AddStringToObject(o, "station_id", station);
+    }
     api_add_col_text(o, "athlete_id", st, C_ATHLETE_ID);
     api_add_col_text(o, "file_name", st, C_FILE_NAME);
     api_add_col_text(o, "status", st, C_STATUS);
@@ -606,6 +614,18 @@ static int get_file(nd_index *ix, const char *trial_id, nd_api_response *out)
     return 0;
 }
 
+/* A trial id, or on a hub "<station_id>:<trial_id>" (nd_index_hub.h): each
+ * part follows the id rule, so the one ':' splits it unambiguously. */
+static int check_trial_ref(char *trial_id, nd_api_response *out)
+{
+    char *colon = strchr(trial_id, ':');
+    if (!colon) return api_check_id(trial_id, "trial_id", out);
+    *colon = '\0';
+    int rc = api_check_id(trial_id, "trial_id", out) || api_check_id(colon + 1, "trial_id", out);
+    *colon = ':';
+    return rc;
+}
+
 int api_trials(nd_index *ix, const char *method, const char *rest, const char *query,
                nd_api_response *out)
 {
@@ -620,7 +640,7 @@ int api_trials(nd_index *ix, const char *method, const char *rest, const char *q
     char trial_id[ID_BUF];
     if (api_decode_segment(seg, seglen, trial_id, sizeof trial_id))
         return api_error(out, 400, "trial_id", "trial_id is malformed or too long");
-    if (api_check_id(trial_id, "trial_id", out)) return 0;
+    if (check_trial_ref(trial_id, out)) return 0;
     if (!*what) {
         if (query && *query) {
             api_query q;

@@ -3,6 +3,7 @@
 #include "nd_index_central.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +14,15 @@
 #include "nd_trial_file.h"
 
 #define PUSH_BATCH 200 /* files per PostgreSQL transaction */
+/* Advisory lock of the push transactions (any number no other user takes). */
+#define ND_CENTRAL_LOCK_KEY "7236053601"
 
 struct nd_index_central {
     nd_index *ix;
     char *conninfo;
     char station_id[ND_TRIAL_ID_MAX + 1];
+    char *base_url;     /* published in nordic_stations; NULL = none */
+    bool url_published; /* on this connection */
     PGconn *pg;
 };
 
@@ -85,6 +90,7 @@ void nd_index_central_close(nd_index_central *c)
     if (!c) return;
     if (c->pg) PQfinish(c->pg);
     free(c->conninfo);
+    free(c->base_url);
     free(c);
 }
 
@@ -163,6 +169,36 @@ static int create_central(nd_index_central *c, const columns cols[3], char *err,
         snprintf(sql + o, sizeof sql - (size_t)o, ", PRIMARY KEY (%s))", keys[t]);
         if (pg_ok(c, PQexec(c->pg, sql), "creating tables", err, errlen)) return -1;
     }
+    /* What a hub pulls (nd_index_hub.h): every upsert and delete takes the
+     * next number of one sequence; deletes leave a tombstone; each station
+     * publishes the base URL its files are fetched from. ALTER for central
+     * tables made before the hub existed (one implicit transaction under the
+     * push lock, so the numbers given to old rows keep the order too). */
+    PGresult *have = PQexec(c->pg, "SELECT to_regclass('nordic_stations') IS NOT NULL AND"
+                                   " to_regclass('nordic_deleted') IS NOT NULL AND EXISTS (SELECT"
+                                   " 1 FROM information_schema.columns WHERE table_name ="
+                                   " 'nordic_trials' AND column_name = 'change_seq')");
+    bool ready = PQresultStatus(have) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(have, 0, 0), "t");
+    PQclear(have);
+    /* Made once (by the tables' owner); a station role without DDL rights skips it. */
+    if (!ready &&
+        pg_ok(c,
+              PQexec(c->pg, "SELECT pg_advisory_xact_lock(" ND_CENTRAL_LOCK_KEY ");"
+                            "CREATE SEQUENCE IF NOT EXISTS nordic_change_seq;"
+                            "ALTER TABLE nordic_trials ADD COLUMN IF NOT EXISTS change_seq BIGINT;"
+                            "CREATE INDEX IF NOT EXISTS nordic_trials_by_change ON"
+                            " nordic_trials (change_seq);"
+                            "UPDATE nordic_trials SET change_seq = nextval('nordic_change_seq')"
+                            " WHERE change_seq IS NULL;"
+                            "CREATE TABLE IF NOT EXISTS nordic_deleted (station_id TEXT NOT NULL,"
+                            " file_name TEXT NOT NULL, change_seq BIGINT NOT NULL,"
+                            " PRIMARY KEY (station_id, file_name));"
+                            "CREATE TABLE IF NOT EXISTS nordic_stations (station_id TEXT PRIMARY"
+                            " KEY, base_url TEXT, updated_utc TIMESTAMPTZ NOT NULL);"
+                            "CREATE INDEX IF NOT EXISTS nordic_deleted_by_change ON"
+                            " nordic_deleted (change_seq)"),
+              "creating the change tables", err, errlen))
+        return -1;
     return pg_ok(c,
                  PQexec(c->pg, "CREATE INDEX IF NOT EXISTS nordic_trials_by_trial_id ON"
                                " nordic_trials (trial_id);"
@@ -185,8 +221,10 @@ static void insert_sql(const columns *cols, int t, char *sql, size_t len)
     int o = snprintf(sql, len, "INSERT INTO nordic_%s (station_id", local_tables[t]);
     for (int i = 0; i < cols->n; i++)
         o += snprintf(sql + o, len - (size_t)o, ", \"%s\"", cols->name[i]);
+    if (t == 0) o += snprintf(sql + o, len - (size_t)o, ", change_seq");
     o += snprintf(sql + o, len - (size_t)o, ") VALUES ($1");
     for (int i = 0; i < cols->n; i++) o += snprintf(sql + o, len - (size_t)o, ", $%d", i + 2);
+    if (t == 0) o += snprintf(sql + o, len - (size_t)o, ", nextval('nordic_change_seq')");
     o += snprintf(sql + o, len - (size_t)o, ")");
     if (t == 0) {
         o += snprintf(sql + o, len - (size_t)o,
@@ -194,6 +232,7 @@ static void insert_sql(const columns *cols, int t, char *sql, size_t len)
         for (int i = 0; i < cols->n; i++)
             o += snprintf(sql + o, len - (size_t)o, "%s \"%s\" = EXCLUDED.\"%s\"", i ? "," : "",
                           cols->name[i], cols->name[i]);
+        snprintf(sql + o, len - (size_t)o, ", change_seq = EXCLUDED.change_seq");
     }
 }
 
@@ -215,10 +254,20 @@ static int prepare_statements(nd_index_central *c, const columns cols[3], char *
                         2, NULL),
               "prepare", err, errlen))
         return -1;
+    /* A trial row and its tombstone never both exist: a hub applies either. */
+    if (pg_ok(c,
+              PQprepare(c->pg, "nd_untomb",
+                        "DELETE FROM nordic_deleted WHERE station_id = $1 AND file_name = $2", 2,
+                        NULL),
+              "prepare", err, errlen))
+        return -1;
     return pg_ok(c,
                  PQprepare(c->pg, "nd_del_trial",
-                           "DELETE FROM nordic_trials WHERE station_id = $1 AND file_name = $2", 2,
-                           NULL),
+                           "WITH d AS (DELETE FROM nordic_trials WHERE station_id = $1 AND"
+                           " file_name = $2) INSERT INTO nordic_deleted VALUES ($1, $2,"
+                           " nextval('nordic_change_seq')) ON CONFLICT (station_id, file_name)"
+                           " DO UPDATE SET change_seq = EXCLUDED.change_seq",
+                           2, NULL),
                  "prepare", err, errlen);
 }
 
@@ -231,7 +280,9 @@ static int send_file(nd_index_central *c, const columns cols[3], const char *fil
     const char *key[2] = {c->station_id, file_name};
     /* Gone or replaced: its old rows go first (idempotent). */
     if (pg_ok(c, PQexecPrepared(c->pg, "nd_del_children", 2, key, NULL, NULL, 0),
-              "deleting reps and events", err, errlen))
+              "deleting reps and events", err, errlen) ||
+        pg_ok(c, PQexecPrepared(c->pg, "nd_untomb", 2, key, NULL, NULL, 0), "clearing a tombstone",
+              err, errlen))
         return -1;
     int found = 0;
     for (int t = 0; t < 3; t++) {
@@ -296,11 +347,24 @@ int nd_index_central_push(nd_index_central *c, char *err, size_t errlen)
             return -1;
         }
         PQclear(PQexec(c->pg, "SET client_min_messages = warning"));
+        c->url_published = false;
         if (create_central(c, cols, err, errlen) || prepare_statements(c, cols, err, errlen)) {
             PQfinish(c->pg);
             c->pg = NULL;
             return -1;
         }
+    }
+    if (c->base_url && !c->url_published) {
+        const char *p[2] = {c->station_id, c->base_url};
+        if (pg_ok(c,
+                  PQexecParams(c->pg,
+                               "INSERT INTO nordic_stations VALUES ($1, $2, now()) ON CONFLICT"
+                               " (station_id) DO UPDATE SET base_url = EXCLUDED.base_url,"
+                               " updated_utc = EXCLUDED.updated_utc",
+                               2, NULL, p, NULL, NULL, 0),
+                  "publishing the base URL", err, errlen))
+            return -1;
+        c->url_published = true;
     }
     int sent = 0;
     for (;;) {
@@ -334,6 +398,11 @@ int nd_index_central_push(nd_index_central *c, char *err, size_t errlen)
         /* Local reads see one snapshot; the server commits the batch at once. */
         int rc = nd_index_exec(c->ix, "BEGIN", err, errlen);
         if (rc == 0) rc = pg_ok(c, PQexec(c->pg, "BEGIN"), "begin", err, errlen);
+        /* Pushes take their change numbers one transaction at a time, so a
+         * hub that saw number N has seen every committed change below it. */
+        if (rc == 0)
+            rc = pg_ok(c, PQexec(c->pg, "SELECT pg_advisory_xact_lock(" ND_CENTRAL_LOCK_KEY ")"),
+                       "lock", err, errlen);
         for (int i = 0; rc == 0 && i < n; i++) rc = send_file(c, cols, names[i], err, errlen);
         if (rc == 0) rc = pg_ok(c, PQexec(c->pg, "COMMIT"), "commit", err, errlen);
         char ignore[8];
@@ -367,4 +436,27 @@ int nd_index_central_push(nd_index_central *c, char *err, size_t errlen)
         }
         sent += n;
     }
+}
+
+int nd_index_central_set_base_url(nd_index_central *c, const char *base_url, char *err,
+                                  size_t errlen)
+{
+    char *copy = NULL;
+    if (base_url && *base_url) {
+        if (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)) {
+            snprintf(err, errlen, "base URL '%s' must start with http:// or https://", base_url);
+            return -1;
+        }
+        if (!(copy = strdup(base_url))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        /* Joined with "/api/v1/..." by the hub. */
+        size_t n = strlen(copy);
+        while (n > 8 && copy[n - 1] == '/') copy[--n] = '\0';
+    }
+    free(c->base_url);
+    c->base_url = copy;
+    c->url_published = false;
+    return 0;
 }

@@ -32,6 +32,12 @@ int nd_index_central_remove(nd_index *ix, char *err, size_t errlen);
  * the server cannot be reached or refuses (the outbox keeps everything; try
  * again later). */
 int nd_index_central_push(nd_index_central *c, char *err, size_t errlen);
+/* The URL a hub fetches this station's files from (its nordic-station,
+ * e.g. "http://10.0.0.5:8080"; NULL or "" = none), published in the central
+ * table nordic_stations at the next push. -1 with a message when it is not
+ * http:// or https://. */
+int nd_index_central_set_base_url(nd_index_central *c, const char *base_url, char *err,
+                                  size_t errlen);
 /* Changes still queued (-1 on a database error). */
 long nd_index_central_pending(nd_index_central *c);
 

@@ -19,6 +19,7 @@
 struct nd_index_watcher {
     nd_index *ix;
     nd_index_central *central; /* NULL: no central copy */
+    bool publish_url;          /* a base URL was given for the central copy */
     int stop_fd;               /* eventfd: written once by nd_index_watcher_stop() */
     pthread_t thread;
 };
@@ -26,7 +27,8 @@ struct nd_index_watcher {
 static void *watch_main(void *arg)
 {
     nd_index_watcher *w = arg;
-    bool queued = w->central && nd_index_central_pending(w->central) != 0;
+    /* A base URL to publish counts as queued: the first push sends it. */
+    bool queued = w->central && (nd_index_central_pending(w->central) != 0 || w->publish_url);
     bool warned = false; /* one line per outage, not one per retry */
     bool watching = nd_index_watch_fd(w->ix) >= 0, told_missing = false;
     char err[1024];
@@ -75,6 +77,14 @@ nd_index_watcher *nd_index_watcher_start_central(const char *db_path, const char
                                                  const char *conninfo, const char *station_id,
                                                  char *err, size_t errlen)
 {
+    return nd_index_watcher_start_station(db_path, data_dir, conninfo, station_id, NULL, err,
+                                          errlen);
+}
+
+nd_index_watcher *nd_index_watcher_start_station(const char *db_path, const char *data_dir,
+                                                 const char *conninfo, const char *station_id,
+                                                 const char *base_url, char *err, size_t errlen)
+{
     nd_index_watcher *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory");
@@ -89,6 +99,10 @@ nd_index_watcher *nd_index_watcher_start_central(const char *db_path, const char
     if (nd_index_sync(w->ix, err, errlen) < 0) goto fail;
     if (conninfo && !(w->central = nd_index_central_open(w->ix, conninfo, station_id, err, errlen)))
         goto fail;
+    if (w->central && base_url && *base_url) {
+        if (nd_index_central_set_base_url(w->central, base_url, err, errlen)) goto fail;
+        w->publish_url = true;
+    }
     w->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (w->stop_fd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));

@@ -22,6 +22,11 @@ nd_index_watcher *nd_index_watcher_start(const char *db_path, const char *data_d
 nd_index_watcher *nd_index_watcher_start_central(const char *db_path, const char *data_dir,
                                                  const char *conninfo, const char *station_id,
                                                  char *err, size_t errlen);
+/* Same, and publishes base_url (NULL = none) as the URL a hub fetches this
+ * station's files from (nd_index_central_set_base_url). */
+nd_index_watcher *nd_index_watcher_start_station(const char *db_path, const char *data_dir,
+                                                 const char *conninfo, const char *station_id,
+                                                 const char *base_url, char *err, size_t errlen);
 /* Stops the thread (within its poll) and frees everything. NULL is fine. */
 void nd_index_watcher_stop(nd_index_watcher *w);
 

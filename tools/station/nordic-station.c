@@ -40,7 +40,8 @@ static void usage(FILE *f)
         "  --listen HOST:PORT     address of the web server (default 127.0.0.1:8080)\n"
         "  --config FILE          INI file, [station] keys named like these options\n"
         "                         (daemon, listen, data_dir, state_dir, www, tls_cert, tls_key,\n"
-        "                         users, tokens, require_login, index, station_id); options\n"
+        "                         users, tokens, require_login, index, station_id, base_url,\n"
+        "                         hub, hub_token); options\n"
         "                         given here override it\n"
         "  --data-dir DIR         trial files for the index (default /var/lib/nordicd/trials)\n"
         "  --state-dir DIR        the station's index database (default /var/lib/nordic-station)\n"
@@ -58,6 +59,13 @@ static void usage(FILE *f)
         "  --index URL            also copy the trial index to one central PostgreSQL\n"
         "                         (postgresql://...; tools/index/INDEX.md), as --station-id ID\n"
         "  --station-id ID        this station's name in the central index\n"
+        "  --base-url URL         where a hub fetches this station's trial files from, e.g.\n"
+        "                         http://10.0.0.5:8080 (published in the central index)\n"
+        "  --hub URL              be a hub: no daemons; the pages (trials, athletes) and\n"
+        "                         /api/v1 over every station of this central PostgreSQL\n"
+        "                         (postgresql://...), trial ids as STATION:TRIAL, files\n"
+        "                         fetched from the station that holds them\n"
+        "  --hub-token FILE       API token (one line) the hub sends to stations\n"
         "  --help                 this text\n"
         "A listen address other than loopback needs --tls-cert, --tls-key and --users.\n",
         NORDIC_STATION_WWW);
@@ -150,6 +158,9 @@ int main(int argc, char **argv)
         O_CLIENTKEY,
         O_INDEX,
         O_STATION_ID,
+        O_BASE_URL,
+        O_HUB,
+        O_HUB_TOKEN,
         O_HELP
     };
     static const struct option opts[] = {
@@ -170,6 +181,9 @@ int main(int argc, char **argv)
         {"client-key", required_argument, 0, O_CLIENTKEY},
         {"index", required_argument, 0, O_INDEX},
         {"station-id", required_argument, 0, O_STATION_ID},
+        {"base-url", required_argument, 0, O_BASE_URL},
+        {"hub", required_argument, 0, O_HUB},
+        {"hub-token", required_argument, 0, O_HUB_TOKEN},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -234,6 +248,15 @@ int main(int argc, char **argv)
             break;
         case O_STATION_ID:
             snprintf(cfg.station_id, sizeof cfg.station_id, "%s", optarg);
+            break;
+        case O_BASE_URL:
+            snprintf(cfg.base_url, sizeof cfg.base_url, "%s", optarg);
+            break;
+        case O_HUB:
+            snprintf(cfg.hub_url, sizeof cfg.hub_url, "%s", optarg);
+            break;
+        case O_HUB_TOKEN:
+            snprintf(cfg.hub_token_file, sizeof cfg.hub_token_file, "%s", optarg);
             break;
         case O_ADDUSER:
             add_user_name = optarg;
@@ -313,9 +336,14 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
-        fprintf(stderr, "nordic-station: serving %d daemon(s) on %s://%s:%d/%s\n", cfg.ndaemons,
-                cfg.tls_cert[0] ? "https" : "http", cfg.listen_host, cfg.listen_port,
-                login ? " (login required)" : "");
+        if (cfg.hub_url[0]) /* (the URL may hold a password: not echoed) */
+            fprintf(stderr, "nordic-station: hub over the central index on %s://%s:%d/%s\n",
+                    cfg.tls_cert[0] ? "https" : "http", cfg.listen_host, cfg.listen_port,
+                    login ? " (login required)" : "");
+        else
+            fprintf(stderr, "nordic-station: serving %d daemon(s) on %s://%s:%d/%s\n", cfg.ndaemons,
+                    cfg.tls_cert[0] ? "https" : "http", cfg.listen_host, cfg.listen_port,
+                    login ? " (login required)" : "");
         station_server_run(srv, &stop_requested);
         station_server_free(srv);
     }

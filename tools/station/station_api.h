@@ -4,6 +4,8 @@
 #ifndef STATION_API_H
 #define STATION_API_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "station_config.h"
@@ -21,10 +23,30 @@ typedef struct station_api_response {
 /* Opens the index (state_dir/index.sqlite over data_dir) when built with it. */
 station_api *station_api_open(const station_config *c, char *err, size_t errlen);
 void station_api_close(station_api *a);
-/* 0 = handled (out filled, free with station_api_response_free); -1 = not its path. */
+/* A hub's request for a file or trace, to be fetched from the station that
+ * holds it (station_api_fetch_run; safe on any thread). */
+typedef struct station_api_fetch {
+    char *url;
+    char station[65];
+    char base[STATION_PATH_MAX];
+    char token[256]; /* "" = none */
+} station_api_fetch;
+
+/* 0 = handled (out filled, free with station_api_response_free); -1 = not its
+ * path; 1 = on a hub, to be fetched from a station: *fetch set (free it with
+ * station_api_fetch_free), out untouched. */
 int station_api_handle(station_api *a, const char *method, const char *path, const char *query,
-                       const char *body, size_t body_len, station_api_response *out);
+                       const char *body, size_t body_len, station_api_response *out,
+                       station_api_fetch **fetch);
+/* Fetches from the station (blocking: libcurl, 3 s to connect, dropped when
+ * under 1 KiB/s for 10 s; given up when *cancel becomes true) and fills out:
+ * the station's answer, or 502 with a JSON error naming the station. */
+void station_api_fetch_run(const station_api_fetch *fetch, const atomic_bool *cancel,
+                           station_api_response *out);
+void station_api_fetch_free(station_api_fetch *f);
 void station_api_response_free(station_api_response *r);
+/* Whether this is a hub (config hub_url): /api/v1 over the central index. */
+bool station_api_is_hub(const station_api *a);
 /* The index's inotify descriptor (-1 without it) and what to call when it is readable. */
 int station_api_watch_fd(station_api *a);
 void station_api_watch_handle(station_api *a);

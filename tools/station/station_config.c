@@ -167,10 +167,14 @@ static int on_ini_line(void *user, const char *section, const char *key, const c
     if (!strcmp(key, "index")) return set_path(c->index_url, sizeof c->index_url, value, lc, key);
     if (!strcmp(key, "station_id"))
         return set_path(c->station_id, sizeof c->station_id, value, lc, key);
+    if (!strcmp(key, "base_url")) return set_path(c->base_url, sizeof c->base_url, value, lc, key);
+    if (!strcmp(key, "hub")) return set_path(c->hub_url, sizeof c->hub_url, value, lc, key);
+    if (!strcmp(key, "hub_token"))
+        return set_path(c->hub_token_file, sizeof c->hub_token_file, value, lc, key);
     snprintf(lc->err, lc->errlen,
              "unknown key \"%s\" (valid: daemon, listen, data_dir, state_dir, www, tls_cert, "
              "tls_key, users, tokens, require_login, server_key, client_key, index, "
-             "station_id)",
+             "station_id, base_url, hub, hub_token)",
              key);
     return 0;
 }
@@ -209,8 +213,31 @@ int station_config_check(const station_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "TLS needs both tls_cert and tls_key");
         return -1;
     }
-    if (c->ndaemons == 0) {
-        snprintf(err, errlen, "no daemon given (--daemon NAME=CTL,PUB or daemon = in [station])");
+    if (c->base_url[0] && !c->index_url[0]) {
+        snprintf(err, errlen, "base_url is published in the central index: it needs index");
+        return -1;
+    }
+    if (c->base_url[0] && strncmp(c->base_url, "http://", 7) &&
+        strncmp(c->base_url, "https://", 8)) {
+        snprintf(err, errlen, "base_url \"%s\": expected http://HOST:PORT or https://...",
+                 c->base_url);
+        return -1;
+    }
+    if (c->hub_url[0]) {
+        /* A hub serves the central index only: no boards, no files of its own. */
+        if (c->ndaemons || c->index_url[0] || c->station_id[0] || c->base_url[0]) {
+            snprintf(err, errlen,
+                     "hub takes no daemon, index, station_id or base_url (it serves every "
+                     "station from the central index; those belong to the stations)");
+            return -1;
+        }
+    } else if (c->hub_token_file[0]) {
+        snprintf(err, errlen, "hub_token is the token a hub sends to stations: it needs hub");
+        return -1;
+    }
+    if (c->ndaemons == 0 && !c->hub_url[0]) {
+        snprintf(err, errlen,
+                 "no daemon given (--daemon NAME=CTL,PUB or daemon = in [station]; or --hub URL)");
         return -1;
     }
     if (!station_host_is_loopback(c->listen_host) && !(tls && c->users_file[0])) {

@@ -38,6 +38,15 @@ typedef struct station_config {
      * "postgresql://..." or "" for none, and this station's id there. */
     char index_url[STATION_PATH_MAX];
     char station_id[65];
+    /* The URL a hub fetches this station's trial files from (published in
+     * the central index with index/station_id); "" = none. */
+    char base_url[STATION_PATH_MAX];
+    /* Hub mode: no daemons; pages and /api/v1 over every station of this
+     * central PostgreSQL ("postgresql://..."); "" = an ordinary station. */
+    char hub_url[STATION_PATH_MAX];
+    /* A file holding the API token a hub sends to the stations
+     * (Authorization: Bearer) when it fetches a file; "" = none. */
+    char hub_token_file[STATION_PATH_MAX];
 } station_config;
 
 void station_config_defaults(station_config *c, const char *www_default);

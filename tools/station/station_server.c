@@ -2,6 +2,8 @@
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +42,26 @@ struct station_server {
     uint64_t next_client;
     struct ws_pss *ws[WS_MAX];
     lws_sorted_usec_list_t sweep;
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_idle; /* signalled when jobs_running drops */
+    int jobs_running;
 };
 
+/* A hub's fetch from a station, on its own thread so the web server keeps
+ * serving meanwhile. Owned by the request until it closes; a job whose
+ * request closed first is freed by its thread. */
+typedef struct hub_job {
+    station_api_fetch *fetch;
+    station_api_response resp; /* filled by the thread */
+    struct lws *wsi;
+    struct lws_context *ctx;
+    station_server *server; /* its jobs_lock guards done and orphaned */
+    atomic_bool cancel;     /* the request is gone: stop fetching */
+    bool done, orphaned;
+} hub_job;
+
 typedef struct http_pss {
+    hub_job *job; /* a hub's fetch in progress for this request */
     char method[8];
     char path[PATH_MAX_LEN];
     char query[QUERY_MAX_LEN];
@@ -305,6 +324,105 @@ static int handle_session(struct lws *wsi, http_pss *p, station_server *s, const
     return respond_json(wsi, p, 200, body);
 }
 
+static void hub_job_free(hub_job *j)
+{
+    station_api_fetch_free(j->fetch);
+    station_api_response_free(&j->resp);
+    free(j);
+}
+
+static void *hub_job_main(void *arg)
+{
+    hub_job *j = arg;
+    station_server *s = j->server;
+    station_api_fetch_run(j->fetch, &j->cancel, &j->resp);
+    pthread_mutex_lock(&s->jobs_lock);
+    j->done = true;
+    if (j->orphaned)
+        hub_job_free(j); /* the request is gone */
+    else
+        lws_cancel_service(j->ctx); /* under the lock: the context outlives a live request */
+    s->jobs_running--;
+    pthread_cond_signal(&s->jobs_idle);
+    pthread_mutex_unlock(&s->jobs_lock);
+    return NULL;
+}
+
+/* Starts the fetch; the answer is sent from HTTP_WRITEABLE once it is done. */
+static int hub_job_start(struct lws *wsi, http_pss *p, station_server *s, station_api_fetch *f)
+{
+    hub_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        station_api_fetch_free(f);
+        return respond_error(wsi, p, 500, "out of memory");
+    }
+    j->fetch = f;
+    j->wsi = wsi;
+    j->ctx = s->ctx;
+    j->server = s;
+    atomic_init(&j->cancel, false);
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&s->jobs_lock);
+    int rc = pthread_create(&t, &attr, hub_job_main, j);
+    if (rc == 0) s->jobs_running++;
+    pthread_mutex_unlock(&s->jobs_lock);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        hub_job_free(j);
+        return respond_error(wsi, p, 503, "cannot start a fetch from the station");
+    }
+    p->job = j;
+    /* The fetch bounds the wait (station_fetch.h), not the server's 10 s. */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    return 0;
+}
+
+/* HTTP_WRITEABLE of a request waiting for its fetch: answers once it is done. */
+static int hub_job_poll(struct lws *wsi, http_pss *p, station_server *s)
+{
+    pthread_mutex_lock(&s->jobs_lock);
+    bool done = p->job->done;
+    pthread_mutex_unlock(&s->jobs_lock);
+    if (!done) return 0;
+    hub_job *j = p->job;
+    p->job = NULL;
+    int rc = respond(wsi, p, j->resp.status, j->resp.content_type, j->resp.body ? j->resp.body : "",
+                     j->resp.body_len, NULL);
+    hub_job_free(j);
+    return rc;
+}
+
+/* The request closed: its job's thread frees the job when it ends. */
+static void hub_job_drop(http_pss *p, station_server *s)
+{
+    if (!p->job) return;
+    pthread_mutex_lock(&s->jobs_lock);
+    if (p->job->done) {
+        hub_job_free(p->job);
+    } else {
+        p->job->orphaned = true;
+        atomic_store(&p->job->cancel, true);
+    }
+    pthread_mutex_unlock(&s->jobs_lock);
+    p->job = NULL;
+}
+
+/* The live page of a hub: there are no boards here (no daemons). */
+static int hub_no_live_page(struct lws *wsi, http_pss *p)
+{
+    static const char page[] =
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Hub: no live page</title><link rel=\"stylesheet\" href=\"app.css\"></head>"
+        "<body><main><h1>This is a hub</h1><p>A hub serves the trials and athletes of every "
+        "station from the central index. It has no boards, so there is no live page here: "
+        "open each station's own page to record.</p><p><a href=\"trial.html\">All trials</a> "
+        "&middot; <a href=\"athlete.html\">Athletes</a></p></main></body></html>";
+    return respond(wsi, p, 404, "text/html; charset=utf-8", page, sizeof page - 1, NULL);
+}
+
 /* ---- routing: every HTTP request passes here, once its body is in ---- */
 
 static int route(struct lws *wsi, http_pss *p)
@@ -332,7 +450,10 @@ static int route(struct lws *wsi, http_pss *p)
     bool authed = bearer || !station_auth_required(s->auth) ||
                   station_auth_session(s->auth, cookie, NULL, NULL);
     const char *name = path[0] == '/' ? path + 1 : path;
-    if (!*name) name = "station.html";
+    bool hub = station_api_is_hub(s->api);
+    /* A hub has no boards: its front page is the trials list of every station. */
+    if (!*name) name = hub ? "trial.html" : "station.html";
+    if (hub && get && !strcmp(name, "station.html") && authed) return hub_no_live_page(wsi, p);
     if (get && static_name_ok(name)) {
         if (!authed && !is_public_asset(name)) return redirect(wsi, p, "/login.html");
         return serve_static(wsi, p, s, name);
@@ -360,6 +481,10 @@ static int route(struct lws *wsi, http_pss *p)
     }
     if (!strcmp(path, "/api/v1/status")) {
         if (!get) return respond_error(wsi, p, 405, "use GET");
+        if (hub)
+            return respond_error(wsi, p, 404,
+                                 "this is a hub over the central index: it has no "
+                                 "daemons; each station's own page shows them live");
         char *j = station_hub_status_json(s->hub);
         int rc = j ? respond_json(wsi, p, 200, j) : -1;
         cJSON_free(j);
@@ -367,8 +492,11 @@ static int route(struct lws *wsi, http_pss *p)
     }
     if (!strncmp(path, "/api/v1/", 8)) {
         station_api_response r;
-        if (station_api_handle(s->api, p->method, path, p->query[0] ? p->query : NULL, p->body,
-                               p->body_len, &r) == 0) {
+        station_api_fetch *fetch = NULL;
+        int handled = station_api_handle(s->api, p->method, path, p->query[0] ? p->query : NULL,
+                                         p->body, p->body_len, &r, &fetch);
+        if (handled == 1) return hub_job_start(wsi, p, s, fetch);
+        if (handled == 0) {
             int rc;
             if (r.file_path)
                 rc = serve_file(wsi, p, r.file_path, r.content_type);
@@ -441,7 +569,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     http_pss *p = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
-        free(p->body); /* a previous request on this keep-alive connection */
+        hub_job_drop(p, server_of(wsi)); /* (none: a request waiting reads nothing more) */
+        free(p->body);                   /* a previous request on this keep-alive connection */
         free(p->resp);
         memset(p, 0, sizeof *p);
         method_of(wsi, p);
@@ -481,12 +610,19 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         if (p->body_too_big) return respond_error(wsi, p, 413, "request body over 64 KiB") ? -1 : 0;
         return route(wsi, p) ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (p->job) return hub_job_poll(wsi, p, server_of(wsi)) ? -1 : 0;
         return write_body_chunk(wsi, p);
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* A hub's fetch may have finished: its request checks in HTTP_WRITEABLE. */
+        if (station_api_is_hub(server_of(wsi)->api))
+            lws_callback_on_writable_all_protocol(lws_get_context(wsi), lws_get_protocol(wsi));
+        return 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (p) {
+            hub_job_drop(p, server_of(wsi));
             free(p->body);
             free(p->resp);
             p->body = NULL;
@@ -664,7 +800,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
     station_server *s = server_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        if (!same_origin(wsi)) return 1;
+        if (!same_origin(wsi) || station_api_is_hub(s->api)) return 1; /* a hub has no live data */
         char cookie[COOKIE_MAX];
         header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie);
         if (station_auth_required(s->auth) && !station_auth_session(s->auth, cookie, NULL, NULL))
@@ -773,6 +909,8 @@ station_server *station_server_new(const station_config *c, station_hub *hub, st
     s->links = links;
     s->auth = auth;
     s->tls = c->tls_cert[0] != 0;
+    pthread_mutex_init(&s->jobs_lock, NULL);
+    pthread_cond_init(&s->jobs_idle, NULL);
     s->api = station_api_open(c, err, errlen);
     if (!s->api) {
         free(s);
@@ -818,7 +956,12 @@ void station_server_free(station_server *s)
 {
     if (!s) return;
     station_hub_set_wake(s->hub, NULL, NULL);
-    lws_context_destroy(s->ctx);
+    lws_context_destroy(s->ctx); /* closing the requests cancels their fetches */
+    pthread_mutex_lock(&s->jobs_lock);
+    while (s->jobs_running) pthread_cond_wait(&s->jobs_idle, &s->jobs_lock);
+    pthread_mutex_unlock(&s->jobs_lock);
+    pthread_mutex_destroy(&s->jobs_lock);
+    pthread_cond_destroy(&s->jobs_idle);
     station_api_close(s->api);
     free(s);
 }

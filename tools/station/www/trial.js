@@ -36,7 +36,7 @@
     const t = r.body, s = t.summary || {}, settings = t.settings || {}, meta = t.metadata || {};
     $("t-id").textContent = t.trial_id || id;
     const duration = t.samples && t.sample_rate_hz ? t.samples / t.sample_rate_hz : null;
-    kv($("t-meta"), [["Athlete", t.athlete_id], ["Recorded (UTC)", t.created_utc], ["Duration", nd.fmt(duration, 1) + " s"],
+    kv($("t-meta"), [...(t.station_id ? [["Station", t.station_id]] : []), ["Athlete", t.athlete_id], ["Recorded (UTC)", t.created_utc], ["Duration", nd.fmt(duration, 1) + " s"],
       ["Status", t.status], ["Protocol", t.protocol], ["Board", [meta.device_model, meta.device_serial].filter(Boolean).join(" ")],
       ["Body mass", isFinite(settings.body_mass_kg) ? settings.body_mass_kg + " kg" : null],
       ["Lever", isFinite(settings.lever_m) ? settings.lever_m + " m" : null], ["Injured side", settings.injured_side],
