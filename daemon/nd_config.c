@@ -96,7 +96,7 @@ void nd_config_defaults(nd_config *c)
     c->log_level = ND_LOG_INFO;
     c->foreground = true;
     c->ring_capacity = 1ul << 20; /* at most 64 MiB: 10 s at 100 kHz */
-    c->ring_seconds = 8;          /* daemon/RING.md, "Sizing" */
+    c->ring_seconds = 8;          /* daemon/pipeline/RING.md, "Sizing" */
     c->flush_interval_s = 0.25;
     c->live_hz = 50;
     c->wave_decimation = 10;

@@ -33,7 +33,7 @@ int main(void)
     CHECK(strcmp(c.pub, "tcp://127.0.0.1:5556") == 0);
     CHECK(strncmp(c.ctl, "ipc://", 6) == 0);
     CHECK(c.ring_capacity == 1ul << 20);
-    CHECK_NEAR(c.ring_seconds, 8, 0); /* daemon/RING.md, "Sizing" */
+    CHECK_NEAR(c.ring_seconds, 8, 0); /* daemon/pipeline/RING.md, "Sizing" */
     CHECK_NEAR(c.flush_interval_s, 0.25, 0);
     CHECK_NEAR(c.metrics.on_N, 100, 0);
     CHECK(nd_config_validate(&c, err, sizeof err) == 0);

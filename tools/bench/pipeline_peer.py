@@ -4,12 +4,12 @@ lab engineer would write it with Debian's numpy, scipy, h5py and pyzmq.
 
     TCP NFP/1 source -> frames (COBS, CRC-16/CCITT-FALSE) -> calibration ->
     2nd-order Butterworth low-pass (scipy lfilter, state carried) -> rep
-    detection (daemon/METRICS.md: open at T >= on, end after hold samples
+    detection (daemon/metrics/METRICS.md: open at T >= on, end after hold samples
     below off, discard shorter than min_rep) -> HDF5 trial file (the
-    /samples layout of daemon/TRIAL_FORMAT.md: raw, force_N, seq; chunks of
+    /samples layout of daemon/trialfile/TRIAL_FORMAT.md: raw, force_N, seq; chunks of
     chunk_rows, libver latest, SWMR, whole chunks buffered, flush + fdatasync
     every 0.25 s; /reps) -> ZeroMQ PUB (wave blocks of decimated force, live
-    at live_hz, rep, status at 1 Hz; JSON as daemon/ZMQ_PROTOCOL.md).
+    at live_hz, rep, status at 1 Hz; JSON as daemon/wire/ZMQ_PROTOCOL.md).
 
 Work is done in batches, vectorised, every 20 ms of arrivals (as nordicd's
 consumers batch). Frame decoding is a Python loop per frame: numpy has no
