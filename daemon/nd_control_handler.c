@@ -79,6 +79,7 @@ static int handle_start(nd_daemon *d, const nd_start_request *r, cJSON *reply, c
     req.subject = r->subject;
     snprintf(req.notes, sizeof req.notes, "%s", r->notes);
     snprintf(req.protocol, sizeof req.protocol, "%s", r->protocol);
+    req.plan = r->plan;
     nd_trial_slot slot;
     if (nd_daemon_start_trial(d, &req, &slot, err, errlen)) return -1;
     cJSON_AddStringToObject(reply, "trial_id", slot.trial_id);
@@ -140,6 +141,8 @@ int nd_control_handle_request(void *ctx, const nd_request *req, cJSON *reply, ch
         return nd_daemon_mark(d, req->mark.kind, req->mark.detail, req->mark.pain, err, errlen);
     case ND_CMD_CONFIG:
         return handle_config(d, &req->config, reply, err, errlen);
+    case ND_CMD_SET:
+        return nd_daemon_set_next(d, err, errlen);
     case ND_CMD_COUNT:
         break;
     }

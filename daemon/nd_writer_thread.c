@@ -65,6 +65,8 @@ static void meta_from_trial(const nd_trial *t, nd_trial_meta *meta)
     meta->subject = t->req.subject;
     snprintf(meta->protocol, sizeof meta->protocol, "%s", t->req.protocol);
     snprintf(meta->notes, sizeof meta->notes, "%s", t->req.notes);
+    meta->plan = t->req.plan;
+    nd_set_plan_normalise(&meta->plan);
 }
 
 static void add_event(writer_ctx *w, uint64_t pos, const char *kind, const char *detail)
@@ -207,6 +209,18 @@ static void on_message(void *ctx, const nd_msg *m)
         break;
     case ND_MSG_ERROR:
         if (w->recording) add_event(w, m->pos, "error", m->u.text);
+        break;
+    case ND_MSG_SET_NEXT:
+        /* Replayed by offline recomputation at this sample (METRICS.md 5). */
+        if (w->recording && m->trial_no == w->trial_no)
+            add_event(w, m->pos, "set_next", "operator ended the set");
+        break;
+    case ND_MSG_SET_RESULT:
+        if (w->tf && m->trial_no == w->trial_no && !nd_trial_file_failed(w->tf)) {
+            char err[256];
+            if (nd_trial_file_add_set(w->tf, &m->u.set, err, sizeof err))
+                record_failure(w, "set not stored", err);
+        }
         break;
     default:
         break;

@@ -33,10 +33,14 @@ static void usage(FILE *out)
           "  calibrate left|right MASS_KG [--window S]\n"
           "                                  two-point calibration with a known mass\n"
           "  start --athlete ID [--mass KG] [--lever M] [--injured left|right|none]\n"
-          "        [--notes TEXT] [--protocol SETSxREPS]\n"
-          "                                  start a trial\n"
+          "        [--notes TEXT] [--protocol SETSxREPS [--rest S] [--set-gap S]\n"
+          "        [--target-left N] [--target-right N] | [--target-pct P --best-left N\n"
+          "        --best-right N] [--tolerance PCT]]\n"
+          "                                  start a trial (a protocol counts sets, rest\n"
+          "                                  and the target zone: daemon/METRICS.md 5)\n"
           "  stop                            stop the trial (prints the summary)\n"
           "  mark KIND [DETAIL...]           event mark; `mark pain N [DETAIL]` (N = 0-10)\n"
+          "  set next                        end the current set of the protocol\n"
           "  config [KEY=VALUE...]           show or change metric/live settings\n"
           "  send JSON                       send a raw request\n"
           "  keygen PREFIX                   write PREFIX.key (secret, 0600) and PREFIX.pub\n\n"
@@ -116,9 +120,20 @@ static cJSON *build_request(int argc, char **argv)
         static const struct {
             const char *opt, *field;
             bool number;
-        } map[] = {{"--athlete", "athlete_id", false}, {"--mass", "body_mass_kg", true},
-                   {"--lever", "lever_m", true},       {"--injured", "injured_side", false},
-                   {"--notes", "notes", false},        {"--protocol", "protocol", false}};
+        } map[] = {{"--athlete", "athlete_id", false},
+                   {"--mass", "body_mass_kg", true},
+                   {"--lever", "lever_m", true},
+                   {"--injured", "injured_side", false},
+                   {"--notes", "notes", false},
+                   {"--protocol", "protocol", false},
+                   {"--rest", "rest_s", true},
+                   {"--set-gap", "set_gap_s", true},
+                   {"--target-left", "target_left_N", true},
+                   {"--target-right", "target_right_N", true},
+                   {"--target-pct", "target_pct", true},
+                   {"--best-left", "best_left_N", true},
+                   {"--best-right", "best_right_N", true},
+                   {"--tolerance", "target_tolerance_pct", true}};
         for (int i = 1; i < argc; i++) {
             size_t k;
             for (k = 0; k < sizeof map / sizeof *map; k++)
@@ -169,6 +184,13 @@ static cJSON *build_request(int argc, char **argv)
                                          i > first_detail ? " " : "", argv[i]);
             cJSON_AddStringToObject(r, "detail", detail);
         }
+    } else if (!strcmp(cmd, "set")) {
+        if (argc != 2 || strcmp(argv[1], "next")) {
+            usage_error("%s", "set needs the action `next`: `nordctl set next`");
+            goto fail;
+        }
+        cJSON_Delete(r);
+        return nd_req_set_next();
     } else if (!strcmp(cmd, "config")) {
         cJSON_AddStringToObject(r, "cmd", "config");
         cJSON *set = argc > 1 ? cJSON_AddObjectToObject(r, "set") : NULL;

@@ -230,6 +230,16 @@ int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep)
     return 1;
 }
 
+uint64_t nd_metrics_samples(const nd_metrics *m)
+{
+    return m->n;
+}
+
+bool nd_metrics_rep_open(const nd_metrics *m)
+{
+    return m->det.open;
+}
+
 void nd_metrics_live(const nd_metrics *m, nd_live_state *out)
 {
     out->samples = m->n;

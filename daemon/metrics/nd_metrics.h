@@ -133,6 +133,10 @@ int nd_metrics_push(nd_metrics *m, double left_N, double right_N, nd_rep_result 
  * *rep may be NULL); a rep shorter than min_rep_s is discarded (returns 0).
  * Call once, after the last push. */
 int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep);
+/* Sample sets pushed so far (the index of the next one). */
+uint64_t nd_metrics_samples(const nd_metrics *m);
+/* Whether a rep is open (a cheap nd_metrics_live().rep_open). */
+bool nd_metrics_rep_open(const nd_metrics *m);
 /* rep_open is the daemon's tare rule: refuse a tare while it is true. */
 void nd_metrics_live(const nd_metrics *m, nd_live_state *out);
 /* pain_rating: 0..10, or -1 if none entered (other values count as -1). */

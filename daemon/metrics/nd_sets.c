@@ -14,6 +14,11 @@ void nd_set_plan_default(nd_set_plan *p)
     for (int leg = 0; leg < 2; leg++) p->zone_lo_N[leg] = p->zone_hi_N[leg] = NAN;
 }
 
+void nd_set_plan_normalise(nd_set_plan *p)
+{
+    if (p->sets == 0) nd_set_plan_default(p);
+}
+
 bool nd_set_plan_has_zone(const nd_set_plan *p)
 {
     return !isnan(p->zone_lo_N[ND_LEFT]) || !isnan(p->zone_lo_N[ND_RIGHT]);
@@ -269,7 +274,6 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
     long found = 0;
     nd_set_result r[2];
     nd_rep_result rep;
-    nd_live_state live;
     size_t next_input = 0;
 #define EMIT(row)                                                                                  \
     do {                                                                                           \
@@ -289,8 +293,7 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
         if (i == n) break;
         if (nd_metrics_push(m, left_N[i], right_N[i], &rep) && nd_sets_rep(&t, &rep, &r[0]))
             EMIT(r[0]);
-        nd_metrics_live(m, &live);
-        nd_sets_tick(&t, i, live.rep_open, NULL);
+        nd_sets_tick(&t, i, nd_metrics_rep_open(m), NULL);
     }
     if (nd_metrics_finish(m, &rep) && nd_sets_rep(&t, &rep, &r[0])) EMIT(r[0]);
     int k = nd_sets_finish(&t, n, r);

@@ -37,6 +37,8 @@ typedef struct nd_set_plan {
 
 /* No protocol, default rest and gap, no zone. */
 void nd_set_plan_default(nd_set_plan *p);
+/* A plan without sets (e.g. a zeroed request) becomes the default plan. */
+void nd_set_plan_normalise(nd_set_plan *p);
 /* Ranges above; zone bounds finite, 0 <= lo <= hi, or both NaN. */
 int nd_set_plan_validate(const nd_set_plan *p, char *err, size_t errlen);
 bool nd_set_plan_has_zone(const nd_set_plan *p);

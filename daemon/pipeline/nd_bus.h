@@ -27,6 +27,7 @@
 #include "nd_device.h"
 #include "nd_metrics.h"
 #include "nd_ring.h"
+#include "nd_sets.h"
 
 #define ND_BUS_CAPACITY    4096
 #define ND_BUS_MAX_READERS 4
@@ -50,6 +51,8 @@ typedef enum nd_msg_kind {
     ND_MSG_REP,             /* metrics -> writer, publisher: u.rep */
     ND_MSG_SUMMARY,         /* metrics -> writer, publisher: u.summary (after STOP) */
     ND_MSG_ERROR,           /* anyone: u.text, published on status and logged in the file */
+    ND_MSG_SET_NEXT,        /* command -> metrics, writer: end the current set here */
+    ND_MSG_SET_RESULT,      /* metrics -> writer, publisher: u.set, a final /sets row */
 } nd_msg_kind;
 
 typedef struct nd_msg {
@@ -75,6 +78,7 @@ typedef struct nd_msg {
         nd_metric_settings settings;
         nd_rep_result rep;
         nd_trial_summary summary;
+        nd_set_result set;
         char text[240];
     } u;
 } nd_msg;

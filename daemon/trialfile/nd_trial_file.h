@@ -42,6 +42,7 @@
 #include "nd_device.h"
 #include "nd_metrics.h"
 #include "nd_sample.h"
+#include "nd_sets.h"
 
 #define ND_TRIAL_SCHEMA           "nordic-trial"
 #define ND_TRIAL_SCHEMA_VERSION   1
@@ -70,6 +71,7 @@ typedef struct nd_trial_meta {
     nd_subject subject; /* 0 = not given, stored verbatim */
     char protocol[128]; /* free text, e.g. "1x3 maximal" (may be empty) */
     char notes[1024];   /* free text (may be empty) */
+    nd_set_plan plan;   /* planned sets (plan.sets == 0: none); attributes of /sets */
 } nd_trial_meta;
 
 /* Zeroes *m and fills defaults (software_version, default metric settings,
@@ -106,6 +108,8 @@ int nd_trial_file_append_columns(nd_trial_file *tf, const int32_t *raw, const do
                                  const uint64_t *seq, size_t n, char *err, size_t errlen);
 
 int nd_trial_file_add_rep(nd_trial_file *tf, const nd_rep_result *rep, char *err, size_t errlen);
+/* One /sets row (schema 1.1), written immediately like a rep. */
+int nd_trial_file_add_set(nd_trial_file *tf, const nd_set_result *set, char *err, size_t errlen);
 /* t_s: seconds from the trial's first sample. kind e.g. "tare", "gap",
  * "device_lost", "device_back", "pain", "mark", "error"; detail free text
  * (may be NULL). Longer strings are cut at a UTF-8 character boundary. */
@@ -133,7 +137,7 @@ typedef struct nd_trial_file_stats {
     uint64_t rows_appended; /* sample sets accepted */
     uint64_t rows_written;  /* handed to HDF5 */
     uint64_t rows_flushed;  /* durable: on disk at the last successful flush */
-    uint64_t reps, events;
+    uint64_t reps, events, sets;
     uint64_t flushes;
     uint64_t flush_p99_ns; /* over the last (up to) 8192 flushes */
     uint64_t flush_max_ns;

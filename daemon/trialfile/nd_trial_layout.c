@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nd_trial_h5.h"
+#include "nd_trial_sets.h"
 
 /* Every metric setting of daemon/METRICS.md, stored as a float64 root attribute whose
  * name carries the unit. */
@@ -45,6 +46,7 @@ int nd_trial_write_root_attrs(hid_t f, const nd_trial_meta *m, double flush_inte
     int rc = 0;
     rc |= nd_h5_attr_str(f, "schema", ND_TRIAL_SCHEMA);
     rc |= nd_h5_attr_i32(f, "schema_version", ND_TRIAL_SCHEMA_VERSION);
+    rc |= nd_h5_attr_i32(f, "schema_minor_version", ND_TRIAL_SCHEMA_MINOR_VERSION);
     rc |= nd_h5_attr_str(f, "status", ND_TRIAL_STATUS_RECORDING);
     rc |= nd_h5_attr_str(f, "trial_id", m->trial_id);
     rc |= nd_h5_attr_str(f, "athlete_id", m->athlete_id);
@@ -97,9 +99,10 @@ int nd_trial_write_dataset_attrs(hid_t raw, hid_t force, hid_t seq, hid_t reps, 
     rc |=
         describe(force, "N", "calibrated unfiltered force [set, channel] = (raw - offset) * gain");
     rc |= describe(seq, NULL, "device sequence number of each sample set; jumps are gaps");
-    rc |= describe(reps, NULL,
-                   "one row per rep (daemon/METRICS.md); trial summary in this dataset's attributes "
-                   "once the trial is complete");
+    rc |=
+        describe(reps, NULL,
+                 "one row per rep (daemon/METRICS.md); trial summary in this dataset's attributes "
+                 "once the trial is complete");
     rc |= describe(events, NULL, "t_s (s from the first sample), kind, detail (UTF-8)");
     return rc ? -1 : 0;
 }

@@ -9,6 +9,7 @@
 
 #include "nd_trial_h5.h"
 #include "nd_trial_layout.h"
+#include "nd_trial_sets.h"
 
 enum { D_RAW, D_FORCE, D_SEQ, D_REPS, D_EVENTS, D_COUNT };
 static const char *const dataset_names[D_COUNT] = {"/samples/raw", "/samples/force_N",
@@ -17,6 +18,7 @@ static const char *const dataset_names[D_COUNT] = {"/samples/raw", "/samples/for
 struct nd_trial_reader {
     hid_t file;
     hid_t d[D_COUNT];
+    hid_t d_sets; /* schema 1.1; -1 in version 1.0 files */
     nd_trial_info info;
     char path[4096];
 };
@@ -43,6 +45,7 @@ int nd_trial_reader_refresh(nd_trial_reader *r, char *err, size_t errlen)
     r->info.samples = n;
     r->info.reps = rows_of(r->d[D_REPS], r->info.swmr);
     r->info.events = rows_of(r->d[D_EVENTS], r->info.swmr);
+    r->info.sets = r->d_sets >= 0 ? rows_of(r->d_sets, r->info.swmr) : 0;
     H5Eclear2(H5E_DEFAULT);
     (void)err;
     (void)errlen;
@@ -54,6 +57,7 @@ void nd_trial_reader_close(nd_trial_reader *r)
     if (!r) return;
     for (int i = 0; i < D_COUNT; i++)
         if (r->d[i] >= 0) H5Dclose(r->d[i]);
+    if (r->d_sets >= 0) H5Dclose(r->d_sets);
     if (r->file >= 0) H5Fclose(r->file);
     H5Eclear2(H5E_DEFAULT);
     free(r);
@@ -84,6 +88,10 @@ static int check_schema(nd_trial_reader *r, char *err, size_t errlen)
         return -1;
     }
     r->info.schema_version = (int)v;
+    /* 1.0 files have no minor version; 1.x additions are optional to readers. */
+    r->info.schema_minor_version =
+        nd_h5_read_i64(r->file, "schema_minor_version", &v) == 0 && v >= 0 ? (int)v : 0;
+    H5Eclear2(H5E_DEFAULT);
     return 0;
 }
 
@@ -106,6 +114,7 @@ nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen
         return NULL;
     }
     for (int i = 0; i < D_COUNT; i++) r->d[i] = -1;
+    r->d_sets = -1;
     snprintf(r->path, sizeof r->path, "%s", path);
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) {
@@ -141,6 +150,9 @@ nd_trial_reader *nd_trial_reader_open(const char *path, char *err, size_t errlen
         }
     }
     nd_trial_info *in = &r->info;
+    if (nd_trial_sets_read_plan(r->file, &in->meta.plan) == 0)
+        r->d_sets = H5Dopen2(r->file, "/sets", H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
     nd_h5_read_str(r->file, "status", in->status, sizeof in->status);
     nd_h5_read_str(r->file, "created_utc", in->created_utc, sizeof in->created_utc);
     nd_h5_read_str(r->file, "closed_utc", in->closed_utc, sizeof in->closed_utc);
@@ -231,6 +243,25 @@ long nd_trial_reader_read_events(nd_trial_reader *r, nd_trial_event *out, size_t
         rc = (long)n;
     } else {
         nd_h5_error(err, errlen, "reading /events");
+    }
+    H5Tclose(t);
+    free(rows);
+    return rc;
+}
+
+long nd_trial_reader_read_sets(nd_trial_reader *r, nd_set_result *out, size_t max, char *err,
+                               size_t errlen)
+{
+    size_t n = r->info.sets < max ? (size_t)r->info.sets : max;
+    if (n == 0) return 0;
+    nd_h5_set_row *rows = calloc(n, sizeof *rows);
+    hid_t t = nd_h5_set_mem_type();
+    long rc = -1;
+    if (rows && read_rows(r->d_sets, 1, 0, n, 1, t, rows) == 0) {
+        for (size_t i = 0; i < n; i++) nd_h5_row_to_set(&rows[i], &out[i]);
+        rc = (long)n;
+    } else {
+        nd_h5_error(err, errlen, "reading /sets");
     }
     H5Tclose(t);
     free(rows);

@@ -208,6 +208,13 @@ cJSON *nd_req_mark(const char *kind, const char *detail, int pain)
     return r;
 }
 
+cJSON *nd_req_set_next(void)
+{
+    cJSON *r = nd_req_simple("set");
+    if (r) cJSON_AddStringToObject(r, "action", "next");
+    return r;
+}
+
 nd_live_client *nd_live_client_open(void *zctx, const nd_client_options *opt, unsigned topics,
                                     int rcvhwm, char *err, size_t errlen)
 {
