@@ -177,6 +177,8 @@ static int write_outputs(nd_report_trial *trials, size_t n, const nd_report_opti
     rc |= nd_report_write_trials_csv(path, trials, n);
     snprintf(path, sizeof path, "%s/reps.csv", o->out_dir);
     rc |= nd_report_write_reps_csv(path, trials, n);
+    snprintf(path, sizeof path, "%s/sets.csv", o->out_dir);
+    rc |= nd_report_write_sets_csv(path, trials, n);
     snprintf(path, sizeof path, "%s/trends.csv", o->out_dir);
     rc |= nd_report_write_trends_csv(path, trials, order, n_order, o->mdc_N);
     snprintf(path, sizeof path, "%s/trials.json", o->out_dir);

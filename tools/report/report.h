@@ -47,6 +47,9 @@ typedef struct nd_report_trial {
     size_t n_recomputed_reps;
     nd_rep_result *stored_reps;
     size_t n_stored_reps;
+    /* sets of a planned protocol (report_sets.c): reported, stored, replayed */
+    nd_set_result *sets, *stored_sets, *recomputed_sets;
+    size_t n_sets, n_stored_sets, n_recomputed_sets;
     /* trend (filled after all files are read) */
     int test_number; /* 1-based per athlete, by created_utc */
 } nd_report_trial;
@@ -78,6 +81,16 @@ int nd_report_run_pool(nd_report_trial *trials, size_t n, const nd_report_option
 /* report_trend.c: orders the processed trials per athlete by created_utc.
  * order receives indices into trials (processed ones only); returns count. */
 size_t nd_report_trend_order(nd_report_trial *trials, size_t n, size_t *order);
+
+/* report_sets.c: stored /sets, and the tracker replayed over the samples
+ * and the set_next/pain events when recompute (or compare) asks. 0 or -1. */
+int nd_report_sets_analyse(nd_report_trial *t, nd_trial_reader *r, const double *left,
+                           const double *right, size_t n, bool recompute, char *err, size_t errlen);
+int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t n);
+/* Appends set rows to compare.csv through row(); returns the mismatches. */
+size_t nd_report_compare_sets(FILE *f, const nd_report_trial *p,
+                              size_t (*row)(FILE *, const nd_report_trial *, const char *, double,
+                                            double, double));
 
 /* report_csv.c / report_json.c: each writes OUT.tmp then renames. 0 or -1
  * with a message on stderr. */

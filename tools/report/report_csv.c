@@ -205,8 +205,8 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
 }
 
 /* One compare row; returns 1 when the values differ beyond tol. */
-static int cmp_row(FILE *f, const nd_report_trial *p, const char *metric, double stored,
-                   double recomputed, double tol)
+static size_t cmp_row(FILE *f, const nd_report_trial *p, const char *metric, double stored,
+                      double recomputed, double tol)
 {
     double diff = recomputed - stored;
     bool match = (isnan(stored) && isnan(recomputed)) || fabs(diff) <= tol || stored == recomputed;
@@ -264,6 +264,7 @@ int nd_report_write_compare_csv(const char *path, const nd_report_trial *t, size
                 bad += cmp_row(f, p, metric, sx[j], sy[j], tol);
             }
         }
+        bad += nd_report_compare_sets(f, p, cmp_row);
         if (bad) (*mismatches)++;
     }
     return nd_report_finish(f, tmp, path);
