@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "nd_metrics.h"
+#include "nd_progression.h"
 
 #define ND_PATH_MAX 512
 
@@ -32,6 +33,8 @@ typedef struct nd_config {
     int left_channel, right_channel;
     /* [metrics] */
     nd_metric_settings metrics;
+    /* [progression] (daemon/METRICS.md 5.6) */
+    nd_progression_rules progression;
     /* [security] */
     char curve_secret_key[ND_PATH_MAX];
     char curve_allowed_clients[ND_PATH_MAX];

@@ -80,6 +80,7 @@ static int handle_start(nd_daemon *d, const nd_start_request *r, cJSON *reply, c
     snprintf(req.notes, sizeof req.notes, "%s", r->notes);
     snprintf(req.protocol, sizeof req.protocol, "%s", r->protocol);
     req.plan = r->plan;
+    req.plan.rules = nd_daemon_config(d)->progression; /* stored with the trial */
     nd_trial_slot slot;
     if (nd_daemon_start_trial(d, &req, &slot, err, errlen)) return -1;
     cJSON_AddStringToObject(reply, "trial_id", slot.trial_id);

@@ -247,6 +247,8 @@ static void end_trial(metrics_ctx *mc, const nd_msg *m)
         int k = nd_sets_finish(&mc->sets, nd_metrics_samples(mc->trial), set);
         for (int j = 0; j < k; j++) post_set(mc, &set[j], m->pos);
         nd_metrics_summary(mc->trial, mc->pain_rating, &s.u.summary);
+        /* The next-day pain comes later (a mark on the closed trial). */
+        nd_sets_summarise(&mc->sets, -1, &s.u.summary);
     } else {
         /* No engine (creation failed): the writer still needs a summary to
          * close the file, so send one that says "no metrics". */
@@ -257,6 +259,7 @@ static void end_trial(metrics_ctx *mc, const nd_msg *m)
                 sum->rel_force_max_N_per_kg[leg] = NAN;
         sum->asymmetry_pct = sum->abs_asymmetry_pct = sum->lsi_pct = NAN;
         sum->pain_rating = mc->pain_rating;
+        sum->max_set_pain = -1;
     }
     nd_bus_post(mc->t->in.bus, &s);
     drop_trial(mc);

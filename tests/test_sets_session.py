@@ -174,6 +174,14 @@ try:
                       "the countdown runs: %s then %s" % (s, s2))
     stop = ask({"cmd": "stop"})
     check(stop["ok"], "stop: %s" % stop)
+    # Progression (METRICS.md 5.6, default rules): a set pain of 6 is above
+    # step_back_above 5, so the rule is step_back and 3x2 steps down to 2x2.
+    summ = stop.get("summary", {})
+    check(summ.get("sets_planned") == 3 and summ.get("sets_done") == 3 and summ.get("max_set_pain") == 6,
+          "session summary: %s" % summ)
+    sug = summ.get("suggestion", {})
+    check(sug.get("rule") == "step_back" and sug.get("protocol") == "2x2"
+          and sug.get("text", "").startswith("step_back"), "suggestion at stop: %s" % sug)
     pump(1.5, lambda t, b: t == "trial" and b.get("event") == "stop")
     daemon.terminate()
     daemon.wait(timeout=30)
@@ -191,6 +199,12 @@ try:
         lo_r, hi_r = float(sa["zone_right_low_N"]), float(sa["zone_right_high_N"])
         check(abs(lo_l - TARGET["left"] * (1 - TOLERANCE_PCT / 100)) < 1e-9
               and abs(hi_r - TARGET["right"] * (1 + TOLERANCE_PCT / 100)) < 1e-9, "zone bounds")
+        ra = f["reps"].attrs
+        check(ra["suggestion_rule"] == "step_back" and ra["suggestion_protocol"] == "2x2"
+              and int(ra["sets_planned"]) == 3 and int(ra["max_set_pain"]) == 6,
+              "suggestion stored with the summary")
+        check(float(sa["progression_acceptable_pain"]) == 3 and float(sa["progression_step_back_above"]) == 5,
+              "progression rules stored on /sets")
         reps = f["reps"][()]
         events = f["events"][()]
         sets = f["sets"][()]

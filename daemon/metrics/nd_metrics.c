@@ -285,6 +285,7 @@ void nd_metrics_summary(const nd_metrics *m, int pain_rating, nd_trial_summary *
     out->pain = out->pain_rating > 3;
     out->samples = m->n;
     out->nonfinite_skipped = m->nonfinite;
+    out->max_set_pain = -1;
 }
 
 long nd_metrics_recompute(const nd_metric_settings *s, double fs, const nd_subject *subj,

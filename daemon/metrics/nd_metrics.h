@@ -100,6 +100,13 @@ typedef struct nd_trial_summary {
     int pain_rating;            /* 0..10, -1 = not entered (last rating entered wins) */
     uint64_t samples;           /* sample sets processed */
     uint64_t nonfinite_skipped; /* NaN/inf inputs skipped */
+    /* A session with a protocol (METRICS.md 5): filled from the set tracker
+     * and the progression rules; all zero / "" without a protocol. */
+    uint32_t sets_planned, sets_done;
+    int max_set_pain;         /* -1 none rated */
+    char suggestion_rule[32]; /* nd_progression_rule_name(); "" without a protocol */
+    uint32_t suggestion_sets, suggestion_reps;
+    char suggestion[160]; /* one line naming the rule and its reason */
 } nd_trial_summary;
 
 /* What a live view needs, cheap to read often. */

@@ -11,6 +11,7 @@ void nd_set_plan_default(nd_set_plan *p)
     memset(p, 0, sizeof *p);
     p->rest_s = ND_SETS_REST_DEFAULT_S;
     p->set_gap_s = ND_SETS_GAP_DEFAULT_S;
+    nd_progression_rules_default(&p->rules);
     for (int leg = 0; leg < 2; leg++) p->zone_lo_N[leg] = p->zone_hi_N[leg] = NAN;
 }
 
@@ -34,6 +35,7 @@ int nd_set_plan_validate(const nd_set_plan *p, char *err, size_t errlen)
         return snprintf(err, errlen, "rest_s must be 0 to 3600 s, got %g", p->rest_s), -1;
     if (!(p->set_gap_s >= 1 && p->set_gap_s <= 3600))
         return snprintf(err, errlen, "set_gap_s must be 1 to 3600 s, got %g", p->set_gap_s), -1;
+    if (nd_progression_rules_validate(&p->rules, err, errlen)) return -1;
     for (int leg = 0; leg < 2; leg++) {
         double lo = p->zone_lo_N[leg], hi = p->zone_hi_N[leg];
         if (isnan(lo) && isnan(hi)) continue;
@@ -84,6 +86,17 @@ nd_zone_verdict nd_set_zone_verdict(const nd_set_plan *p, const nd_rep_result *r
     return above ? ND_ZONE_ABOVE : ND_ZONE_IN;
 }
 
+static void outcome_add(nd_session_outcome *o, const nd_set_result *r)
+{
+    if (r->reps_done == 0) return; /* an empty set counts as not done */
+    o->sets_done++;
+    if (!r->completed) o->sets_incomplete++;
+    if (r->pain < 0)
+        o->sets_unrated++;
+    else if (r->pain > o->max_pain)
+        o->max_pain = r->pain;
+}
+
 static void reset_current(nd_sets *t)
 {
     t->reps = 0;
@@ -109,7 +122,46 @@ void nd_sets_init(nd_sets *t, const nd_set_plan *plan, double fs)
     long long gap = llround(plan->set_gap_s * fs);
     t->gap_n = gap < 1 ? 1 : (uint64_t)gap;
     t->last_zone = ND_ZONE_NONE;
+    t->outcome.sets_planned = plan->sets;
+    t->outcome.reps_planned = plan->reps;
+    t->outcome.max_pain = -1;
     reset_current(t);
+}
+
+void nd_sets_outcome(const nd_sets *t, nd_session_outcome *out)
+{
+    *out = t->outcome;
+}
+
+void nd_sets_outcome_from_rows(const nd_set_plan *plan, const nd_set_result *rows, size_t n,
+                               nd_session_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sets_planned = plan->sets;
+    out->reps_planned = plan->reps;
+    out->max_pain = -1;
+    for (size_t k = 0; k < n; k++) outcome_add(out, &rows[k]);
+}
+
+void nd_sets_summarise_outcome(const nd_set_plan *plan, const nd_session_outcome *o,
+                               int next_day_pain, nd_trial_summary *s)
+{
+    if (plan->sets == 0) return;
+    nd_suggestion sug;
+    nd_progression_suggest(&plan->rules, o, next_day_pain, &sug);
+    s->sets_planned = o->sets_planned;
+    s->sets_done = o->sets_done;
+    s->max_set_pain = o->max_pain;
+    snprintf(s->suggestion_rule, sizeof s->suggestion_rule, "%s",
+             nd_progression_rule_name(sug.rule));
+    s->suggestion_sets = sug.sets;
+    s->suggestion_reps = sug.reps;
+    snprintf(s->suggestion, sizeof s->suggestion, "%s", sug.text);
+}
+
+void nd_sets_summarise(const nd_sets *t, int next_day_pain, nd_trial_summary *s)
+{
+    if (nd_sets_active(t)) nd_sets_summarise_outcome(&t->plan, &t->outcome, next_day_pain, s);
 }
 
 bool nd_sets_active(const nd_sets *t)
@@ -158,6 +210,7 @@ static int emit_pending(nd_sets *t, nd_set_result *out)
 {
     if (!t->pending) return 0;
     t->pending = false;
+    outcome_add(&t->outcome, &t->done);
     if (out) *out = t->done;
     return 1;
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "nd_metrics.h"
+#include "nd_progression.h"
 
 #define ND_SETS_REST_DEFAULT_S 120.0
 #define ND_SETS_GAP_DEFAULT_S  60.0
@@ -33,6 +34,7 @@ typedef struct nd_set_plan {
     /* Target zone per leg: a rep is in the zone when every leg with a zone
      * has lo <= peak <= hi. NaN lo and hi: no zone for that leg. */
     double zone_lo_N[2], zone_hi_N[2];
+    nd_progression_rules rules; /* for the suggestion at the end (METRICS.md 5.6) */
 } nd_set_plan;
 
 /* No protocol, default rest and gap, no zone. */
@@ -117,6 +119,7 @@ typedef struct nd_sets {
     nd_set_result done;
     uint64_t rest_start; /* sample index its rest began at */
     nd_zone_verdict last_zone;
+    nd_session_outcome outcome; /* over the rows emitted so far */
 } nd_sets;
 
 /* plan copied; fs > 0. An inactive tracker (plan->sets == 0) ignores input. */
@@ -134,6 +137,17 @@ void nd_sets_pain(nd_sets *t, int pain);
 /* Trial stop at n (index after the last sample): ends the set in progress
  * (when it has reps or a pain rating). Writes up to 2 rows, returns how many. */
 int nd_sets_finish(nd_sets *t, uint64_t n, nd_set_result out[2]);
+/* The session so far (rows emitted), for the progression rules. */
+void nd_sets_outcome(const nd_sets *t, nd_session_outcome *out);
+/* Fills the session fields of a trial summary: sets, the highest set pain and
+ * the suggestion with next_day_pain (-1 when not entered). No-op when
+ * inactive. */
+void nd_sets_summarise(const nd_sets *t, int next_day_pain, nd_trial_summary *s);
+/* The same from stored rows (a closed trial, the next-day pain mark). */
+void nd_sets_outcome_from_rows(const nd_set_plan *plan, const nd_set_result *rows, size_t n,
+                               nd_session_outcome *out);
+void nd_sets_summarise_outcome(const nd_set_plan *plan, const nd_session_outcome *o,
+                               int next_day_pain, nd_trial_summary *s);
 /* Live view at sample index i (the newest processed). */
 void nd_sets_live(const nd_sets *t, uint64_t i, nd_set_live *out);
 

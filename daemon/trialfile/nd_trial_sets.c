@@ -135,6 +135,14 @@ hid_t nd_trial_sets_create(hid_t file, const nd_set_plan *p)
     rc |= nd_h5_attr_f64(d, "zone_left_high_N", p->zone_hi_N[ND_LEFT]);
     rc |= nd_h5_attr_f64(d, "zone_right_low_N", p->zone_lo_N[ND_RIGHT]);
     rc |= nd_h5_attr_f64(d, "zone_right_high_N", p->zone_hi_N[ND_RIGHT]);
+    const nd_progression_rules *r = &p->rules;
+    rc |= nd_h5_attr_f64(d, "progression_acceptable_pain", r->acceptable_pain);
+    rc |= nd_h5_attr_f64(d, "progression_step_back_above", r->step_back_above);
+    rc |= nd_h5_attr_f64(d, "progression_baseline_pain", r->baseline_pain);
+    rc |= nd_h5_attr_f64(d, "progression_goal_sets", r->goal_sets);
+    rc |= nd_h5_attr_f64(d, "progression_goal_reps", r->goal_reps);
+    rc |= nd_h5_attr_f64(d, "progression_rep_step", r->rep_step);
+    rc |= nd_h5_attr_f64(d, "progression_add_set_at_reps", r->add_set_at_reps);
     if (rc) {
         H5Dclose(d);
         return -1;
@@ -157,6 +165,14 @@ int nd_trial_sets_read_plan(hid_t file, nd_set_plan *p)
     nd_h5_read_f64(d, "zone_left_high_N", &p->zone_hi_N[ND_LEFT]);
     nd_h5_read_f64(d, "zone_right_low_N", &p->zone_lo_N[ND_RIGHT]);
     nd_h5_read_f64(d, "zone_right_high_N", &p->zone_hi_N[ND_RIGHT]);
+    nd_progression_rules *r = &p->rules;
+    nd_h5_read_f64(d, "progression_acceptable_pain", &r->acceptable_pain);
+    nd_h5_read_f64(d, "progression_step_back_above", &r->step_back_above);
+    nd_h5_read_f64(d, "progression_baseline_pain", &r->baseline_pain);
+    nd_h5_read_f64(d, "progression_goal_sets", &r->goal_sets);
+    nd_h5_read_f64(d, "progression_goal_reps", &r->goal_reps);
+    nd_h5_read_f64(d, "progression_rep_step", &r->rep_step);
+    nd_h5_read_f64(d, "progression_add_set_at_reps", &r->add_set_at_reps);
     H5Dclose(d);
     return 0;
 }

@@ -244,6 +244,20 @@ cJSON *nd_json_summary(const nd_trial_summary *s)
     if (s->pain) cJSON_AddItemToArray(flags, cJSON_CreateString("pain"));
     add_u64(o, "samples", s->samples);
     add_u64(o, "nonfinite_skipped", s->nonfinite_skipped);
+    if (s->sets_planned > 0) { /* a session with a protocol (METRICS.md 5.6) */
+        cJSON_AddNumberToObject(o, "sets_planned", s->sets_planned);
+        cJSON_AddNumberToObject(o, "sets_done", s->sets_done);
+        if (s->max_set_pain >= 0)
+            cJSON_AddNumberToObject(o, "max_set_pain", s->max_set_pain);
+        else
+            cJSON_AddNullToObject(o, "max_set_pain");
+        cJSON *sug = cJSON_AddObjectToObject(o, "suggestion");
+        char protocol[32];
+        snprintf(protocol, sizeof protocol, "%ux%u", s->suggestion_sets, s->suggestion_reps);
+        cJSON_AddStringToObject(sug, "rule", s->suggestion_rule);
+        cJSON_AddStringToObject(sug, "protocol", protocol);
+        cJSON_AddStringToObject(sug, "text", s->suggestion);
+    }
     return o;
 }
 
