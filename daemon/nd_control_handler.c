@@ -144,6 +144,17 @@ int nd_control_handle_request(void *ctx, const nd_request *req, cJSON *reply, ch
         return handle_config(d, &req->config, reply, err, errlen);
     case ND_CMD_SET:
         return nd_daemon_set_next(d, err, errlen);
+    case ND_CMD_NEXT_DAY_PAIN: {
+        nd_suggestion_reply s;
+        if (nd_daemon_next_day_pain(d, req->next_day.trial_id, req->next_day.pain,
+                                    req->next_day.detail, &s, err, errlen))
+            return -1;
+        cJSON *o = cJSON_AddObjectToObject(reply, "suggestion");
+        cJSON_AddStringToObject(o, "rule", s.rule);
+        cJSON_AddStringToObject(o, "protocol", s.protocol);
+        cJSON_AddStringToObject(o, "text", s.text);
+        return 0;
+    }
     case ND_CMD_COUNT:
         break;
     }

@@ -13,6 +13,7 @@
 #include "nd_trial.h"
 #include "nd_trial_file.h"
 #include "nd_trial_recover.h"
+#include "nd_trial_annotate.h"
 
 #define WRITE_BATCH 4096 /* sets converted to force per append call */
 
@@ -210,6 +211,23 @@ static void on_message(void *ctx, const nd_msg *m)
     case ND_MSG_ERROR:
         if (w->recording) add_event(w, m->pos, "error", m->u.text);
         break;
+    case ND_MSG_NEXT_DAY_PAIN: {
+        /* HDF5 is used from this thread only: the closed file is reopened here. */
+        nd_trial_summary s;
+        char err[256];
+        char path[1024];
+        nd_reply *reply = m->u.next_day.reply;
+        if (nd_trial_find_by_id(w->t->data_dir, m->u.next_day.trial_id, path, sizeof path, err,
+                                sizeof err) ||
+            nd_trial_add_next_day_pain(path, m->u.next_day.now_unix, m->u.next_day.pain,
+                                       m->u.next_day.detail, &s, err, sizeof err))
+            nd_reply_finish(reply, -1, "%s", err);
+        else
+            nd_reply_finish(reply, 0, "%s\t%ux%u\t%s", s.suggestion_rule, s.suggestion_sets,
+                            s.suggestion_reps, s.suggestion);
+        nd_reply_release(reply);
+        break;
+    }
     case ND_MSG_SET_NEXT:
         /* Replayed by offline recomputation at this sample (METRICS.md 5). */
         if (w->recording && m->trial_no == w->trial_no)

@@ -130,6 +130,9 @@ try:
     # A trial without a protocol refuses set next.
     r = ask({"cmd": "start", "athlete_id": "S0"})
     check(r["ok"], "start without protocol")
+    plain_trial = r.get("trial_id", "")
+    r = ask({"cmd": "next_day_pain", "trial_id": plain_trial, "value": 2})
+    check(not r["ok"] and "still recording" in r["error"], "next-day pain on the recording trial: %s" % r)
     r = ask({"cmd": "set", "action": "next"})
     check(not r["ok"] and "no protocol" in r["error"], "set next without protocol: %s" % r)
     check(ask({"cmd": "stop"})["ok"], "stop")
@@ -183,6 +186,23 @@ try:
     check(sug.get("rule") == "step_back" and sug.get("protocol") == "2x2"
           and sug.get("text", "").startswith("step_back"), "suggestion at stop: %s" % sug)
     pump(1.5, lambda t, b: t == "trial" and b.get("event") == "stop")
+
+    # ---- the next day: a pain mark on the closed session (METRICS.md 5.6) ----
+    trial_id = stop.get("trial_id", "")
+    for bad, why in [({"cmd": "next_day_pain", "trial_id": trial_id, "value": 11}, "out of range"),
+                     ({"cmd": "next_day_pain", "trial_id": trial_id}, "needs \"value\""),
+                     ({"cmd": "next_day_pain", "value": 2}, "needs \"trial_id\""),
+                     ({"cmd": "next_day_pain", "trial_id": "nosuchtrial", "value": 2}, "no trial nosuchtrial"),
+                     ({"cmd": "next_day_pain", "trial_id": plain_trial, "value": 2}, "no protocol")]:
+        r = ask(bad)
+        check(not r["ok"] and why in r.get("error", ""), "refused %s: %s" % (bad, r))
+    t_before = time.time()
+    r = ask({"cmd": "next_day_pain", "trial_id": trial_id, "value": 7, "detail": "stairs"})
+    t_after = time.time()
+    check(r["ok"] and r["suggestion"]["rule"] == "step_back" and r["suggestion"]["protocol"] == "2x2",
+          "next-day pain 7: %s" % r)
+    r2 = ask({"cmd": "next_day_pain", "trial_id": trial_id, "value": 3})
+    check(r2["ok"], "a second next-day mark: %s" % r2)
     daemon.terminate()
     daemon.wait(timeout=30)
 
@@ -203,6 +223,16 @@ try:
         check(ra["suggestion_rule"] == "step_back" and ra["suggestion_protocol"] == "2x2"
               and int(ra["sets_planned"]) == 3 and int(ra["max_set_pain"]) == 6,
               "suggestion stored with the summary")
+        check(int(ra["next_day_pain"]) == 3 and str(ra["next_day_utc"]).endswith("Z"),
+              "the newest next-day pain wins in the summary")
+        created = int(a["created_unix_s"])
+        nd = [e for e in f["events"][()] if e["kind"].decode() == "pain_next_day"]
+        check(len(nd) == 2, "both next-day marks kept as events")
+        if nd:
+            check(nd[0]["detail"].decode().startswith("7/10; ") and nd[0]["detail"].decode().endswith("; stairs"),
+                  "next-day event detail: %s" % nd[0]["detail"])
+            check(t_before - created - 1 <= float(nd[0]["t_s"]) <= t_after - created + 1,
+                  "next-day event at its own time: %s" % nd[0]["t_s"])
         check(float(sa["progression_acceptable_pain"]) == 3 and float(sa["progression_step_back_above"]) == 5,
               "progression rules stored on /sets")
         reps = f["reps"][()]

@@ -41,6 +41,9 @@ static void usage(FILE *out)
           "  stop                            stop the trial (prints the summary)\n"
           "  mark KIND [DETAIL...]           event mark; `mark pain N [DETAIL]` (N = 0-10)\n"
           "  set next                        end the current set of the protocol\n"
+          "  next-day-pain TRIAL_ID N [DETAIL...]\n"
+          "                                  next-day pain 0-10 of a closed session; prints\n"
+          "                                  the progression suggestion\n"
           "  config [KEY=VALUE...]           show or change metric/live settings\n"
           "  send JSON                       send a raw request\n"
           "  keygen PREFIX                   write PREFIX.key (secret, 0600) and PREFIX.pub\n\n"
@@ -191,6 +194,20 @@ static cJSON *build_request(int argc, char **argv)
         }
         cJSON_Delete(r);
         return nd_req_set_next();
+    } else if (!strcmp(cmd, "next-day-pain")) {
+        if (argc < 3) {
+            usage_error("%s", "next-day-pain needs TRIAL_ID and a rating 0-10, e.g. "
+                              "`nordctl next-day-pain 150c8e2d8b0e 2`");
+            goto fail;
+        }
+        if (parse_number(argv[2], "pain rating", &v)) goto fail;
+        char detail[200] = "";
+        size_t used = 0;
+        for (int i = 3; i < argc && used < sizeof detail; i++)
+            used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s", i > 3 ? " " : "",
+                                     argv[i]);
+        cJSON_Delete(r);
+        return nd_req_next_day_pain(argv[1], v, argc > 3 ? detail : NULL);
     } else if (!strcmp(cmd, "config")) {
         cJSON_AddStringToObject(r, "cmd", "config");
         cJSON *set = argc > 1 ? cJSON_AddObjectToObject(r, "set") : NULL;

@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char *const cmd_names[ND_CMD_COUNT] = {
-    "status", "devices", "tare", "calibrate", "start", "stop", "mark", "config", "set",
+    "status", "devices", "tare",   "calibrate", "start",
+    "stop",   "mark",    "config", "set",       "next_day_pain",
 };
 
 static const char *const config_key_names[ND_CFG_COUNT] = {
@@ -47,10 +48,11 @@ static const char *const fields_start[] = {
 static const char *const fields_mark[] = {"kind", "detail", "value", NULL};
 static const char *const fields_config[] = {"set", NULL};
 static const char *const fields_set[] = {"action", NULL};
+static const char *const fields_next_day[] = {"trial_id", "value", "detail", NULL};
 
 static const char *const *const cmd_fields[ND_CMD_COUNT] = {
     fields_none, fields_none, fields_tare,   fields_calibrate, fields_start,
-    fields_none, fields_mark, fields_config, fields_set,
+    fields_none, fields_mark, fields_config, fields_set,       fields_next_day,
 };
 
 const char *nd_cmd_name(nd_cmd c)
@@ -402,6 +404,29 @@ static int parse_start(const cJSON *root, nd_start_request *st, char *err, size_
     return parse_plan(root, st, err, errlen);
 }
 
+static int parse_next_day(const cJSON *root, nd_next_day_request *r, char *err, size_t errlen)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "trial_id");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(root, "value");
+    if (!id) return fail(err, errlen, "next_day_pain needs \"trial_id\" (of the closed session)");
+    if (!value) return fail(err, errlen, "next_day_pain needs \"value\" (integer 0-10)");
+    if (get_string(id, "trial_id", ND_ATHLETE_ID_MAX, false, r->trial_id, sizeof r->trial_id, err,
+                   errlen))
+        return -1;
+    if (!athlete_id_valid(r->trial_id))
+        return fail(err, errlen,
+                    "\"trial_id\" must be 1-64 characters of A-Z a-z 0-9 . _ - and not start "
+                    "with '.'");
+    double v;
+    if (get_number(value, "value", 0, 10, false, true, &v, err, errlen)) return -1;
+    r->pain = (int)v;
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
+    if (detail && get_string(detail, "detail", ND_MARK_DETAIL_MAX, true, r->detail,
+                             sizeof r->detail, err, errlen))
+        return -1;
+    return 0;
+}
+
 static int parse_set(const cJSON *root, nd_set_request *s, char *err, size_t errlen)
 {
     const cJSON *action = cJSON_GetObjectItemCaseSensitive(root, "action");
@@ -514,6 +539,8 @@ static int parse_object(const cJSON *root, nd_request *out, char *err, size_t er
         return parse_config(root, &out->config, err, errlen);
     case ND_CMD_SET:
         return parse_set(root, &out->set, err, errlen);
+    case ND_CMD_NEXT_DAY_PAIN:
+        return parse_next_day(root, &out->next_day, err, errlen);
     default:
         return 0;
     }

@@ -27,6 +27,7 @@ typedef enum nd_cmd {
     ND_CMD_MARK,
     ND_CMD_CONFIG,
     ND_CMD_SET,
+    ND_CMD_NEXT_DAY_PAIN,
     ND_CMD_COUNT
 } nd_cmd;
 
@@ -69,6 +70,15 @@ typedef enum nd_set_action { ND_SET_ACTION_NEXT } nd_set_action;
 typedef struct nd_set_request {
     nd_set_action action;
 } nd_set_request;
+
+/* next_day_pain: {"cmd":"next_day_pain","trial_id":ID,"value":0..10[, "detail":str]}
+ * rates a closed session the day after (METRICS.md 5.6). ID follows the
+ * athlete_id rules. */
+typedef struct nd_next_day_request {
+    char trial_id[ND_ATHLETE_ID_MAX + 1];
+    int pain;
+    char detail[ND_MARK_DETAIL_MAX + 1];
+} nd_next_day_request;
 
 /* mark: {"cmd":"mark","kind":K[, "detail":str][, "value":0..10 (kind "pain" only,
  *        required there)]}. K matches [A-Za-z0-9_-]{1,32}. */
@@ -113,6 +123,7 @@ typedef struct nd_request {
     nd_mark_request mark;
     nd_config_request config;
     nd_set_request set;
+    nd_next_day_request next_day;
 } nd_request;
 
 /* Pure validation: parses one request buffer (need not be NUL-terminated).

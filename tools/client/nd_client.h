@@ -73,6 +73,8 @@ cJSON *nd_req_start(const nd_start_fields *f);
 cJSON *nd_req_mark(const char *kind, const char *detail, int pain);
 /* {"cmd":"set","action":"next"}: end the current set of the protocol. */
 cJSON *nd_req_set_next(void);
+/* {"cmd":"next_day_pain","trial_id":ID,"value":pain[,"detail":detail]} */
+cJSON *nd_req_next_day_pain(const char *trial_id, double pain, const char *detail);
 
 /* ---- live (SUB) ---- */
 typedef struct nd_live_counts {
