@@ -45,6 +45,8 @@ static void usage(FILE *out)
                  "      --plots[=png,svg]   force-time plot per trial and trend plot per athlete\n"
                  "                          in OUT/plots (default both formats)\n"
                  "      --mdc N             minimal detectable change for trend flags (76 N)\n"
+                 "      --mdc-pct P         ... and as %% of the athlete's first test (20 %%);\n"
+                 "                          the applied MDC is the larger of the two\n"
                  "      --no-progress       no progress bar (it is shown only on a terminal)\n"
                  "  -h, --help\n"
                  "\n"
@@ -180,7 +182,7 @@ static int write_outputs(nd_report_trial *trials, size_t n, const nd_report_opti
     snprintf(path, sizeof path, "%s/sets.csv", o->out_dir);
     rc |= nd_report_write_sets_csv(path, trials, n);
     snprintf(path, sizeof path, "%s/trends.csv", o->out_dir);
-    rc |= nd_report_write_trends_csv(path, trials, order, n_order, o->mdc_N);
+    rc |= nd_report_write_trends_csv(path, trials, order, n_order, o->mdc_N, o->mdc_pct);
     snprintf(path, sizeof path, "%s/trials.json", o->out_dir);
     rc |= nd_report_write_json(path, trials, n, o);
     if (o->compare) {
@@ -203,11 +205,22 @@ int main(int argc, char **argv)
      * the next file instead of mmap/munmap (and page faults) each time. */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    nd_report_options o = {.mdc_N = 76.0, .compare_tol = 1e-9, .out_dir = "report"};
+    nd_report_options o = {
+        .mdc_N = 76.0, .mdc_pct = 20.0, .compare_tol = 1e-9, .out_dir = "report"};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.jobs = cores > 0 ? (int)cores : 1;
     bool progress = isatty(STDERR_FILENO);
-    enum { O_RECOMPUTE = 256, O_SET, O_COMPARE, O_TOL, O_INCOMPLETE, O_PLOTS, O_MDC, O_NOPROG };
+    enum {
+        O_RECOMPUTE = 256,
+        O_SET,
+        O_COMPARE,
+        O_TOL,
+        O_INCOMPLETE,
+        O_PLOTS,
+        O_MDC,
+        O_NOPROG,
+        O_MDC_PCT
+    };
     static const struct option longs[] = {
         {"out-dir", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, 'j'},
@@ -218,6 +231,7 @@ int main(int argc, char **argv)
         {"include-incomplete", no_argument, NULL, O_INCOMPLETE},
         {"plots", optional_argument, NULL, O_PLOTS},
         {"mdc", required_argument, NULL, O_MDC},
+        {"mdc-pct", required_argument, NULL, O_MDC_PCT},
         {"no-progress", no_argument, NULL, O_NOPROG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -257,6 +271,9 @@ int main(int argc, char **argv)
             break;
         case O_MDC:
             if (parse_number("--mdc", optarg, 0, &o.mdc_N)) return EXIT_ERROR;
+            break;
+        case O_MDC_PCT:
+            if (parse_number("--mdc-pct", optarg, 0, &o.mdc_pct)) return EXIT_ERROR;
             break;
         case O_NOPROG:
             progress = false;

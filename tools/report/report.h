@@ -22,6 +22,7 @@ typedef struct nd_report_options {
     double set_value[ND_REPORT_MAX_SET];
     bool plot_png, plot_svg;
     double mdc_N;       /* minimal detectable change for the trend flags */
+    double mdc_pct;     /* ... and as % of the athlete's baseline (first test) */
     double compare_tol; /* |stored - recomputed| allowed in --compare */
     const char *out_dir;
     int jobs;
@@ -97,7 +98,7 @@ size_t nd_report_compare_sets(FILE *f, const nd_report_trial *p,
 int nd_report_write_trials_csv(const char *path, const nd_report_trial *t, size_t n);
 int nd_report_write_reps_csv(const char *path, const nd_report_trial *t, size_t n);
 int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const size_t *order,
-                               size_t n_order, double mdc_N);
+                               size_t n_order, double mdc_N, double mdc_pct);
 int nd_report_write_compare_csv(const char *path, const nd_report_trial *t, size_t n, double tol,
                                 size_t *mismatches);
 int nd_report_write_json(const char *path, const nd_report_trial *t, size_t n,
