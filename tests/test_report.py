@@ -341,7 +341,7 @@ def main():
     check_trends(trends_pct, files_meta, 60.0)
     a1 = [r for r in trends_pct if r["athlete_id"] == "A1" and r["test_number"] == "2"]
     check(a1 and a1[0]["exceeds_mdc_first_left"] == "1" and a1[0]["exceeds_mdc_applied_first_left"] == "0",
-          "the % MDC can be the one that applies: %s" % a1)
+          "the %% MDC can be the one that applies: %s" % a1)
     flags = {r["athlete_id"]: r["flags"] for r in trials}
     check(flags.get("A2") == "pain", "A2 flags %r" % flags.get("A2"))
     check(flags.get("A3") == "weak_left;weak_right", "A3 flags %r" % flags.get("A3"))
