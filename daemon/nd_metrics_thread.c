@@ -181,6 +181,8 @@ static void begin_trial(metrics_ctx *mc, nd_trial *t, const nd_msg *m)
     nd_set_plan plan = t->req.plan;
     nd_set_plan_normalise(&plan);
     nd_sets_init(&mc->sets, &plan, t->fs);
+    if (mc->trial && plan.sets && plan.leg != ND_SIDE_NONE)
+        nd_metrics_set_leg(mc->trial, plan.leg, plan.leg_on_N, plan.leg_off_N);
     publish_board_cal(mc, 0);
     if (!mc->trial)
         nd_error_report(mc->t->errors, "cannot create the metrics engine for trial %s",
@@ -260,6 +262,7 @@ static void end_trial(metrics_ctx *mc, const nd_msg *m)
         sum->asymmetry_pct = sum->abs_asymmetry_pct = sum->lsi_pct = NAN;
         sum->pain_rating = mc->pain_rating;
         sum->max_set_pain = -1;
+        sum->block_asymmetry_pct = NAN;
     }
     nd_bus_post(mc->t->in.bus, &s);
     drop_trial(mc);
@@ -321,6 +324,11 @@ static void on_message(void *ctx, const nd_msg *m)
             nd_set_result set;
             if (nd_sets_next(&mc->sets, nd_metrics_samples(mc->trial), &set))
                 post_set(mc, &set, m->pos);
+            if (m->u.set_next.switch_leg) {
+                const nd_set_plan *p = &mc->sets.plan;
+                nd_sets_switch_leg(&mc->sets, m->u.set_next.leg);
+                nd_metrics_set_leg(mc->trial, m->u.set_next.leg, p->leg_on_N, p->leg_off_N);
+            }
         }
         break;
     default:

@@ -10,7 +10,19 @@
 #include "nd_daemon_internal.h"
 #include "nd_trial_file.h"
 
+static int set_next(nd_daemon *d, bool switch_leg, nd_side leg, char *err, size_t errlen);
+
 int nd_daemon_set_next(nd_daemon *d, char *err, size_t errlen)
+{
+    return set_next(d, false, ND_SIDE_NONE, err, errlen);
+}
+
+int nd_daemon_set_next_leg(nd_daemon *d, nd_side leg, char *err, size_t errlen)
+{
+    return set_next(d, true, leg, err, errlen);
+}
+
+static int set_next(nd_daemon *d, bool switch_leg, nd_side leg, char *err, size_t errlen)
 {
     pthread_mutex_lock(&d->cmd.lock);
     bool recording = d->cmd.state == ND_TRIAL_RECORDING;
@@ -24,6 +36,8 @@ int nd_daemon_set_next(nd_daemon *d, char *err, size_t errlen)
                         "(e.g. \"3x6\") to count sets"),
                -1;
     nd_msg m = {.kind = ND_MSG_SET_NEXT, .trial_no = no};
+    m.u.set_next.switch_leg = switch_leg;
+    m.u.set_next.leg = leg;
     if (nd_bus_post_at_head(&d->bus, &m, NULL))
         return snprintf(err, errlen, "message bus full"), -1;
     return 0;

@@ -230,8 +230,16 @@ static void on_message(void *ctx, const nd_msg *m)
     }
     case ND_MSG_SET_NEXT:
         /* Replayed by offline recomputation at this sample (METRICS.md 5). */
-        if (w->recording && m->trial_no == w->trial_no)
-            add_event(w, m->pos, "set_next", "operator ended the set");
+        if (w->recording && m->trial_no == w->trial_no) {
+            /* "leg=<side>" when the following sets change leg (read back offline). */
+            snprintf(
+                detail, sizeof detail, "operator ended the set%s%s",
+                m->u.set_next.switch_leg ? "; leg=" : "",
+                m->u.set_next.switch_leg
+                    ? (m->u.set_next.leg == ND_SIDE_NONE ? "both" : nd_side_name(m->u.set_next.leg))
+                    : "");
+            add_event(w, m->pos, "set_next", detail);
+        }
         break;
     case ND_MSG_SET_RESULT:
         if (w->tf && m->trial_no == w->trial_no && !nd_trial_file_failed(w->tf)) {

@@ -155,10 +155,10 @@ static void test_session(void)
     CHECK(nd_set_plan_validate(&plan, err, sizeof err) == 0);
 
     const nd_set_input inputs[] = {
-        {idx(set_next_s), ND_SET_INPUT_NEXT, -1},
-        {idx(pain1_s), ND_SET_INPUT_PAIN, 2},
-        {idx(pain2_s), ND_SET_INPUT_PAIN, 4},
-        {idx(pain3_s), ND_SET_INPUT_PAIN, 5},
+        {idx(set_next_s), ND_SET_INPUT_NEXT, -1, false, ND_SIDE_NONE},
+        {idx(pain1_s), ND_SET_INPUT_PAIN, 2, false, ND_SIDE_NONE},
+        {idx(pain2_s), ND_SET_INPUT_PAIN, 4, false, ND_SIDE_NONE},
+        {idx(pain3_s), ND_SET_INPUT_PAIN, 5, false, ND_SIDE_NONE},
     };
     nd_set_result rows[8];
     long got =
@@ -298,8 +298,73 @@ static void test_edges(void)
     CHECK_EQ_INT(nd_sets_finish(&t, 900, rows), 0);
 }
 
+/* Single-leg blocks (METRICS.md 5.7): a 2 x 3 session, left leg first,
+ * then "set next" with leg right. The resting leg lies on its hook with a
+ * constant 80 N, so T = F_L + F_R never drops below the bilateral off_N
+ * (50 N): only detection on the working leg's own force (thresholds 50/25 N)
+ * separates the reps. Expected values from the generator's forces. */
+static void test_single_leg(void)
+{
+    const double rest_N = 80;
+    const double left_peaks[3] = {150, 170, 160}, right_peaks[3] = {140, 130, 120};
+    const double switch_s = 20.0, stop_s = 40.0;
+    const size_t n = idx(stop_s);
+    double *l = calloc(n, sizeof *l), *r = calloc(n, sizeof *r);
+    for (size_t i = 0; i < n; i++) {
+        if (i < idx(switch_s))
+            r[i] = rest_N;
+        else
+            l[i] = rest_N;
+    }
+    for (int k = 0; k < 3; k++) {
+        for (uint64_t i = idx(2.0 + 5.0 * k); i < idx(4.0 + 5.0 * k); i++) l[i] = left_peaks[k];
+        for (uint64_t i = idx(22.0 + 5.0 * k); i < idx(24.0 + 5.0 * k); i++) r[i] = right_peaks[k];
+    }
+    nd_metric_settings s;
+    settings(&s);
+    nd_subject subj = {0};
+    nd_set_plan plan;
+    nd_set_plan_default(&plan);
+    plan.sets = 2;
+    plan.reps = 3;
+    plan.leg = ND_SIDE_LEFT;
+    plan.leg_on_N = 50;
+    plan.leg_off_N = 25;
+    nd_set_input in[] = {{idx(switch_s), ND_SET_INPUT_NEXT, -1, true, ND_SIDE_RIGHT}};
+    nd_set_result rows[4];
+    char err[256] = "";
+    long got = nd_sets_recompute(&s, FS, &subj, &plan, l, r, n, in, 1, rows, 4, err, sizeof err);
+    CHECK_EQ_INT(got, 2);
+    if (got == 2) {
+        double ml = (150 + 170 + 160) / 3.0, mr = (140 + 130 + 120) / 3.0;
+        CHECK_EQ_INT(rows[0].leg, ND_SIDE_LEFT);
+        CHECK_EQ_INT(rows[1].leg, ND_SIDE_RIGHT);
+        CHECK_EQ_INT(rows[0].reps_done, 3);
+        CHECK_EQ_INT(rows[1].reps_done, 3);
+        CHECK_NEAR(rows[0].mean_peak_N[ND_LEFT], ml, 1e-9);
+        CHECK_NEAR(rows[0].max_peak_N[ND_LEFT], 170, 1e-9);
+        CHECK_NEAR(rows[0].mean_peak_N[ND_RIGHT], rest_N, 1e-9); /* the resting leg */
+        CHECK_NEAR(rows[1].mean_peak_N[ND_RIGHT], mr, 1e-9);
+        CHECK_NEAR(rows[1].decline_pct[ND_RIGHT], 100.0 * (120 - 140) / 140, 1e-9);
+        CHECK(isnan(rows[0].mean_asymmetry_pct) && rows[0].weaker_side == ND_SIDE_NONE);
+        CHECK_NEAR(rows[0].t_start_s, 2.0, 1e-9);
+        CHECK_NEAR(rows[1].t_start_s, 22.0, 1e-9);
+        nd_session_outcome o;
+        nd_sets_outcome_from_rows(&plan, rows, 2, &o);
+        CHECK_NEAR(nd_sets_block_asymmetry(&o), 100.0 * (ml - mr) / ml, 1e-9);
+    }
+    /* The same data detected bilaterally cannot separate the reps. */
+    plan.leg = ND_SIDE_NONE;
+    in[0].switch_leg = false;
+    got = nd_sets_recompute(&s, FS, &subj, &plan, l, r, n, in, 1, rows, 4, err, sizeof err);
+    CHECK(got < 2 || rows[0].reps_done != 3 || rows[1].reps_done != 3);
+    free(l);
+    free(r);
+}
+
 int main(void)
 {
+    test_single_leg();
     test_session();
     test_live();
     test_edges();

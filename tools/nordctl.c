@@ -35,12 +35,14 @@ static void usage(FILE *out)
           "  start --athlete ID [--mass KG] [--lever M] [--injured left|right|none]\n"
           "        [--notes TEXT] [--protocol SETSxREPS [--rest S] [--set-gap S]\n"
           "        [--target-left N] [--target-right N] | [--target-pct P --best-left N\n"
-          "        --best-right N] [--tolerance PCT]]\n"
+          "        --best-right N] [--tolerance PCT] [--leg left|right [--leg-on N]\n"
+          "        [--leg-off N]]]\n"
           "                                  start a trial (a protocol counts sets, rest\n"
           "                                  and the target zone: daemon/METRICS.md 5)\n"
           "  stop                            stop the trial (prints the summary)\n"
           "  mark KIND [DETAIL...]           event mark; `mark pain N [DETAIL]` (N = 0-10)\n"
-          "  set next                        end the current set of the protocol\n"
+          "  set next [left|right|both]      end the current set of the protocol (and\n"
+          "                                  switch the working leg of the next sets)\n"
           "  next-day-pain TRIAL_ID N [DETAIL...]\n"
           "                                  next-day pain 0-10 of a closed session; prints\n"
           "                                  the progression suggestion\n"
@@ -136,7 +138,10 @@ static cJSON *build_request(int argc, char **argv)
                    {"--target-pct", "target_pct", true},
                    {"--best-left", "best_left_N", true},
                    {"--best-right", "best_right_N", true},
-                   {"--tolerance", "target_tolerance_pct", true}};
+                   {"--tolerance", "target_tolerance_pct", true},
+                   {"--leg", "leg", false},
+                   {"--leg-on", "leg_on_N", true},
+                   {"--leg-off", "leg_off_N", true}};
         for (int i = 1; i < argc; i++) {
             size_t k;
             for (k = 0; k < sizeof map / sizeof *map; k++)
@@ -188,12 +193,14 @@ static cJSON *build_request(int argc, char **argv)
             cJSON_AddStringToObject(r, "detail", detail);
         }
     } else if (!strcmp(cmd, "set")) {
-        if (argc != 2 || strcmp(argv[1], "next")) {
-            usage_error("%s", "set needs the action `next`: `nordctl set next`");
+        if (argc < 2 || argc > 3 || strcmp(argv[1], "next")) {
+            usage_error("%s", "set needs the action `next`: `nordctl set next [left|right|both]`");
             goto fail;
         }
         cJSON_Delete(r);
-        return nd_req_set_next();
+        cJSON *req = nd_req_set_next();
+        if (req && argc == 3) cJSON_AddStringToObject(req, "leg", argv[2]);
+        return req;
     } else if (!strcmp(cmd, "next-day-pain")) {
         if (argc < 3) {
             usage_error("%s", "next-day-pain needs TRIAL_ID and a rating 0-10, e.g. "

@@ -106,7 +106,8 @@ typedef struct nd_trial_summary {
     int max_set_pain;         /* -1 none rated */
     char suggestion_rule[32]; /* nd_progression_rule_name(); "" without a protocol */
     uint32_t suggestion_sets, suggestion_reps;
-    char suggestion[160]; /* one line naming the rule and its reason */
+    char suggestion[160];       /* one line naming the rule and its reason */
+    double block_asymmetry_pct; /* single-leg blocks (METRICS.md 5.7), NaN without both */
 } nd_trial_summary;
 
 /* What a live view needs, cheap to read often. */
@@ -140,6 +141,13 @@ int nd_metrics_push(nd_metrics *m, double left_N, double right_N, nd_rep_result 
  * *rep may be NULL); a rep shorter than min_rep_s is discarded (returns 0).
  * Call once, after the last push. */
 int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep);
+/* Rep detection on one leg (single-leg protocols, METRICS.md 5.7): leg
+ * ND_SIDE_LEFT/RIGHT detects on that leg's filtered force with its own
+ * on/off thresholds; ND_SIDE_NONE goes back to T = F_L + F_R with the
+ * settings' thresholds (on_N, off_N ignored). Takes effect at once when no
+ * rep is open, else when the open rep has closed. Thresholds must satisfy
+ * 0 <= off_N <= on_N (returns -1 otherwise). */
+int nd_metrics_set_leg(nd_metrics *m, nd_side leg, double on_N, double off_N);
 /* Sample sets pushed so far (the index of the next one). */
 uint64_t nd_metrics_samples(const nd_metrics *m);
 /* Whether a rep is open (a cheap nd_metrics_live().rep_open). */

@@ -34,6 +34,10 @@ typedef struct nd_session_outcome {
     uint32_t sets_incomplete; /* of those, fewer reps than planned */
     uint32_t sets_unrated;    /* of those, without a pain rating */
     int max_pain;             /* highest set pain, -1 when none rated */
+    /* Single-leg blocks (METRICS.md 5.7): working-leg peaks summed over the
+     * reps of the left-leg and right-leg sets. */
+    double block_sum_N[2];
+    uint32_t block_reps[2];
 } nd_session_outcome;
 
 typedef enum nd_progression_rule {

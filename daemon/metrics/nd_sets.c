@@ -12,6 +12,9 @@ void nd_set_plan_default(nd_set_plan *p)
     p->rest_s = ND_SETS_REST_DEFAULT_S;
     p->set_gap_s = ND_SETS_GAP_DEFAULT_S;
     nd_progression_rules_default(&p->rules);
+    p->leg = ND_SIDE_NONE;
+    p->leg_on_N = 50;
+    p->leg_off_N = 25;
     for (int leg = 0; leg < 2; leg++) p->zone_lo_N[leg] = p->zone_hi_N[leg] = NAN;
 }
 
@@ -36,6 +39,14 @@ int nd_set_plan_validate(const nd_set_plan *p, char *err, size_t errlen)
     if (!(p->set_gap_s >= 1 && p->set_gap_s <= 3600))
         return snprintf(err, errlen, "set_gap_s must be 1 to 3600 s, got %g", p->set_gap_s), -1;
     if (nd_progression_rules_validate(&p->rules, err, errlen)) return -1;
+    if ((unsigned)p->leg > ND_SIDE_RIGHT)
+        return snprintf(err, errlen, "leg must be left, right or both"), -1;
+    if (!(p->leg_off_N >= 0 && p->leg_off_N <= p->leg_on_N && p->leg_on_N <= 1e5))
+        return snprintf(err, errlen,
+                        "single-leg thresholds need 0 <= leg_off_N <= leg_on_N <= 1e5, "
+                        "got on %g, off %g",
+                        p->leg_on_N, p->leg_off_N),
+               -1;
     for (int leg = 0; leg < 2; leg++) {
         double lo = p->zone_lo_N[leg], hi = p->zone_hi_N[leg];
         if (isnan(lo) && isnan(hi)) continue;
@@ -89,6 +100,11 @@ nd_zone_verdict nd_set_zone_verdict(const nd_set_plan *p, const nd_rep_result *r
 static void outcome_add(nd_session_outcome *o, const nd_set_result *r)
 {
     if (r->reps_done == 0) return; /* an empty set counts as not done */
+    if (r->leg == ND_SIDE_LEFT || r->leg == ND_SIDE_RIGHT) {
+        int w = r->leg == ND_SIDE_LEFT ? ND_LEFT : ND_RIGHT;
+        o->block_sum_N[w] += r->mean_peak_N[w] * r->reps_done;
+        o->block_reps[w] += r->reps_done;
+    }
     o->sets_done++;
     if (!r->completed) o->sets_incomplete++;
     if (r->pain < 0)
@@ -125,6 +141,7 @@ void nd_sets_init(nd_sets *t, const nd_set_plan *plan, double fs)
     t->outcome.sets_planned = plan->sets;
     t->outcome.reps_planned = plan->reps;
     t->outcome.max_pain = -1;
+    t->leg = plan->leg;
     reset_current(t);
 }
 
@@ -154,6 +171,7 @@ void nd_sets_summarise_outcome(const nd_set_plan *plan, const nd_session_outcome
     s->max_set_pain = o->max_pain;
     snprintf(s->suggestion_rule, sizeof s->suggestion_rule, "%s",
              nd_progression_rule_name(sug.rule));
+    s->block_asymmetry_pct = nd_sets_block_asymmetry(o);
     s->suggestion_sets = sug.sets;
     s->suggestion_reps = sug.reps;
     snprintf(s->suggestion, sizeof s->suggestion, "%s", sug.text);
@@ -192,11 +210,12 @@ static void end_current(nd_sets *t, uint64_t i_end_empty, nd_set_end how)
                                   ? 100.0 * (t->last_peak[leg] - t->best3[leg]) / t->best3[leg]
                                   : NAN;
     }
-    r->mean_asymmetry_pct = t->n_asym ? t->sum_asym / t->n_asym : NAN;
+    r->mean_asymmetry_pct = t->n_asym && t->leg == ND_SIDE_NONE ? t->sum_asym / t->n_asym : NAN;
+    r->leg = t->leg;
     /* A = 100 (L - R) / max: positive means the right leg is the weaker one. */
-    r->weaker_side = !(r->mean_asymmetry_pct != 0) ? ND_SIDE_NONE
-                     : r->mean_asymmetry_pct > 0   ? ND_SIDE_RIGHT
-                                                   : ND_SIDE_LEFT;
+    r->weaker_side = isnan(r->mean_asymmetry_pct) || r->mean_asymmetry_pct == 0 ? ND_SIDE_NONE
+                     : r->mean_asymmetry_pct > 0                                ? ND_SIDE_RIGHT
+                                                                                : ND_SIDE_LEFT;
     r->same_weaker_reps = r->weaker_side == ND_SIDE_NONE ? 0 : t->weaker_count[r->weaker_side];
     r->zone_reps = t->zone_reps;
     r->pain = t->pain;
@@ -254,6 +273,20 @@ int nd_sets_tick(nd_sets *t, uint64_t i, bool rep_open, nd_set_result *out)
     return 0;
 }
 
+void nd_sets_switch_leg(nd_sets *t, nd_side leg)
+{
+    if (nd_sets_active(t)) t->leg = leg;
+}
+
+double nd_sets_block_asymmetry(const nd_session_outcome *o)
+{
+    if (!o->block_reps[ND_LEFT] || !o->block_reps[ND_RIGHT]) return NAN;
+    double l = o->block_sum_N[ND_LEFT] / o->block_reps[ND_LEFT];
+    double r = o->block_sum_N[ND_RIGHT] / o->block_reps[ND_RIGHT];
+    double mx = l > r ? l : r;
+    return mx > 0 ? 100.0 * (l - r) / mx : NAN;
+}
+
 int nd_sets_next(nd_sets *t, uint64_t i, nd_set_result *out)
 {
     if (!nd_sets_active(t)) return 0;
@@ -296,6 +329,7 @@ void nd_sets_live(const nd_sets *t, uint64_t i, nd_set_live *out)
     out->sets_ended = t->ended;
     out->set = t->ended + 1;
     out->rep = t->reps;
+    out->leg = t->leg;
     if (t->reps > 0) {
         out->phase = ND_SET_PHASE_ACTIVE;
     } else if (t->pending) {
@@ -324,6 +358,8 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
     if (!m) return -1;
     nd_sets t;
     nd_sets_init(&t, plan, fs);
+    if (plan->sets && plan->leg != ND_SIDE_NONE)
+        nd_metrics_set_leg(m, plan->leg, plan->leg_on_N, plan->leg_off_N);
     long found = 0;
     nd_set_result r[2];
     nd_rep_result rep;
@@ -339,6 +375,10 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
             const nd_set_input *in = &inputs[next_input];
             if (in->kind == ND_SET_INPUT_NEXT) {
                 if (nd_sets_next(&t, in->i < n ? in->i : n, &r[0])) EMIT(r[0]);
+                if (in->switch_leg && plan->sets) {
+                    nd_sets_switch_leg(&t, in->leg);
+                    nd_metrics_set_leg(m, in->leg, plan->leg_on_N, plan->leg_off_N);
+                }
             } else {
                 nd_sets_pain(&t, in->pain);
             }

@@ -35,6 +35,10 @@ typedef struct nd_set_plan {
      * has lo <= peak <= hi. NaN lo and hi: no zone for that leg. */
     double zone_lo_N[2], zone_hi_N[2];
     nd_progression_rules rules; /* for the suggestion at the end (METRICS.md 5.6) */
+    /* Single-leg protocol (METRICS.md 5.7): the working leg of the first
+     * sets (NONE: both legs) and its rep thresholds on that leg's force. */
+    nd_side leg;
+    double leg_on_N, leg_off_N; /* defaults 50 and 25 N; 0 <= off <= on <= 1e5 */
 } nd_set_plan;
 
 /* No protocol, default rest and gap, no zone. */
@@ -68,6 +72,7 @@ typedef struct nd_set_result {
     int32_t zone_reps;     /* reps in the target zone; -1 without a zone */
     int pain;              /* 0..10, -1 none entered (the last entered wins) */
     nd_set_end ended_by;
+    nd_side leg; /* working leg (NONE: both); single-leg sets have no asymmetry */
 } nd_set_result;
 
 typedef enum nd_set_phase {
@@ -96,6 +101,7 @@ typedef struct nd_set_live {
     uint32_t set, sets_planned; /* the set being done or next (rest: the next one) */
     uint32_t rep, reps_planned; /* reps in that set so far */
     uint32_t sets_ended;
+    nd_side leg;             /* working leg of the set being done or next */
     double rest_elapsed_s;   /* since the last set ended (rest phase), else 0 */
     double rest_remaining_s; /* max(0, rest_s - elapsed) in the rest phase, else 0 */
     nd_zone_verdict last_rep_zone;
@@ -120,6 +126,7 @@ typedef struct nd_sets {
     uint64_t rest_start; /* sample index its rest began at */
     nd_zone_verdict last_zone;
     nd_session_outcome outcome; /* over the rows emitted so far */
+    nd_side leg;                /* working leg of the set in progress */
 } nd_sets;
 
 /* plan copied; fs > 0. An inactive tracker (plan->sets == 0) ignores input. */
@@ -131,6 +138,13 @@ int nd_sets_tick(nd_sets *t, uint64_t i, bool rep_open, nd_set_result *out);
 /* Ends the current set at sample index i (explicit). Returns 1 with *out
  * when a row became final (the previous set, when this one was empty). */
 int nd_sets_next(nd_sets *t, uint64_t i, nd_set_result *out);
+/* The working leg from the coming set on (single-leg blocks, 5.7); call
+ * right after nd_sets_next. The caller switches the engine's detection
+ * (nd_metrics_set_leg) with the plan's leg thresholds. */
+void nd_sets_switch_leg(nd_sets *t, nd_side leg);
+/* Block asymmetry 100 (L - R)/max(L, R) of the mean working-leg peaks of
+ * the left and right blocks; NaN unless both blocks have reps. */
+double nd_sets_block_asymmetry(const nd_session_outcome *o);
 /* A pain rating 0..10: to the set with reps in progress, else the last
  * ended set still open for it, else the coming set. */
 void nd_sets_pain(nd_sets *t, int pain);
@@ -157,6 +171,8 @@ typedef struct nd_set_input {
     uint64_t i; /* sample index it applies at (before that sample) */
     nd_set_input_kind kind;
     int pain;
+    bool switch_leg; /* NEXT: the following sets are for leg */
+    nd_side leg;
 } nd_set_input;
 
 /* Offline: replays the metrics engine and the tracker over stored force and

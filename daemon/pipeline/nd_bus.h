@@ -81,6 +81,10 @@ typedef struct nd_msg {
         nd_trial_summary summary;
         nd_set_result set;
         struct {
+            bool switch_leg; /* the following sets are for leg (single-leg blocks) */
+            nd_side leg;
+        } set_next;
+        struct {
             char trial_id[65]; /* the writer finds its file in the data directory */
             int pain;
             char detail[200];

@@ -140,6 +140,7 @@ int nd_trial_write_summary_attrs(hid_t r, const nd_trial_summary *s)
         rc |= nd_h5_attr_str(r, "suggestion_rule", s->suggestion_rule);
         rc |= nd_h5_attr_str(r, "suggestion_protocol", protocol);
         rc |= nd_h5_attr_str(r, "suggestion", s->suggestion);
+        rc |= nd_h5_attr_f64(r, "block_asymmetry_pct", s->block_asymmetry_pct);
     }
     return rc ? -1 : 0;
 }
@@ -250,7 +251,9 @@ int nd_trial_read_summary_attrs(hid_t r, nd_trial_summary *s)
     nd_h5_read_u64(r, "samples", &s->samples);
     nd_h5_read_u64(r, "nonfinite_skipped", &s->nonfinite_skipped);
     s->max_set_pain = -1;
+    s->block_asymmetry_pct = NAN;
     if (nd_h5_read_u64(r, "sets_planned", &u) == 0) {
+        nd_h5_read_f64(r, "block_asymmetry_pct", &s->block_asymmetry_pct);
         s->sets_planned = (uint32_t)u;
         if (nd_h5_read_u64(r, "sets_done", &u) == 0) s->sets_done = (uint32_t)u;
         if (nd_h5_read_i64(r, "max_set_pain", &pain) == 0) s->max_set_pain = (int)pain;

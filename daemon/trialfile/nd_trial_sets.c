@@ -32,6 +32,7 @@ void nd_h5_set_to_row(const nd_set_result *r, nd_h5_set_row *row)
     row->zone_reps = r->zone_reps;
     row->pain = r->pain;
     row->ended_by = (uint8_t)r->ended_by;
+    row->leg = (uint8_t)r->leg;
 }
 
 void nd_h5_row_to_set(const nd_h5_set_row *row, nd_set_result *r)
@@ -59,6 +60,19 @@ void nd_h5_row_to_set(const nd_h5_set_row *row, nd_set_result *r)
     r->zone_reps = row->zone_reps;
     r->pain = row->pain;
     r->ended_by = row->ended_by <= ND_SET_END_STOP ? (nd_set_end)row->ended_by : ND_SET_END_STOP;
+    r->leg = row->leg <= ND_SIDE_RIGHT ? (nd_side)row->leg : ND_SIDE_NONE;
+}
+
+static hid_t leg_enum_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_UINT8);
+    uint8_t v = ND_SIDE_NONE;
+    H5Tenum_insert(t, "both", &v);
+    v = ND_SIDE_LEFT;
+    H5Tenum_insert(t, "left", &v);
+    v = ND_SIDE_RIGHT;
+    H5Tenum_insert(t, "right", &v);
+    return t;
 }
 
 static hid_t end_enum_type(void)
@@ -100,6 +114,9 @@ hid_t nd_h5_set_mem_type(void)
     I32(zone_reps);
     I32(pain);
     H5Tinsert(t, "ended_by", HOFFSET(nd_h5_set_row, ended_by), end);
+    hid_t leg = leg_enum_type();
+    H5Tinsert(t, "leg", HOFFSET(nd_h5_set_row, leg), leg);
+    H5Tclose(leg);
 #undef F64
 #undef U64
 #undef U32
@@ -135,6 +152,9 @@ hid_t nd_trial_sets_create(hid_t file, const nd_set_plan *p)
     rc |= nd_h5_attr_f64(d, "zone_left_high_N", p->zone_hi_N[ND_LEFT]);
     rc |= nd_h5_attr_f64(d, "zone_right_low_N", p->zone_lo_N[ND_RIGHT]);
     rc |= nd_h5_attr_f64(d, "zone_right_high_N", p->zone_hi_N[ND_RIGHT]);
+    rc |= nd_h5_attr_str(d, "leg", p->leg == ND_SIDE_NONE ? "both" : nd_side_name(p->leg));
+    rc |= nd_h5_attr_f64(d, "leg_on_N", p->leg_on_N);
+    rc |= nd_h5_attr_f64(d, "leg_off_N", p->leg_off_N);
     const nd_progression_rules *r = &p->rules;
     rc |= nd_h5_attr_f64(d, "progression_acceptable_pain", r->acceptable_pain);
     rc |= nd_h5_attr_f64(d, "progression_step_back_above", r->step_back_above);
@@ -165,6 +185,13 @@ int nd_trial_sets_read_plan(hid_t file, nd_set_plan *p)
     nd_h5_read_f64(d, "zone_left_high_N", &p->zone_hi_N[ND_LEFT]);
     nd_h5_read_f64(d, "zone_right_low_N", &p->zone_lo_N[ND_RIGHT]);
     nd_h5_read_f64(d, "zone_right_high_N", &p->zone_hi_N[ND_RIGHT]);
+    char leg[16] = "";
+    if (nd_h5_read_str(d, "leg", leg, sizeof leg) == 0)
+        p->leg = !strcmp(leg, "left")    ? ND_SIDE_LEFT
+                 : !strcmp(leg, "right") ? ND_SIDE_RIGHT
+                                         : ND_SIDE_NONE;
+    nd_h5_read_f64(d, "leg_on_N", &p->leg_on_N);
+    nd_h5_read_f64(d, "leg_off_N", &p->leg_off_N);
     nd_progression_rules *r = &p->rules;
     nd_h5_read_f64(d, "progression_acceptable_pain", &r->acceptable_pain);
     nd_h5_read_f64(d, "progression_step_back_above", &r->step_back_above);

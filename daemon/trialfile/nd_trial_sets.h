@@ -25,6 +25,7 @@ typedef struct nd_h5_set_row {
     double decline_left_pct, decline_right_pct;
     int32_t zone_reps, pain;
     uint8_t ended_by; /* enum next=0 gap=1 stop=2 */
+    uint8_t leg;      /* enum both=0 left=1 right=2: the working leg */
 } nd_h5_set_row;
 
 void nd_h5_set_to_row(const nd_set_result *r, nd_h5_set_row *row);

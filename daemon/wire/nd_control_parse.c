@@ -41,13 +41,18 @@ static const struct {
 static const char *const fields_none[] = {NULL};
 static const char *const fields_tare[] = {"side", "window_s", NULL};
 static const char *const fields_calibrate[] = {"side", "mass_kg", "window_s", NULL};
-static const char *const fields_start[] = {
-    "athlete_id", "body_mass_kg", "lever_m",      "injured_side",         "notes",
-    "protocol",   "rest_s",       "set_gap_s",    "target_left_N",        "target_right_N",
-    "target_pct", "best_left_N",  "best_right_N", "target_tolerance_pct", NULL};
+static const char *const fields_start[] = {"athlete_id",    "body_mass_kg",
+                                           "lever_m",       "injured_side",
+                                           "notes",         "protocol",
+                                           "rest_s",        "set_gap_s",
+                                           "target_left_N", "target_right_N",
+                                           "target_pct",    "best_left_N",
+                                           "best_right_N",  "target_tolerance_pct",
+                                           "leg",           "leg_on_N",
+                                           "leg_off_N",     NULL};
 static const char *const fields_mark[] = {"kind", "detail", "value", NULL};
 static const char *const fields_config[] = {"set", NULL};
-static const char *const fields_set[] = {"action", NULL};
+static const char *const fields_set[] = {"action", "leg", NULL};
 static const char *const fields_next_day[] = {"trial_id", "value", "detail", NULL};
 
 static const char *const *const cmd_fields[ND_CMD_COUNT] = {
@@ -320,7 +325,7 @@ static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t
     static const char *const needs_protocol[] = {
         "rest_s",     "set_gap_s",   "target_left_N", "target_right_N",
         "target_pct", "best_left_N", "best_right_N",  "target_tolerance_pct",
-        NULL};
+        "leg",        "leg_on_N",    "leg_off_N",     NULL};
     for (size_t i = 0; needs_protocol[i]; i++)
         if (!st->protocol[0] && cJSON_GetObjectItemCaseSensitive(root, needs_protocol[i]))
             return fail(err, errlen, "\"%s\" needs a \"protocol\" (e.g. \"3x6\")",
@@ -349,6 +354,20 @@ static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "target_tolerance_pct")) &&
         get_number(it, "target_tolerance_pct", 0, 100, false, false, &tol, err, errlen))
         return -1;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "leg"))) {
+        int v;
+        if (get_side(it, "leg", true, false, &v, err, errlen)) return -1;
+        p->leg = v == 3 ? ND_SIDE_NONE : (nd_side)v;
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "leg_on_N")) &&
+        get_number(it, "leg_on_N", 0, 1e5, false, false, &p->leg_on_N, err, errlen))
+        return -1;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "leg_off_N")) &&
+        get_number(it, "leg_off_N", 0, 1e5, false, false, &p->leg_off_N, err, errlen))
+        return -1;
+    if (p->leg_off_N > p->leg_on_N)
+        return fail(err, errlen, "\"leg_off_N\" (%g) must not exceed \"leg_on_N\" (%g)",
+                    p->leg_off_N, p->leg_on_N);
     bool have_n = !isnan(target[0]) || !isnan(target[1]);
     bool have_best = !isnan(best[0]) || !isnan(best[1]);
     if (have_n && (!isnan(pct) || have_best))
@@ -435,6 +454,13 @@ static int parse_set(const cJSON *root, nd_set_request *s, char *err, size_t err
     if (get_string(action, "action", sizeof a - 1, false, a, sizeof a, err, errlen)) return -1;
     if (strcmp(a, "next")) return fail(err, errlen, "unknown set action \"%s\" (valid: next)", a);
     s->action = ND_SET_ACTION_NEXT;
+    const cJSON *leg = cJSON_GetObjectItemCaseSensitive(root, "leg");
+    if (leg) {
+        int v;
+        if (get_side(leg, "leg", true, false, &v, err, errlen)) return -1;
+        s->switch_leg = true;
+        s->leg = v == 3 ? ND_SIDE_NONE : (nd_side)v;
+    }
     return 0;
 }
 

@@ -152,6 +152,7 @@ cJSON *nd_json_set_live(const nd_set_live *s)
     nd_json_add_number(o, "rest_elapsed_s", s->rest_elapsed_s);
     nd_json_add_number(o, "rest_remaining_s", s->rest_remaining_s);
     cJSON_AddStringToObject(o, "last_rep_zone", nd_zone_verdict_name(s->last_rep_zone));
+    cJSON_AddStringToObject(o, "leg", s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
     return o;
 }
 
@@ -184,6 +185,7 @@ cJSON *nd_json_set_result(const nd_set_result *r)
     else
         cJSON_AddNullToObject(o, "pain");
     cJSON_AddStringToObject(o, "ended_by", nd_set_end_name(r->ended_by));
+    cJSON_AddStringToObject(o, "leg", r->leg == ND_SIDE_NONE ? "both" : nd_side_name(r->leg));
     return o;
 }
 
@@ -257,6 +259,7 @@ cJSON *nd_json_summary(const nd_trial_summary *s)
         cJSON_AddStringToObject(sug, "rule", s->suggestion_rule);
         cJSON_AddStringToObject(sug, "protocol", protocol);
         cJSON_AddStringToObject(sug, "text", s->suggestion);
+        nd_json_add_number(o, "block_asymmetry_pct", s->block_asymmetry_pct);
     }
     return o;
 }

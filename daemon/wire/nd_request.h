@@ -52,7 +52,8 @@ typedef struct nd_calibrate_request {
  *         [, "rest_s":[0,3600]][, "set_gap_s":[1,3600]]
  *         [, "target_left_N"/"target_right_N":(0,100000]
  *          | "target_pct":(0,200] with "best_left_N"/"best_right_N":(0,100000]]
- *         [, "target_tolerance_pct":[0,100]]}
+ *         [, "target_tolerance_pct":[0,100]]
+ *         [, "leg":"left"|"right"|"both"][, "leg_on_N":[0,1e5]][, "leg_off_N":[0,1e5]]}
  * rest_s, set_gap_s and the target need "protocol". The target zone of a
  * leg is target * (1 -/+ tolerance/100) (default tolerance 10 %). */
 typedef struct nd_start_request {
@@ -64,11 +65,14 @@ typedef struct nd_start_request {
     nd_set_plan plan;                       /* from protocol, rest, gap and target */
 } nd_start_request;
 
-/* set: {"cmd":"set","action":"next"} ends the current set of the recording
- * trial's protocol. */
+/* set: {"cmd":"set","action":"next"[, "leg":"left"|"right"|"both"]} ends the
+ * current set of the recording trial's protocol; with "leg" the following
+ * sets are for that leg (single-leg blocks, METRICS.md 5.7). */
 typedef enum nd_set_action { ND_SET_ACTION_NEXT } nd_set_action;
 typedef struct nd_set_request {
     nd_set_action action;
+    bool switch_leg; /* "leg": "left"|"right"|"both": the following sets' working leg */
+    nd_side leg;
 } nd_set_request;
 
 /* next_day_pain: {"cmd":"next_day_pain","trial_id":ID,"value":0..10[, "detail":str]}

@@ -168,7 +168,7 @@ static double mean_rep_asymmetry(const nd_report_trial *p)
 /* A = 100 (L - R)/max: positive means the right leg is weaker. */
 static nd_side weaker_by_mean(double a)
 {
-    return !(a != 0) ? ND_SIDE_NONE : a > 0 ? ND_SIDE_RIGHT : ND_SIDE_LEFT;
+    return isnan(a) || a == 0 ? ND_SIDE_NONE : a > 0 ? ND_SIDE_RIGHT : ND_SIDE_LEFT;
 }
 
 int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const size_t *order,

@@ -16,6 +16,13 @@ static long inputs_from_events(const nd_trial_event *ev, long n, double fs, nd_s
         nd_set_input in = {.i = (uint64_t)llround(ev[i].t_s * fs), .pain = -1};
         if (!strcmp(ev[i].kind, "set_next")) {
             in.kind = ND_SET_INPUT_NEXT;
+            const char *leg = strstr(ev[i].detail, "leg=");
+            if (leg) {
+                in.switch_leg = true;
+                in.leg = !strcmp(leg + 4, "left")    ? ND_SIDE_LEFT
+                         : !strcmp(leg + 4, "right") ? ND_SIDE_RIGHT
+                                                     : ND_SIDE_NONE;
+            }
         } else if (!strcmp(ev[i].kind, "pain")) {
             char *end;
             long v = strtol(ev[i].detail, &end, 10);
@@ -111,7 +118,7 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
           "reps_planned,completed,i_start,i_end,t_start_s,t_end_s,duration_s,rest_after_s,"
           "mean_peak_left_N,mean_peak_right_N,max_peak_left_N,max_peak_right_N,"
           "mean_asymmetry_pct,weaker_side,same_weaker_reps,decline_left_pct,decline_right_pct,"
-          "zone_reps,pain,ended_by\n",
+          "zone_reps,pain,ended_by,leg\n",
           f);
     for (size_t i = 0; i < n; i++) {
         const nd_report_trial *p = &t[i];
@@ -148,6 +155,7 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
             else
                 fputs(",", f);
             text(f, nd_set_end_name(s->ended_by));
+            text(f, s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
             fputc('\n', f);
         }
     }
@@ -187,6 +195,7 @@ size_t nd_report_compare_sets(FILE *f, const nd_report_trial *p,
         FIELD("zone_reps", zone_reps);
         FIELD("pain", pain);
         FIELD("ended_by", ended_by);
+        FIELD("leg", leg);
 #undef FIELD
     }
     return bad;
