@@ -32,6 +32,7 @@ NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 NORDCTL = os.path.join(BUILD, "tools", "nordctl")
 REPORT = os.path.join(BUILD, "tools", "nordic-report")
 TRIAL = os.path.join(BUILD, "tools", "nordic-trial")
+WATCH = os.path.join(BUILD, "tools", "nordic-watch")
 SIM = "sim:?rate=500&reps=0&rest=1&lead=1&rise=0.8&peak_left=400&peak_right=320&seed=11"
 TARGET = {"left": 400.0, "right": 320.0}
 TOLERANCE_PCT = 15.0
@@ -151,6 +152,7 @@ try:
           "status before the first rep: %s" % st.get("set"))
 
     rest_seen = []
+    watch_screen = ""
     for k in range(3):
         target_reps = rep_count() + (2 if k < 2 else 1)
         while rep_count() < target_reps:
@@ -167,6 +169,11 @@ try:
                 time.sleep(0.02)
                 s = ask({"cmd": "status"})["status"].get("set", {})
             rest_seen.append(s)
+            if k == 0:
+                # nordic-watch, as the operator sees it during the rest.
+                w = subprocess.run([WATCH, "--pub", pub_ep, "--frames", "20", "--hz", "20", "--ascii"],
+                                   capture_output=True, text=True, timeout=30)
+                watch_screen = w.stdout
             check(s.get("phase") == "rest" and s.get("set") == k + 2 and s.get("rep") == 0,
                   "rest after set %d: %s" % (k + 1, s))
             check(0 < s.get("rest_remaining_s", -1) <= 30, "countdown below rest_s: %s" % s)
@@ -175,6 +182,8 @@ try:
             if s2.get("phase") == "rest":
                 check(s2["rest_remaining_s"] < s["rest_remaining_s"],
                       "the countdown runs: %s then %s" % (s, s2))
+    check("SET 2 of 3" in watch_screen and "REST" in watch_screen and "s left" in watch_screen,
+          "nordic-watch shows the set and the rest countdown:\n" + watch_screen[-1500:])
     stop = ask({"cmd": "stop"})
     check(stop["ok"], "stop: %s" % stop)
     # Progression (METRICS.md 5.6, default rules): a set pain of 6 is above
@@ -203,6 +212,28 @@ try:
           "next-day pain 7: %s" % r)
     r2 = ask({"cmd": "next_day_pain", "trial_id": trial_id, "value": 3})
     check(r2["ok"], "a second next-day mark: %s" % r2)
+
+    # ---- single-leg blocks: left first, then "set next" with leg right ----
+    first_session_msgs = len(messages)
+    r = ask({"cmd": "start", "athlete_id": "S2", "protocol": "2x1", "leg": "left", "leg_on_N": 60,
+             "leg_off_N": 30})
+    check(r["ok"], "single-leg start: %s" % r)
+    leg_path = r.get("file", "")
+    check(ask({"cmd": "status"})["status"].get("set", {}).get("leg") == "left", "status shows the leg")
+    r = ask({"cmd": "set", "action": "next", "leg": "middle"})
+    check(not r["ok"] and "\"leg\"" in r["error"], "bad leg refused: %s" % r)
+    n0 = rep_count()
+    pump(15, lambda t, b: t == "rep")
+    check(ask({"cmd": "set", "action": "next", "leg": "right"})["ok"], "set next to the right leg")
+    deadline = time.time() + 3
+    while time.time() < deadline and ask({"cmd": "status"})["status"].get("set", {}).get("leg") != "right":
+        time.sleep(0.05)
+    check(ask({"cmd": "status"})["status"].get("set", {}).get("leg") == "right", "status shows the new leg")
+    pump(15, lambda t, b: t == "rep")
+    check(rep_count() >= n0 + 2, "reps in both blocks")
+    leg_stop = ask({"cmd": "stop"})
+    check(leg_stop["ok"], "single-leg stop")
+    block = leg_stop.get("summary", {}).get("block_asymmetry_pct")
     daemon.terminate()
     daemon.wait(timeout=30)
 
@@ -304,14 +335,14 @@ try:
     check(all(p for _, p in pains), "pain events stored")
 
     # ---- the live topics ----
-    set_msgs = [b for t, b in messages if t == "set"]
+    set_msgs = [b for t, b in messages[:first_session_msgs] if t == "set"]
     check(len(set_msgs) == 3, "three `set` messages, got %d" % len(set_msgs))
     for b, row in zip(set_msgs, sets):
         check(b["reps_done"] == int(row["reps_done"]) and b["pain"] == int(row["pain"])
               and b["ended_by"] == end_name[row["ended_by"]]
               and abs(b["mean_peak_left_N"] - row["mean_peak_left_N"]) < 1e-9,
               "set topic equals /sets row %d" % row["index"])
-    rep_msgs = [b for t, b in messages if t == "rep"]
+    rep_msgs = [b for t, b in messages[:first_session_msgs] if t == "rep"]
     for b in rep_msgs:
         l, r = b["peak_left_N"], b["peak_right_N"]
         want = ("below" if l < lo_l or r < lo_r else "above" if l > hi_l or r > hi_r else "in")
@@ -343,6 +374,26 @@ try:
     with open(os.path.join(out + "-cmp", "compare.csv")) as fh:
         cmp_rows = [x for x in csv.DictReader(fh) if x["metric"].startswith("set")]
     check(len(cmp_rows) > 3 * 10 and all(x["match"] == "1" for x in cmp_rows), "compare covers /sets")
+
+    # ---- single-leg file: legs per set, block asymmetry from /sets, offline equals live ----
+    with h5py.File(leg_path, "r") as f:
+        srows = f["sets"][()]
+        sattrs = f["sets"].attrs
+        leg_enum = {v: k for k, v in h5py.check_enum_dtype(srows.dtype["leg"]).items()}
+        check(sattrs["leg"] == "left" and float(sattrs["leg_on_N"]) == 60 and float(sattrs["leg_off_N"]) == 30,
+              "single-leg plan on /sets")
+        legs = [leg_enum[x["leg"]] for x in srows]
+        check(legs == ["left", "right"], "legs per set: %s" % legs)
+        nd_events = [e["detail"].decode() for e in f["events"][()] if e["kind"].decode() == "set_next"]
+        check(nd_events and nd_events[0].endswith("leg=right"), "set_next event names the leg: %s" % nd_events)
+        if len(srows) == 2 and all(x["reps_done"] > 0 for x in srows):
+            ml, mr = float(srows[0]["mean_peak_left_N"]), float(srows[1]["mean_peak_right_N"])
+            want = 100 * (ml - mr) / max(ml, mr)
+            check(block is not None and abs(block - want) < 1e-9, "block asymmetry %s vs %s" % (block, want))
+            check(all(math.isnan(x["mean_asymmetry_pct"]) for x in srows), "no asymmetry within single-leg sets")
+    r = subprocess.run([REPORT, "--compare", "-o", out + "-leg", leg_path], capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0, "single-leg session recomputes exactly: %s" % (r.stdout + r.stderr))
 
     # ---- a version 1.0 file (no /sets, no minor version) still reads ----
     v1 = os.path.join(tmp, "v1", os.path.basename(path))

@@ -48,7 +48,7 @@ typedef struct view {
     int live_reps;
     /* the protocol's set/rep/rest (live "set"), the last rep's target zone */
     bool have_set;
-    char set_phase[16], last_zone[16];
+    char set_phase[16], last_zone[16], set_leg[8];
     int set_k, set_n, rep_j, rep_m;
     double rest_remaining;
     /* reps of the current (or last) trial */
@@ -143,6 +143,7 @@ static void on_live(view *v, const cJSON *j)
     if (v->have_set) {
         copy_str(v->set_phase, sizeof v->set_phase, set, "phase");
         copy_str(v->last_zone, sizeof v->last_zone, set, "last_rep_zone");
+        copy_str(v->set_leg, sizeof v->set_leg, set, "leg");
         v->set_k = (int)num(set, "set");
         v->set_n = (int)num(set, "sets_planned");
         v->rep_j = (int)num(set, "rep");
@@ -338,8 +339,8 @@ static void render(frame *f, const view *v, const char *endpoint)
         if (!strcmp(v->set_phase, "rest"))
             snprintf(rest, sizeof rest, "  REST %s s left",
                      fmt_num(a, sizeof a, v->rest_remaining, 0));
-        line(f, "\x1b[1mSET %d of %d  rep %d of %d\x1b[0m  (%s)%s  last rep zone: %s", v->set_k,
-             v->set_n, v->rep_j, v->rep_m, v->set_phase, rest, v->last_zone);
+        line(f, "\x1b[1mSET %d of %d  rep %d of %d\x1b[0m  (%s)%s  leg: %s  last rep zone: %s",
+             v->set_k, v->set_n, v->rep_j, v->rep_m, v->set_phase, rest, v->set_leg, v->last_zone);
     }
     line(f, "%s", "");
 

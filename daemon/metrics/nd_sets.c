@@ -348,9 +348,23 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
                        size_t n, const nd_set_input *inputs, size_t n_inputs, nd_set_result *rows,
                        size_t max_rows, char *err, size_t errlen)
 {
+    nd_session_replay out = {.rows = rows, .max_rows = max_rows, .pain_rating = -1};
+    if (nd_session_recompute(s, fs, subj, plan, left_N, right_N, n, inputs, n_inputs, &out, err,
+                             errlen))
+        return -1;
+    return out.n_rows;
+}
+
+int nd_session_recompute(const nd_metric_settings *s, double fs, const nd_subject *subj,
+                         const nd_set_plan *plan, const double *left_N, const double *right_N,
+                         size_t n, const nd_set_input *inputs, size_t n_inputs,
+                         nd_session_replay *out, char *err, size_t errlen)
+{
     if (nd_set_plan_validate(plan, err, errlen)) return -1;
-    if ((n > 0 && (!left_N || !right_N)) || (n_inputs > 0 && !inputs) || (max_rows > 0 && !rows))
-        return snprintf(err, errlen, "sets recompute: missing arrays"), -1;
+    if ((n > 0 && (!left_N || !right_N)) || (n_inputs > 0 && !inputs) ||
+        (out->max_rows > 0 && !out->rows) || (out->max_reps > 0 && !out->reps) ||
+        out->pain_rating < -1 || out->pain_rating > 10)
+        return snprintf(err, errlen, "sets recompute: missing arrays or bad pain rating"), -1;
     for (size_t k = 1; k < n_inputs; k++)
         if (inputs[k].i < inputs[k - 1].i)
             return snprintf(err, errlen, "sets recompute: inputs not in time order"), -1;
@@ -360,14 +374,19 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
     nd_sets_init(&t, plan, fs);
     if (plan->sets && plan->leg != ND_SIDE_NONE)
         nd_metrics_set_leg(m, plan->leg, plan->leg_on_N, plan->leg_off_N);
-    long found = 0;
+    out->n_rows = out->n_reps = 0;
     nd_set_result r[2];
     nd_rep_result rep;
     size_t next_input = 0;
 #define EMIT(row)                                                                                  \
     do {                                                                                           \
-        if ((size_t)found < max_rows) rows[found] = (row);                                         \
-        found++;                                                                                   \
+        if ((size_t)out->n_rows < out->max_rows) out->rows[out->n_rows] = (row);                   \
+        out->n_rows++;                                                                             \
+    } while (0)
+#define REP(x)                                                                                     \
+    do {                                                                                           \
+        if ((size_t)out->n_reps < out->max_reps) out->reps[out->n_reps] = (x);                     \
+        out->n_reps++;                                                                             \
     } while (0)
     for (size_t i = 0; i <= n; i++) {
         /* Inputs at or after the last sample apply before the stop. */
@@ -384,14 +403,24 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
             }
         }
         if (i == n) break;
-        if (nd_metrics_push(m, left_N[i], right_N[i], &rep) && nd_sets_rep(&t, &rep, &r[0]))
-            EMIT(r[0]);
+        if (nd_metrics_push(m, left_N[i], right_N[i], &rep)) {
+            REP(rep);
+            if (nd_sets_rep(&t, &rep, &r[0])) EMIT(r[0]);
+        }
         nd_sets_tick(&t, i, nd_metrics_rep_open(m), NULL);
     }
-    if (nd_metrics_finish(m, &rep) && nd_sets_rep(&t, &rep, &r[0])) EMIT(r[0]);
+    if (nd_metrics_finish(m, &rep)) {
+        REP(rep);
+        if (nd_sets_rep(&t, &rep, &r[0])) EMIT(r[0]);
+    }
     int k = nd_sets_finish(&t, n, r);
     for (int j = 0; j < k; j++) EMIT(r[j]);
 #undef EMIT
+#undef REP
+    if (out->summary) {
+        nd_metrics_summary(m, out->pain_rating, out->summary);
+        nd_sets_summarise(&t, -1, out->summary);
+    }
     nd_metrics_destroy(m);
-    return found;
+    return 0;
 }

@@ -183,4 +183,24 @@ long nd_sets_recompute(const nd_metric_settings *s, double fs, const nd_subject 
                        size_t n, const nd_set_input *inputs, size_t n_inputs, nd_set_result *rows,
                        size_t max_rows, char *err, size_t errlen);
 
+/* The whole session replayed as the daemon ran it: besides the set rows,
+ * the reps (up to max_reps; *n_reps = how many there were) and the summary
+ * with pain_rating (-1..10) and the session fields (no next-day pain). With
+ * single-leg blocks only this reproduces the daemon's reps. Any output may
+ * be NULL. */
+typedef struct nd_session_replay {
+    nd_set_result *rows;
+    size_t max_rows;
+    long n_rows;
+    nd_rep_result *reps;
+    size_t max_reps;
+    long n_reps;
+    nd_trial_summary *summary;
+    int pain_rating;
+} nd_session_replay;
+int nd_session_recompute(const nd_metric_settings *s, double fs, const nd_subject *subj,
+                         const nd_set_plan *plan, const double *left_N, const double *right_N,
+                         size_t n, const nd_set_input *inputs, size_t n_inputs,
+                         nd_session_replay *out, char *err, size_t errlen);
+
 #endif

@@ -86,7 +86,8 @@ size_t nd_report_trend_order(nd_report_trial *trials, size_t n, size_t *order);
 /* report_sets.c: stored /sets, and the tracker replayed over the samples
  * and the set_next/pain events when recompute (or compare) asks. 0 or -1. */
 int nd_report_sets_analyse(nd_report_trial *t, nd_trial_reader *r, const double *left,
-                           const double *right, size_t n, bool recompute, char *err, size_t errlen);
+                           const double *right, size_t n, bool recompute, int pain, char *err,
+                           size_t errlen);
 int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t n);
 /* Appends set rows to compare.csv through row(); returns the mismatches. */
 size_t nd_report_compare_sets(FILE *f, const nd_report_trial *p,

@@ -38,17 +38,20 @@ static long inputs_from_events(const nd_trial_event *ev, long n, double fs, nd_s
     return k;
 }
 
+/* The session replayed as the daemon ran it (nd_session_recompute): set
+ * rows, and the reps and summary too, which differ from a plain
+ * recomputation once single-leg blocks switch the detection leg. */
 static int recompute_sets(nd_report_trial *t, nd_trial_reader *r, const double *left,
-                          const double *right, size_t n, char *err, size_t errlen)
+                          const double *right, size_t n, int pain, char *err, size_t errlen)
 {
     const nd_trial_meta *m = &t->info.meta;
     size_t nev = (size_t)t->info.events;
     nd_trial_event *ev = calloc(nev ? nev : 1, sizeof *ev);
     nd_set_input *in = calloc(nev ? nev : 1, sizeof *in);
-    size_t cap = m->plan.sets + 4;
-    t->recomputed_sets = calloc(cap, sizeof *t->recomputed_sets);
+    nd_session_replay out = {
+        .max_rows = m->plan.sets + 4, .max_reps = t->n_recomputed_reps + 64, .pain_rating = pain};
     int rc = -1;
-    if (!ev || !in || !t->recomputed_sets) {
+    if (!ev || !in) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -56,31 +59,45 @@ static int recompute_sets(nd_report_trial *t, nd_trial_reader *r, const double *
     if (got < 0) goto out;
     long nin = inputs_from_events(ev, got, m->sample_rate_hz, in);
     for (;;) {
-        long sets =
-            nd_sets_recompute(&t->settings, m->sample_rate_hz, &m->subject, &m->plan, left, right,
-                              n, in, (size_t)nin, t->recomputed_sets, cap, err, errlen);
-        if (sets < 0) goto out;
-        if ((size_t)sets <= cap) {
-            t->n_recomputed_sets = (size_t)sets;
-            break;
-        }
-        cap = (size_t)sets;
-        free(t->recomputed_sets);
-        t->recomputed_sets = calloc(cap, sizeof *t->recomputed_sets);
-        if (!t->recomputed_sets) {
+        out.rows = calloc(out.max_rows, sizeof *out.rows);
+        out.reps = calloc(out.max_reps, sizeof *out.reps);
+        nd_trial_summary summary;
+        out.summary = &summary;
+        if (!out.rows || !out.reps) {
             snprintf(err, errlen, "out of memory");
             goto out;
         }
+        if (nd_session_recompute(&t->settings, m->sample_rate_hz, &m->subject, &m->plan, left,
+                                 right, n, in, (size_t)nin, &out, err, errlen))
+            goto out;
+        if ((size_t)out.n_rows <= out.max_rows && (size_t)out.n_reps <= out.max_reps) {
+            t->recomputed_sets = out.rows;
+            t->n_recomputed_sets = (size_t)out.n_rows;
+            free(t->recomputed_reps);
+            t->recomputed_reps = out.reps;
+            t->n_recomputed_reps = (size_t)out.n_reps;
+            t->recomputed_summary = summary;
+            out.rows = NULL;
+            out.reps = NULL;
+            break;
+        }
+        out.max_rows = (size_t)out.n_rows;
+        out.max_reps = (size_t)out.n_reps;
+        free(out.rows);
+        free(out.reps);
     }
     rc = 0;
 out:
+    free(out.rows);
+    free(out.reps);
     free(ev);
     free(in);
     return rc;
 }
 
 int nd_report_sets_analyse(nd_report_trial *t, nd_trial_reader *r, const double *left,
-                           const double *right, size_t n, bool recompute, char *err, size_t errlen)
+                           const double *right, size_t n, bool recompute, int pain, char *err,
+                           size_t errlen)
 {
     size_t stored = (size_t)t->info.sets;
     t->stored_sets = calloc(stored ? stored : 1, sizeof *t->stored_sets);
@@ -90,10 +107,15 @@ int nd_report_sets_analyse(nd_report_trial *t, nd_trial_reader *r, const double 
     t->n_stored_sets = (size_t)got;
     /* Without a protocol (and in version 1.0 files) there is nothing to replay. */
     if (recompute && t->info.meta.plan.sets > 0 &&
-        recompute_sets(t, r, left, right, n, err, errlen))
+        recompute_sets(t, r, left, right, n, pain, err, errlen))
         return -1;
     t->sets = t->recomputed ? t->recomputed_sets : t->stored_sets;
     t->n_sets = t->recomputed ? t->n_recomputed_sets : t->n_stored_sets;
+    if (t->recomputed) { /* the session replay may have replaced the reps */
+        t->summary = t->recomputed_summary;
+        t->reps = t->recomputed_reps;
+        t->n_reps = t->n_recomputed_reps;
+    }
     return 0;
 }
 

@@ -222,7 +222,7 @@ void nd_report_analyse(nd_report_trial *t, const nd_report_options *o)
         t->n_reps = t->n_stored_reps;
         t->settings = in->meta.settings;
     }
-    if (nd_report_sets_analyse(t, r, left, right, n, t->recomputed || o->compare, err,
+    if (nd_report_sets_analyse(t, r, left, right, n, t->recomputed || o->compare, pain, err,
                                sizeof err)) {
         skip(t, "sets: %s", without_path(err, t->path));
         goto out;
