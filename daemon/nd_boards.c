@@ -98,6 +98,13 @@ void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_
     pthread_mutex_unlock(&b->lock);
 }
 
+void nd_metrics_board_get_sets(nd_metrics_board *b, nd_set_live *sets)
+{
+    pthread_mutex_lock(&b->lock);
+    *sets = b->sets;
+    pthread_mutex_unlock(&b->lock);
+}
+
 void nd_live_board_init(nd_live_board *b, double live_hz, int wave_decimation)
 {
     pthread_mutex_init(&b->lock, NULL);

@@ -13,6 +13,7 @@
 #include "nd_calibration.h"
 #include "nd_device.h"
 #include "nd_metrics.h"
+#include "nd_sets.h"
 
 /* Writer: the acquisition thread (the driver's info callback). */
 typedef struct nd_device_board {
@@ -29,6 +30,7 @@ typedef struct nd_metrics_board {
     bool cal_saved;     /* from the state file, a tare or a calibration */
     nd_live_state live;
     uint64_t live_host_ns;    /* arrival of the newest set behind `live` */
+    nd_set_live sets;         /* the recording trial's set/rep/rest (phase none otherwise) */
     uint64_t info_generation; /* device board generation the calibration reflects */
     char warning[240];        /* a standing problem (a zero taken under load); "" = none */
 } nd_metrics_board;
@@ -67,6 +69,7 @@ void nd_metrics_board_get_cal(nd_metrics_board *b, nd_calibration *cal, bool *sa
 uint64_t nd_metrics_board_info_generation(nd_metrics_board *b);
 void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen);
 void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns);
+void nd_metrics_board_get_sets(nd_metrics_board *b, nd_set_live *sets);
 
 void nd_live_board_init(nd_live_board *b, double live_hz, int wave_decimation);
 void nd_live_board_destroy(nd_live_board *b);

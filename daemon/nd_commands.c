@@ -469,6 +469,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
         out->trial_t_s = live.t_s;
         out->trial_samples = live.samples;
         out->trial_reps = live.reps;
+        nd_metrics_board_get_sets(&d->metrics_board, &out->sets);
     }
     pthread_mutex_unlock(&d->cmd.lock);
 }

@@ -73,6 +73,13 @@ static const key_desc keys[] = {
     DBL("metrics", "weak_threshold_N", metrics.weak_threshold_N, 0, 1e5),
     DBL("metrics", "imbalance_pct", metrics.imbalance_pct, 0, 100),
     DBL("metrics", "tare_window_s", metrics.tare_window_s, 0.05, 60),
+    DBL("progression", "acceptable_pain", progression.acceptable_pain, 0, 10),
+    DBL("progression", "step_back_above", progression.step_back_above, 0, 10),
+    DBL("progression", "baseline_pain", progression.baseline_pain, 0, 10),
+    DBL("progression", "goal_sets", progression.goal_sets, 1, 20),
+    DBL("progression", "goal_reps", progression.goal_reps, 1, 50),
+    DBL("progression", "rep_step", progression.rep_step, 1, 10),
+    DBL("progression", "add_set_at_reps", progression.add_set_at_reps, 1, 50),
     PATH("security", "curve_secret_key", curve_secret_key),
     PATH("security", "curve_allowed_clients", curve_allowed_clients),
 };
@@ -100,6 +107,7 @@ void nd_config_defaults(nd_config *c)
     c->flush_interval_s = 0.25;
     c->live_hz = 50;
     c->wave_decimation = 10;
+    nd_progression_rules_default(&c->progression);
     c->left_channel = 0;
     c->right_channel = 1;
     c->tare_max_shift_N = 25; /* kneeling on the hooks is ~40 N per hook */
@@ -267,6 +275,7 @@ int nd_config_load(nd_config *c, const char *path, char *err, size_t errlen)
 int nd_config_validate(const nd_config *c, char *err, size_t errlen)
 {
     if (!*c->device) return snprintf(err, errlen, "device: no device URI given"), -1;
+    if (nd_progression_rules_validate(&c->progression, err, errlen)) return -1;
     if (c->ring_capacity & (c->ring_capacity - 1))
         return snprintf(err, errlen, "ring_capacity: %lu is not a power of two", c->ring_capacity),
                -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "nd_metrics.h"
+#include "nd_progression.h"
 
 #define ND_PATH_MAX 512
 
@@ -35,6 +36,8 @@ typedef struct nd_config {
     double tare_max_offset_N; /* ... from the device's nominal zero; 0 = not checked */
     /* [metrics] */
     nd_metric_settings metrics;
+    /* [progression] (daemon/metrics/METRICS.md 5.6) */
+    nd_progression_rules progression;
     /* [security] */
     char curve_secret_key[ND_PATH_MAX];
     char curve_allowed_clients[ND_PATH_MAX];

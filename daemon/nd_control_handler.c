@@ -79,6 +79,8 @@ static int handle_start(nd_daemon *d, const nd_start_request *r, cJSON *reply, c
     req.subject = r->subject;
     snprintf(req.notes, sizeof req.notes, "%s", r->notes);
     snprintf(req.protocol, sizeof req.protocol, "%s", r->protocol);
+    req.plan = r->plan;
+    req.plan.rules = nd_daemon_config(d)->progression; /* stored with the trial */
     nd_trial_slot slot;
     if (nd_daemon_start_trial(d, &req, &slot, err, errlen)) return -1;
     cJSON_AddStringToObject(reply, "trial_id", slot.trial_id);
@@ -140,6 +142,20 @@ int nd_control_handle_request(void *ctx, const nd_request *req, cJSON *reply, ch
         return nd_daemon_mark(d, req->mark.kind, req->mark.detail, req->mark.pain, err, errlen);
     case ND_CMD_CONFIG:
         return handle_config(d, &req->config, reply, err, errlen);
+    case ND_CMD_SET:
+        return req->set.switch_leg ? nd_daemon_set_next_leg(d, req->set.leg, err, errlen)
+                                   : nd_daemon_set_next(d, err, errlen);
+    case ND_CMD_NEXT_DAY_PAIN: {
+        nd_suggestion_reply s;
+        if (nd_daemon_next_day_pain(d, req->next_day.trial_id, req->next_day.pain,
+                                    req->next_day.detail, &s, err, errlen))
+            return -1;
+        cJSON *o = cJSON_AddObjectToObject(reply, "suggestion");
+        cJSON_AddStringToObject(o, "rule", s.rule);
+        cJSON_AddStringToObject(o, "protocol", s.protocol);
+        cJSON_AddStringToObject(o, "text", s.text);
+        return 0;
+    }
     case ND_CMD_COUNT:
         break;
     }

@@ -14,6 +14,7 @@
 #include "nd_device.h"
 #include "nd_messages.h"
 #include "nd_metrics.h"
+#include "nd_sets.h"
 
 typedef enum nd_trial_state {
     ND_TRIAL_IDLE,
@@ -26,6 +27,7 @@ typedef struct nd_trial_request {
     nd_subject subject;
     char notes[1025];
     char protocol[16]; /* e.g. "3x6"; empty if none */
+    nd_set_plan plan;  /* sets, rest, gap, target zone (plan.sets == 0: no protocol) */
 } nd_trial_request;
 
 /* The running (or last) trial, fixed from start to stop. */
@@ -79,6 +81,19 @@ int nd_daemon_stop_trial(nd_daemon *d, nd_trial_slot *slot, nd_trial_summary *su
 /* kind: free text ("note", "pain", ...); pain 0..10 or -1. */
 int nd_daemon_mark(nd_daemon *d, const char *kind, const char *detail, int pain, char *err,
                    size_t errlen);
+/* The progression suggestion after a next-day pain (METRICS.md 5.6). */
+typedef struct nd_suggestion_reply {
+    char rule[32], protocol[32], text[160];
+} nd_suggestion_reply;
+/* Adds a next-day pain (0..10) to the closed trial trial_id in the data
+ * directory (stored as an event with its own time, TRIAL_FORMAT.md) and
+ * re-evaluates the suggestion. */
+int nd_daemon_next_day_pain(nd_daemon *d, const char *trial_id, int pain, const char *detail,
+                            nd_suggestion_reply *out, char *err, size_t errlen);
+/* Ends the current set of the recording trial's protocol (METRICS.md 5). */
+int nd_daemon_set_next(nd_daemon *d, char *err, size_t errlen);
+/* The same, and the following sets are for leg (NONE: both legs again). */
+int nd_daemon_set_next_leg(nd_daemon *d, nd_side leg, char *err, size_t errlen);
 void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out);
 bool nd_daemon_recording(nd_daemon *d);
 /* The last trial whose file was closed and its summary; -1 if none yet. */

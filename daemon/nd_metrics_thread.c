@@ -22,6 +22,7 @@ typedef struct metrics_ctx {
     nd_trial *desc;    /* the recording trial, held while it records */
     uint32_t trial_no;
     int pain_rating;
+    nd_sets sets; /* the recording trial's protocol (inactive without one) */
     /* tare / two-point window */
     enum { WIN_NONE, WIN_TARE, WIN_CAL } window;
     nd_reply *window_reply;
@@ -220,10 +221,40 @@ static void begin_trial(metrics_ctx *mc, nd_trial *t, const nd_msg *m)
     mc->trial_cal = t->calibration;
     mc->trial_no = m->trial_no;
     mc->pain_rating = -1;
+    nd_set_plan plan = t->req.plan;
+    nd_set_plan_normalise(&plan);
+    nd_sets_init(&mc->sets, &plan, t->fs);
+    if (mc->trial && plan.sets && plan.leg != ND_SIDE_NONE)
+        nd_metrics_set_leg(mc->trial, plan.leg, plan.leg_on_N, plan.leg_off_N);
     publish_board_cal(mc, 0);
     if (!mc->trial)
         nd_error_report(mc->t->errors, "cannot create the metrics engine for trial %s",
                         t->trial_id);
+}
+
+static void post_set(metrics_ctx *mc, const nd_set_result *set, uint64_t pos)
+{
+    nd_msg m = {.kind = ND_MSG_SET_RESULT, .pos = pos, .trial_no = mc->trial_no};
+    m.u.set = *set;
+    nd_notice("set %u: %u of %u reps, mean peak left %.1f N, right %.1f N, pain %d, ended by %s",
+              set->index, set->reps_done, set->reps_planned, set->mean_peak_N[ND_LEFT],
+              set->mean_peak_N[ND_RIGHT], set->pain, nd_set_end_name(set->ended_by));
+    nd_bus_post(mc->t->in.bus, &m);
+}
+
+/* The set view of the live board (phase none between trials). */
+static void publish_board_sets(metrics_ctx *mc)
+{
+    nd_set_live sl;
+    memset(&sl, 0, sizeof sl);
+    if (mc->trial) {
+        uint64_t n = nd_metrics_samples(mc->trial);
+        nd_sets_live(&mc->sets, n ? n - 1 : 0, &sl);
+    }
+    nd_metrics_board *b = mc->t->board;
+    pthread_mutex_lock(&b->lock);
+    b->sets = sl;
+    pthread_mutex_unlock(&b->lock);
 }
 
 static void drop_trial(metrics_ctx *mc)
@@ -234,6 +265,7 @@ static void drop_trial(metrics_ctx *mc)
     nd_trial_release(mc->desc);
     mc->desc = NULL;
     publish_board_cal(mc, 0);
+    publish_board_sets(mc);
 }
 
 static void post_rep(metrics_ctx *mc, const nd_rep_result *rep, uint64_t pos)
@@ -252,8 +284,16 @@ static void end_trial(metrics_ctx *mc, const nd_msg *m)
     nd_msg s = {.kind = ND_MSG_SUMMARY, .pos = m->pos, .trial_no = mc->trial_no};
     if (mc->trial) {
         nd_rep_result rep;
-        if (nd_metrics_finish(mc->trial, &rep)) post_rep(mc, &rep, m->pos);
+        nd_set_result set[2];
+        if (nd_metrics_finish(mc->trial, &rep)) {
+            post_rep(mc, &rep, m->pos);
+            if (nd_sets_rep(&mc->sets, &rep, &set[0])) post_set(mc, &set[0], m->pos);
+        }
+        int k = nd_sets_finish(&mc->sets, nd_metrics_samples(mc->trial), set);
+        for (int j = 0; j < k; j++) post_set(mc, &set[j], m->pos);
         nd_metrics_summary(mc->trial, mc->pain_rating, &s.u.summary);
+        /* The next-day pain comes later (a mark on the closed trial). */
+        nd_sets_summarise(&mc->sets, -1, &s.u.summary);
     } else {
         /* No engine (creation failed): the writer still needs a summary to
          * close the file, so send one that says "no metrics". */
@@ -264,6 +304,8 @@ static void end_trial(metrics_ctx *mc, const nd_msg *m)
                 sum->rel_force_max_N_per_kg[leg] = NAN;
         sum->asymmetry_pct = sum->abs_asymmetry_pct = sum->lsi_pct = NAN;
         sum->pain_rating = mc->pain_rating;
+        sum->max_set_pain = -1;
+        sum->block_asymmetry_pct = NAN;
     }
     nd_bus_post(mc->t->in.bus, &s);
     drop_trial(mc);
@@ -314,7 +356,23 @@ static void on_message(void *ctx, const nd_msg *m)
         }
         break;
     case ND_MSG_MARK:
-        if (m->u.mark.pain >= 0 && mc->trial) mc->pain_rating = m->u.mark.pain;
+        if (m->u.mark.pain >= 0 && mc->trial) {
+            mc->pain_rating = m->u.mark.pain;
+            nd_sets_pain(&mc->sets, m->u.mark.pain);
+        }
+        break;
+    case ND_MSG_SET_NEXT:
+        /* Applies before the set at m->pos, i.e. at the engine's next index. */
+        if (mc->trial && m->trial_no == mc->trial_no) {
+            nd_set_result set;
+            if (nd_sets_next(&mc->sets, nd_metrics_samples(mc->trial), &set))
+                post_set(mc, &set, m->pos);
+            if (m->u.set_next.switch_leg) {
+                const nd_set_plan *p = &mc->sets.plan;
+                nd_sets_switch_leg(&mc->sets, m->u.set_next.leg);
+                nd_metrics_set_leg(mc->trial, m->u.set_next.leg, p->leg_on_N, p->leg_off_N);
+            }
+        }
         break;
     default:
         break;
@@ -338,8 +396,14 @@ static void on_sets(void *ctx, uint64_t pos, uint64_t n)
         double fl = nd_calibration_apply(cal, l, s->raw[l]);
         double fr = nd_calibration_apply(cal, r, s->raw[r]);
         nd_rep_result rep;
-        if (engine && nd_metrics_push(engine, fl, fr, &rep) && engine == mc->trial)
+        if (engine && nd_metrics_push(engine, fl, fr, &rep) && engine == mc->trial) {
             post_rep(mc, &rep, pos + i + 1);
+            nd_set_result set;
+            if (nd_sets_rep(&mc->sets, &rep, &set)) post_set(mc, &set, pos + i + 1);
+        }
+        if (engine && engine == mc->trial && nd_sets_active(&mc->sets))
+            nd_sets_tick(&mc->sets, nd_metrics_samples(engine) - 1, nd_metrics_rep_open(engine),
+                         NULL);
         mc->newest_host_ns = s->host_ns;
     }
     if (!mc->trial && mc->idle) {
@@ -409,6 +473,7 @@ static void on_pass_done(void *ctx, uint64_t got)
     b->live = live;
     b->live_host_ns = mc->newest_host_ns;
     pthread_mutex_unlock(&b->lock);
+    if (engine == mc->trial) publish_board_sets(mc);
 }
 
 void *nd_metrics_main(void *arg)

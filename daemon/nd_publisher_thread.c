@@ -83,7 +83,17 @@ static void handle_msg(pub_ctx *pc, const nd_msg *m)
         if (pc->trial && pc->trial->trial_no == m->trial_no) forget_trial(pc);
         break;
     case ND_MSG_REP:
-        if (pc->recording) nd_publish_rep(pub, pc->msg.trial_id, trial_time(pc, m->pos), &m->u.rep);
+        if (pc->recording) {
+            /* With a target zone, each rep says where it landed (METRICS.md 5.4). */
+            cJSON *body = nd_json_rep(&m->u.rep);
+            nd_json_rep_add_zone(body, &pc->trial->req.plan, &m->u.rep);
+            nd_publish_json(pub, ND_TOPIC_REP, pc->msg.trial_id, trial_time(pc, m->pos), body);
+        }
+        break;
+    case ND_MSG_SET_RESULT:
+        if (pc->recording)
+            nd_publish_json(pub, ND_TOPIC_SET, pc->msg.trial_id, trial_time(pc, m->pos),
+                            nd_json_set_result(&m->u.set));
         break;
     case ND_MSG_TRIAL_STOP:
         pc->msg.duration_s = trial_time(pc, m->pos);
@@ -156,6 +166,7 @@ static void tick(pub_ctx *pc)
     if (now >= pc->next_live_ns) {
         nd_live_msg live;
         nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns);
+        nd_metrics_board_get_sets(t->metrics, &live.sets);
         nd_publish_live(t->pub, pc->recording ? pc->msg.trial_id : "", live.state.t_s, &live);
         double live_hz;
         nd_live_board_get(t->live, &live_hz, NULL); /* may change (config, SIGHUP) */

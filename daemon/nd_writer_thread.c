@@ -14,6 +14,7 @@
 #include "nd_trial.h"
 #include "nd_trial_file.h"
 #include "nd_trial_recover.h"
+#include "nd_trial_annotate.h"
 
 #define WRITE_BATCH 4096 /* sets converted to force per append call */
 
@@ -71,6 +72,8 @@ static void meta_from_trial(const nd_trial *t, nd_trial_meta *meta)
     meta->subject = t->req.subject;
     snprintf(meta->protocol, sizeof meta->protocol, "%s", t->req.protocol);
     snprintf(meta->notes, sizeof meta->notes, "%s", t->req.notes);
+    meta->plan = t->req.plan;
+    nd_set_plan_normalise(&meta->plan);
 }
 
 static void add_event(writer_ctx *w, uint64_t pos, const char *kind, const char *detail)
@@ -234,6 +237,43 @@ static void on_message(void *ctx, const nd_msg *m)
         break;
     case ND_MSG_ERROR:
         if (w->recording) add_event(w, m->pos, "error", m->u.text);
+        break;
+    case ND_MSG_NEXT_DAY_PAIN: {
+        /* HDF5 is used from this thread only: the closed file is reopened here. */
+        nd_trial_summary s;
+        char err[256];
+        char path[1024];
+        nd_reply *reply = m->u.next_day.reply;
+        if (nd_trial_find_by_id(w->t->data_dir, m->u.next_day.trial_id, path, sizeof path, err,
+                                sizeof err) ||
+            nd_trial_add_next_day_pain(path, m->u.next_day.now_unix, m->u.next_day.pain,
+                                       m->u.next_day.detail, &s, err, sizeof err))
+            nd_reply_finish(reply, -1, "%s", err);
+        else
+            nd_reply_finish(reply, 0, "%s\t%ux%u\t%s", s.suggestion_rule, s.suggestion_sets,
+                            s.suggestion_reps, s.suggestion);
+        nd_reply_release(reply);
+        break;
+    }
+    case ND_MSG_SET_NEXT:
+        /* Replayed by offline recomputation at this sample (METRICS.md 5). */
+        if (w->recording && m->trial_no == w->trial_no) {
+            /* "leg=<side>" when the following sets change leg (read back offline). */
+            snprintf(
+                detail, sizeof detail, "operator ended the set%s%s",
+                m->u.set_next.switch_leg ? "; leg=" : "",
+                m->u.set_next.switch_leg
+                    ? (m->u.set_next.leg == ND_SIDE_NONE ? "both" : nd_side_name(m->u.set_next.leg))
+                    : "");
+            add_event(w, m->pos, "set_next", detail);
+        }
+        break;
+    case ND_MSG_SET_RESULT:
+        if (w->tf && m->trial_no == w->trial_no && !nd_trial_file_failed(w->tf)) {
+            char err[256];
+            if (nd_trial_file_add_set(w->tf, &m->u.set, err, sizeof err))
+                record_failure(w, "set not stored", err);
+        }
         break;
     default:
         break;

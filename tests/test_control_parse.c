@@ -353,6 +353,64 @@ static size_t make_case(char *buf, size_t cap, int kind)
     return n;
 }
 
+/* Sessions (METRICS.md 5): set next, rest, gap and the target zone. */
+static void test_session_requests(void)
+{
+    CHECK_EQ_INT(parse("{\"cmd\":\"set\",\"action\":\"next\"}"), 0);
+    CHECK_EQ_INT(req.cmd, ND_CMD_SET);
+    CHECK_EQ_INT(req.set.action, ND_SET_ACTION_NEXT);
+    expect_error("{\"cmd\":\"set\"}", "set needs \"action\"");
+    expect_error("{\"cmd\":\"set\",\"action\":\"prev\"}", "unknown set action \"prev\"");
+    expect_error("{\"cmd\":\"set\",\"action\":1}", "\"action\" must be a string");
+    expect_error("{\"cmd\":\"set\",\"action\":\"next\",\"set\":2}", "unknown field \"set\"");
+
+    /* Defaults with a protocol: rest 120 s, gap 60 s, no zone. */
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\"}"), 0);
+    CHECK_EQ_INT(req.start.plan.sets, 3);
+    CHECK_EQ_INT(req.start.plan.reps, 6);
+    CHECK_NEAR(req.start.plan.rest_s, 120, 0);
+    CHECK_NEAR(req.start.plan.set_gap_s, 60, 0);
+    CHECK(isnan(req.start.plan.zone_lo_N[0]) && isnan(req.start.plan.zone_hi_N[1]));
+    /* Zone in N with the default 10 % tolerance. */
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"2x8\","
+                       "\"rest_s\":90,\"set_gap_s\":45,\"target_left_N\":300}"),
+                 0);
+    CHECK_NEAR(req.start.plan.rest_s, 90, 0);
+    CHECK_NEAR(req.start.plan.set_gap_s, 45, 0);
+    CHECK_NEAR(req.start.plan.zone_lo_N[0], 270, 1e-9);
+    CHECK_NEAR(req.start.plan.zone_hi_N[0], 330, 1e-9);
+    CHECK(isnan(req.start.plan.zone_lo_N[1]));
+    /* Zone as 80 % of the best, tolerance 5 %: 0.8 * 400 = 320 -> 304..336. */
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"2x8\","
+                       "\"target_pct\":80,\"best_left_N\":400,\"best_right_N\":350,"
+                       "\"target_tolerance_pct\":5}"),
+                 0);
+    CHECK_NEAR(req.start.plan.zone_lo_N[0], 304, 1e-9);
+    CHECK_NEAR(req.start.plan.zone_hi_N[0], 336, 1e-9);
+    CHECK_NEAR(req.start.plan.zone_lo_N[1], 266, 1e-9);
+    CHECK_NEAR(req.start.plan.zone_hi_N[1], 294, 1e-9);
+
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"rest_s\":60}",
+                 "\"rest_s\" needs a \"protocol\"");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"rest_s\":-1}",
+                 "rest_s");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"set_gap_s\":0.5}",
+                 "set_gap_s");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"target_pct\":80}",
+                 "needs best_left_N");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"best_left_N\":80}",
+                 "need \"target_pct\"");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"target_left_N\":"
+                 "300,\"target_pct\":80,\"best_left_N\":400}",
+                 "not both");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"target_tolerance_pct\":5}",
+                 "needs a target");
+    expect_error(
+        "{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"target_left_N\":0}",
+        "target_left_N");
+}
+
 static void test_fuzz(void)
 {
     enum { CASES = 30000, CAP = 8192 };
@@ -389,6 +447,7 @@ int main(void)
 {
     test_good_requests();
     test_bad_requests();
+    test_session_requests();
     test_fuzz();
     return nd_test_finish("test_control_parse");
 }

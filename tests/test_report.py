@@ -28,6 +28,7 @@ FIXTURE = os.path.join(BUILD, "tests", "nordic-test-trial-writer")
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 EXAMPLE = os.path.join(SOURCE, "tools", "report", "nordic_report_example.py")
 MDC = 76.0
+MDC_PCT = 20.0
 DAY = 86400
 T0 = 1714566896  # 2024-05-01T12:34:56Z
 failures = []
@@ -53,7 +54,11 @@ TREND_COLUMNS = (
     "max_right_N,asymmetry_pct,change_first_left_N,change_first_right_N,"
     "change_first_asymmetry_pct,change_prev_left_N,change_prev_right_N,"
     "change_prev_asymmetry_pct,mdc_N,exceeds_mdc_first_left,exceeds_mdc_first_right,"
-    "exceeds_mdc_prev_left,exceeds_mdc_prev_right,weak_left,weak_right,imbalance").split(",")
+    "exceeds_mdc_prev_left,exceeds_mdc_prev_right,weak_left,weak_right,imbalance,"
+    "mdc_pct,baseline_left_N,baseline_right_N,mdc_applied_left_N,mdc_applied_right_N,"
+    "exceeds_mdc_applied_first_left,exceeds_mdc_applied_first_right,"
+    "exceeds_mdc_applied_prev_left,exceeds_mdc_applied_prev_right,mean_rep_asymmetry_pct,"
+    "weaker_side_by_reps,same_weaker_sessions").split(",")
 
 
 def check(cond, what):
@@ -196,16 +201,20 @@ def check_reps(rows, files_meta):
                       "%s rep %s: %s %s != %r" % (f, row["index"], col, row[col], rep[col]))
 
 
-def check_trends(rows, files_meta):
+def check_trends(rows, files_meta, mdc_pct=MDC_PCT):
     per = {}
+    rep_rows = {}
     for f, (a, reps, s) in files_meta.items():
         per.setdefault(a["athlete_id"], []).append((a["created_utc"], f, s))
+        rep_rows[f] = reps
     check(len(rows) == len(files_meta), "trend rows %d != %d" % (len(rows), len(files_meta)))
     seen_flag = {0: 0, 1: 0}
+    seen_applied = {0: 0, 1: 0}
     by_key = {(r["athlete_id"], int(r["test_number"])): r for r in rows}
     for ath, tests in per.items():
         tests.sort()
         first = prev = None
+        sides = []
         for k, (created, f, s) in enumerate(tests, 1):
             r = by_key.get((ath, k))
             check(r is not None and r["file"] == f, "%s test %d: order" % (ath, k))
@@ -228,11 +237,36 @@ def check_trends(rows, files_meta):
                     check(flag == want_flag, "%s test %d: exceeds_mdc_%s_%s" % (ath, k, name, leg))
                     if base is not None:
                         seen_flag[flag] += 1
+                # MDC as % of the baseline (the first test): the larger one applies.
+                baseline = float((first or s)["max_%s_N" % leg])
+                applied = max(MDC, mdc_pct / 100.0 * baseline)
+                check(abs(num(r["baseline_%s_N" % leg]) - baseline) < 1e-9
+                      and abs(num(r["mdc_applied_%s_N" % leg]) - applied) < 1e-9,
+                      "%s test %d: baseline/applied MDC %s" % (ath, k, leg))
+                for base, name in ((first, "first"), (prev, "prev")):
+                    want = 0 if base is None else int(abs(m - float(base["max_%s_N" % leg])) > applied)
+                    got = int(r["exceeds_mdc_applied_%s_%s" % (name, leg)])
+                    check(got == want, "%s test %d: exceeds_mdc_applied_%s_%s" % (ath, k, name, leg))
+                    if base is not None:
+                        seen_applied[got] += 1
+            asym = [float(x) for x in rep_rows[f]["asymmetry_pct"] if math.isfinite(float(x))]
+            mean = sum(asym) / len(asym) if asym else float("nan")
+            side = "right" if mean > 0 else "left" if mean < 0 else "none"
+            sides.append(side)
+            check((math.isnan(mean) and math.isnan(num(r["mean_rep_asymmetry_pct"])))
+                  or abs(num(r["mean_rep_asymmetry_pct"]) - mean) < 1e-9,
+                  "%s test %d: mean_rep_asymmetry_pct" % (ath, k))
+            check(r["weaker_side_by_reps"] == side, "%s test %d: weaker_side_by_reps" % (ath, k))
+            want_same = 0 if side == "none" else sides.count(side)
+            check(int(r["same_weaker_sessions"]) == want_same, "%s test %d: same_weaker_sessions" % (ath, k))
             if first is None:
                 first = s
             prev = s
     check(seen_flag[0] > 0 and seen_flag[1] > 0,
           "trend data must exercise both sides of the MDC: %r" % seen_flag)
+    check(all(num(r["mdc_pct"]) == mdc_pct for r in rows), "mdc_pct column")
+    check(mdc_pct != MDC_PCT or (seen_applied[0] > 0 and seen_applied[1] > 0),
+          "trend data must exercise both sides of the applied MDC: %r" % seen_applied)
 
 
 def png_check(path, w, h, min_pixels):
@@ -299,6 +333,15 @@ def main():
     header, trends = read_csv(os.path.join(out, "trends.csv"))
     check(header == TREND_COLUMNS, "trends.csv columns: %s" % header)
     check_trends(trends, files_meta)
+    # MDC as 60 % of the baseline: A1's first change of 150 N on the left leg
+    # (baseline 300 N -> 180 N applied) is beyond 76 N but not beyond 180 N.
+    p = run([REPORT, "-o", out + "-pct", "--no-progress", "--mdc-pct", "60", good])
+    check(p.returncode == 0, "--mdc-pct run: %s" % p.stderr)
+    _, trends_pct = read_csv(os.path.join(out + "-pct", "trends.csv"))
+    check_trends(trends_pct, files_meta, 60.0)
+    a1 = [r for r in trends_pct if r["athlete_id"] == "A1" and r["test_number"] == "2"]
+    check(a1 and a1[0]["exceeds_mdc_first_left"] == "1" and a1[0]["exceeds_mdc_applied_first_left"] == "0",
+          "the %% MDC can be the one that applies: %s" % a1)
     flags = {r["athlete_id"]: r["flags"] for r in trials}
     check(flags.get("A2") == "pain", "A2 flags %r" % flags.get("A2"))
     check(flags.get("A3") == "weak_left;weak_right", "A3 flags %r" % flags.get("A3"))

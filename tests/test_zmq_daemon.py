@@ -25,7 +25,7 @@ BUILD = os.environ.get("NORDIC_BUILD_DIR", os.path.join(os.path.dirname(__file__
 NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 NORDCTL = os.path.join(BUILD, "tools", "nordctl")
 SIM = "sim:?rate=1000&reps=1000&rest=0.5&lead=3&rise=1&seed=7"
-TOPICS = ["status", "live", "rep", "trial", "wave"]
+TOPICS = ["status", "live", "rep", "trial", "wave", "set"]
 
 failures = []
 

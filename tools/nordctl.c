@@ -33,10 +33,19 @@ static void usage(FILE *out)
           "  calibrate left|right MASS_KG [--window S]\n"
           "                                  two-point calibration with a known mass\n"
           "  start --athlete ID [--mass KG] [--lever M] [--injured left|right|none]\n"
-          "        [--notes TEXT] [--protocol SETSxREPS]\n"
-          "                                  start a trial\n"
+          "        [--notes TEXT] [--protocol SETSxREPS [--rest S] [--set-gap S]\n"
+          "        [--target-left N] [--target-right N] | [--target-pct P --best-left N\n"
+          "        --best-right N] [--tolerance PCT] [--leg left|right [--leg-on N]\n"
+          "        [--leg-off N]]]\n"
+          "                                  start a trial (a protocol counts sets, rest\n"
+          "                                  and the target zone: daemon/metrics/METRICS.md 5)\n"
           "  stop                            stop the trial (prints the summary)\n"
           "  mark KIND [DETAIL...]           event mark; `mark pain N [DETAIL]` (N = 0-10)\n"
+          "  set next [left|right|both]      end the current set of the protocol (and\n"
+          "                                  switch the working leg of the next sets)\n"
+          "  next-day-pain TRIAL_ID N [DETAIL...]\n"
+          "                                  next-day pain 0-10 of a closed session; prints\n"
+          "                                  the progression suggestion\n"
           "  config [KEY=VALUE...]           show or change metric/live settings\n"
           "  send JSON                       send a raw request\n"
           "  keygen PREFIX                   write PREFIX.key (secret, 0600) and PREFIX.pub\n\n"
@@ -118,9 +127,23 @@ static cJSON *build_request(int argc, char **argv)
         static const struct {
             const char *opt, *field;
             bool number;
-        } map[] = {{"--athlete", "athlete_id", false}, {"--mass", "body_mass_kg", true},
-                   {"--lever", "lever_m", true},       {"--injured", "injured_side", false},
-                   {"--notes", "notes", false},        {"--protocol", "protocol", false}};
+        } map[] = {{"--athlete", "athlete_id", false},
+                   {"--mass", "body_mass_kg", true},
+                   {"--lever", "lever_m", true},
+                   {"--injured", "injured_side", false},
+                   {"--notes", "notes", false},
+                   {"--protocol", "protocol", false},
+                   {"--rest", "rest_s", true},
+                   {"--set-gap", "set_gap_s", true},
+                   {"--target-left", "target_left_N", true},
+                   {"--target-right", "target_right_N", true},
+                   {"--target-pct", "target_pct", true},
+                   {"--best-left", "best_left_N", true},
+                   {"--best-right", "best_right_N", true},
+                   {"--tolerance", "target_tolerance_pct", true},
+                   {"--leg", "leg", false},
+                   {"--leg-on", "leg_on_N", true},
+                   {"--leg-off", "leg_off_N", true}};
         for (int i = 1; i < argc; i++) {
             size_t k;
             for (k = 0; k < sizeof map / sizeof *map; k++)
@@ -171,6 +194,29 @@ static cJSON *build_request(int argc, char **argv)
                                          i > first_detail ? " " : "", argv[i]);
             cJSON_AddStringToObject(r, "detail", detail);
         }
+    } else if (!strcmp(cmd, "set")) {
+        if (argc < 2 || argc > 3 || strcmp(argv[1], "next")) {
+            usage_error("%s", "set needs the action `next`: `nordctl set next [left|right|both]`");
+            goto fail;
+        }
+        cJSON_Delete(r);
+        cJSON *req = nd_req_set_next();
+        if (req && argc == 3) cJSON_AddStringToObject(req, "leg", argv[2]);
+        return req;
+    } else if (!strcmp(cmd, "next-day-pain")) {
+        if (argc < 3) {
+            usage_error("%s", "next-day-pain needs TRIAL_ID and a rating 0-10, e.g. "
+                              "`nordctl next-day-pain 150c8e2d8b0e 2`");
+            goto fail;
+        }
+        if (parse_number(argv[2], "pain rating", &v)) goto fail;
+        char detail[200] = "";
+        size_t used = 0;
+        for (int i = 3; i < argc && used < sizeof detail; i++)
+            used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s", i > 3 ? " " : "",
+                                     argv[i]);
+        cJSON_Delete(r);
+        return nd_req_next_day_pain(argv[1], v, argc > 3 ? detail : NULL);
     } else if (!strcmp(cmd, "config")) {
         cJSON_AddStringToObject(r, "cmd", "config");
         cJSON *set = argc > 1 ? cJSON_AddObjectToObject(r, "set") : NULL;

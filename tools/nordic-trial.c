@@ -97,6 +97,30 @@ static const char *side(nd_side s)
     return s == ND_SIDE_LEFT ? "left" : s == ND_SIDE_RIGHT ? "right" : "none";
 }
 
+/* The /sets rows of a planned protocol (schema 1.1; none in 1.0 files). */
+static void print_sets(nd_trial_reader *r, const nd_trial_info *in)
+{
+    const nd_set_plan *p = &in->meta.plan;
+    if (p->sets == 0) return;
+    printf("sets:            %llu of %u planned (%u reps each, rest %g s)\n",
+           (unsigned long long)in->sets, p->sets, p->reps, p->rest_s);
+    nd_set_result rows[64];
+    char err[512];
+    long n = nd_trial_reader_read_sets(r, rows, 64, err, sizeof err);
+    if (n < 0) {
+        printf("  (cannot read /sets: %s)\n", err);
+        return;
+    }
+    for (long k = 0; k < n; k++) {
+        const nd_set_result *s = &rows[k];
+        printf("  set %u: %u/%u reps, mean peak L %.1f R %.1f N, asym %.1f %%, decline L %.1f R "
+               "%.1f %%, pain %d, rest after %.0f s, ended by %s\n",
+               s->index, s->reps_done, s->reps_planned, s->mean_peak_N[ND_LEFT],
+               s->mean_peak_N[ND_RIGHT], s->mean_asymmetry_pct, s->decline_pct[ND_LEFT],
+               s->decline_pct[ND_RIGHT], s->pain, s->rest_after_s, nd_set_end_name(s->ended_by));
+    }
+}
+
 static int cmd_summary(const char *path)
 {
     char err[4400];
@@ -155,6 +179,7 @@ static int cmd_summary(const char *path)
     } else {
         printf("summary:         none (trial did not close normally)\n");
     }
+    print_sets(r, in);
     nd_trial_reader_close(r);
     return 0;
 }

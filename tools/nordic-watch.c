@@ -46,6 +46,11 @@ typedef struct view {
     double force[2], running_peak[2];
     bool rep_open, have_live;
     int live_reps;
+    /* the protocol's set/rep/rest (live "set"), the last rep's target zone */
+    bool have_set;
+    char set_phase[16], last_zone[16], set_leg[8];
+    int set_k, set_n, rep_j, rep_m;
+    double rest_remaining;
     /* reps of the current (or last) trial */
     rep_row reps[MAX_REPS];
     int nreps, reps_total;
@@ -133,6 +138,18 @@ static void on_live(view *v, const cJSON *j)
     v->rep_open = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "rep_open"));
     v->live_reps = (int)num(j, "reps");
     if (isfinite(num(j, "t"))) v->t = num(j, "t");
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(j, "set");
+    v->have_set = cJSON_IsObject(set);
+    if (v->have_set) {
+        copy_str(v->set_phase, sizeof v->set_phase, set, "phase");
+        copy_str(v->last_zone, sizeof v->last_zone, set, "last_rep_zone");
+        copy_str(v->set_leg, sizeof v->set_leg, set, "leg");
+        v->set_k = (int)num(set, "set");
+        v->set_n = (int)num(set, "sets_planned");
+        v->rep_j = (int)num(set, "rep");
+        v->rep_m = (int)num(set, "reps_planned");
+        v->rest_remaining = num(set, "rest_remaining_s");
+    }
 }
 
 static void on_rep(view *v, const cJSON *j)
@@ -317,6 +334,14 @@ static void render(frame *f, const view *v, const char *endpoint)
     }
     line(f, "rep open: %-3s  reps this trial: %d   (bar full scale %.0f N)",
          v->rep_open ? "YES" : "no", v->reps_total, scale);
+    if (v->have_set) {
+        char rest[64] = "";
+        if (!strcmp(v->set_phase, "rest"))
+            snprintf(rest, sizeof rest, "  REST %s s left",
+                     fmt_num(a, sizeof a, v->rest_remaining, 0));
+        line(f, "\x1b[1mSET %d of %d  rep %d of %d\x1b[0m  (%s)%s  leg: %s  last rep zone: %s",
+             v->set_k, v->set_n, v->rep_j, v->rep_m, v->set_phase, rest, v->set_leg, v->last_zone);
+    }
     line(f, "%s", "");
 
     line(f, "\x1b[1m%4s %9s %9s %8s %7s %10s %10s %7s\x1b[0m", "rep", "peak L N", "peak R N",

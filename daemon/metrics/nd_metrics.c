@@ -33,7 +33,31 @@ struct nd_metrics {
     span_acc rep, dip;
     /* Summary over accepted reps. */
     double max_peak[2], sum_peak[2];
+    /* Detection leg (NONE: both) and a switch waiting for the open rep. */
+    nd_side det_leg;
+    bool leg_pending;
+    nd_side next_leg;
+    double next_on_N, next_off_N;
 };
+
+static void apply_leg(nd_metrics *m)
+{
+    m->det_leg = m->next_leg;
+    m->det.on_N = m->next_leg == ND_SIDE_NONE ? m->s.on_N : m->next_on_N;
+    m->det.off_N = m->next_leg == ND_SIDE_NONE ? m->s.off_N : m->next_off_N;
+    m->leg_pending = false;
+}
+
+int nd_metrics_set_leg(nd_metrics *m, nd_side leg, double on_N, double off_N)
+{
+    if (leg != ND_SIDE_NONE && !(off_N >= 0 && off_N <= on_N && isfinite(on_N))) return -1;
+    m->next_leg = leg;
+    m->next_on_N = on_N;
+    m->next_off_N = off_N;
+    m->leg_pending = true;
+    if (!m->det.open) apply_leg(m);
+    return 0;
+}
 
 static void span_reset(span_acc *a)
 {
@@ -185,7 +209,11 @@ int nd_metrics_push(nd_metrics *m, double left_N, double right_N, nd_rep_result 
     m->last_N[ND_RIGHT] = f[ND_RIGHT];
     const double threshold = m->s.impulse_threshold_N;
 
-    switch (nd_rep_detector_step(&m->det, i, f[ND_LEFT] + f[ND_RIGHT])) {
+    if (m->leg_pending && !m->det.open) apply_leg(m);
+    const double detect = m->det_leg == ND_SIDE_LEFT    ? f[ND_LEFT]
+                          : m->det_leg == ND_SIDE_RIGHT ? f[ND_RIGHT]
+                                                        : f[ND_LEFT] + f[ND_RIGHT];
+    switch (nd_rep_detector_step(&m->det, i, detect)) {
     case ND_REP_IDLE:
         return 0;
     case ND_REP_OPENED:
@@ -228,6 +256,16 @@ int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep)
     nd_rep_result unused;
     fill_result(m, rep ? rep : &unused);
     return 1;
+}
+
+uint64_t nd_metrics_samples(const nd_metrics *m)
+{
+    return m->n;
+}
+
+bool nd_metrics_rep_open(const nd_metrics *m)
+{
+    return m->det.open;
 }
 
 void nd_metrics_live(const nd_metrics *m, nd_live_state *out)
@@ -275,6 +313,8 @@ void nd_metrics_summary(const nd_metrics *m, int pain_rating, nd_trial_summary *
     out->pain = out->pain_rating > 3;
     out->samples = m->n;
     out->nonfinite_skipped = m->nonfinite;
+    out->max_set_pain = -1;
+    out->block_asymmetry_pct = NAN;
 }
 
 long nd_metrics_recompute(const nd_metric_settings *s, double fs, const nd_subject *subj,

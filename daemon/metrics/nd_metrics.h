@@ -100,6 +100,14 @@ typedef struct nd_trial_summary {
     int pain_rating;            /* 0..10, -1 = not entered (last rating entered wins) */
     uint64_t samples;           /* sample sets processed */
     uint64_t nonfinite_skipped; /* NaN/inf inputs skipped */
+    /* A session with a protocol (METRICS.md 5): filled from the set tracker
+     * and the progression rules; all zero / "" without a protocol. */
+    uint32_t sets_planned, sets_done;
+    int max_set_pain;         /* -1 none rated */
+    char suggestion_rule[32]; /* nd_progression_rule_name(); "" without a protocol */
+    uint32_t suggestion_sets, suggestion_reps;
+    char suggestion[160];       /* one line naming the rule and its reason */
+    double block_asymmetry_pct; /* single-leg blocks (METRICS.md 5.7), NaN without both */
 } nd_trial_summary;
 
 /* What a live view needs, cheap to read often. */
@@ -133,6 +141,17 @@ int nd_metrics_push(nd_metrics *m, double left_N, double right_N, nd_rep_result 
  * *rep may be NULL); a rep shorter than min_rep_s is discarded (returns 0).
  * Call once, after the last push. */
 int nd_metrics_finish(nd_metrics *m, nd_rep_result *rep);
+/* Rep detection on one leg (single-leg protocols, METRICS.md 5.7): leg
+ * ND_SIDE_LEFT/RIGHT detects on that leg's filtered force with its own
+ * on/off thresholds; ND_SIDE_NONE goes back to T = F_L + F_R with the
+ * settings' thresholds (on_N, off_N ignored). Takes effect at once when no
+ * rep is open, else when the open rep has closed. Thresholds must satisfy
+ * 0 <= off_N <= on_N (returns -1 otherwise). */
+int nd_metrics_set_leg(nd_metrics *m, nd_side leg, double on_N, double off_N);
+/* Sample sets pushed so far (the index of the next one). */
+uint64_t nd_metrics_samples(const nd_metrics *m);
+/* Whether a rep is open (a cheap nd_metrics_live().rep_open). */
+bool nd_metrics_rep_open(const nd_metrics *m);
 /* rep_open is the daemon's tare rule: refuse a tare while it is true. */
 void nd_metrics_live(const nd_metrics *m, nd_live_state *out);
 /* pain_rating: 0..10, or -1 if none entered (other values count as -1). */

@@ -27,6 +27,7 @@
 #include "nd_device.h"
 #include "nd_metrics.h"
 #include "nd_ring.h"
+#include "nd_sets.h"
 
 #define ND_BUS_CAPACITY    4096
 #define ND_BUS_MAX_READERS 4
@@ -50,6 +51,9 @@ typedef enum nd_msg_kind {
     ND_MSG_REP,             /* metrics -> writer, publisher: u.rep */
     ND_MSG_SUMMARY,         /* metrics -> writer, publisher: u.summary (after STOP) */
     ND_MSG_ERROR,           /* anyone: u.text, published on status and logged in the file */
+    ND_MSG_SET_NEXT,        /* command -> metrics, writer: end the current set here */
+    ND_MSG_SET_RESULT,      /* metrics -> writer, publisher: u.set, a final /sets row */
+    ND_MSG_NEXT_DAY_PAIN,   /* command -> writer: u.next_day on a closed trial file */
 } nd_msg_kind;
 
 typedef struct nd_msg {
@@ -76,6 +80,18 @@ typedef struct nd_msg {
         nd_metric_settings settings;
         nd_rep_result rep;
         nd_trial_summary summary;
+        nd_set_result set;
+        struct {
+            bool switch_leg; /* the following sets are for leg (single-leg blocks) */
+            nd_side leg;
+        } set_next;
+        struct {
+            char trial_id[65]; /* the writer finds its file in the data directory */
+            int pain;
+            char detail[200];
+            int64_t now_unix;
+            struct nd_reply *reply; /* the writer holds one ref; msg: rule TAB SxR TAB text */
+        } next_day;
         char text[240];
     } u;
 } nd_msg;

@@ -17,6 +17,7 @@
 #include "nd_trial_h5.h"
 #include "nd_trial_layout.h"
 #include "nd_trial_recover.h"
+#include "nd_trial_sets.h"
 
 #define FLUSH_HISTORY 8192
 
@@ -25,8 +26,8 @@ enum { D_RAW, D_FORCE, D_SEQ, D_COUNT };
 struct nd_trial_file {
     hid_t file;
     hid_t d[D_COUNT];
-    hid_t d_reps, d_events, d_clock;
-    hid_t rep_type, event_type, clock_type;
+    hid_t d_reps, d_events, d_clock, d_sets;
+    hid_t rep_type, event_type, clock_type, set_type;
     int nch;
     size_t chunk_rows;
     /* Rows not yet handed to HDF5; they start at dataset row rows_written. */
@@ -286,6 +287,17 @@ int nd_trial_file_add_rep(nd_trial_file *tf, const nd_rep_result *rep, char *err
     return 0;
 }
 
+int nd_trial_file_add_set(nd_trial_file *tf, const nd_set_result *set, char *err, size_t errlen)
+{
+    if (tf->st.failed) return refuse(tf, err, errlen);
+    nd_h5_set_row row;
+    nd_h5_set_to_row(set, &row);
+    if (extend_write(tf->d_sets, 1, tf->st.sets, 1, 1, tf->set_type, &row) < 0)
+        return fail(tf, err, errlen, "writing /sets", 0);
+    tf->st.sets++;
+    return 0;
+}
+
 int nd_trial_file_add_event(nd_trial_file *tf, double t_s, const char *kind, const char *detail,
                             char *err, size_t errlen)
 {
@@ -308,8 +320,9 @@ int nd_trial_file_flush(nd_trial_file *tf, char *err, size_t errlen)
     if (write_buffer(tf, err, errlen) < 0) return -1;
     for (int i = 0; i < D_COUNT; i++)
         if (H5Dflush(tf->d[i]) < 0) return fail(tf, err, errlen, "flushing /samples", 0);
-    if (H5Dflush(tf->d_reps) < 0 || H5Dflush(tf->d_events) < 0 || H5Dflush(tf->d_clock) < 0)
-        return fail(tf, err, errlen, "flushing /reps, /events and /clock", 0);
+    if (H5Dflush(tf->d_reps) < 0 || H5Dflush(tf->d_events) < 0 || H5Dflush(tf->d_clock) < 0 ||
+        H5Dflush(tf->d_sets) < 0)
+        return fail(tf, err, errlen, "flushing /reps, /events, /clock and /sets", 0);
     /* Survive power loss, not only kill -9: the page cache must reach the disk. */
     if (fdatasync(tf->fd) < 0 && errno != EINVAL) return fail(tf, err, errlen, "fdatasync", errno);
     uint64_t t1 = now_ns();
@@ -381,9 +394,11 @@ static void close_handles(nd_trial_file *tf)
     if (tf->rep_type >= 0) H5Tclose(tf->rep_type);
     if (tf->event_type >= 0) H5Tclose(tf->event_type);
     if (tf->clock_type >= 0) H5Tclose(tf->clock_type);
+    if (tf->d_sets >= 0) H5Dclose(tf->d_sets);
+    if (tf->set_type >= 0) H5Tclose(tf->set_type);
     for (int i = 0; i < D_COUNT; i++) tf->d[i] = -1;
-    tf->d_reps = tf->d_events = tf->d_clock = -1;
-    tf->rep_type = tf->event_type = tf->clock_type = -1;
+    tf->d_reps = tf->d_events = tf->d_clock = tf->d_sets = -1;
+    tf->rep_type = tf->event_type = tf->clock_type = tf->set_type = -1;
 }
 
 static void free_writer(nd_trial_file *tf)
@@ -592,9 +607,12 @@ static int build_layout(nd_trial_file *tf, const nd_trial_meta *m, double interv
     /* 4 rows/s: one 256-row chunk per minute. */
     tf->clock_type = nd_h5_clock_mem_type();
     tf->d_clock = create_table(tf->file, "/clock", tf->clock_type, 256);
+    /* Schema 1.1: /sets (created now: SWMR writers cannot create datasets). */
+    tf->set_type = nd_h5_set_mem_type();
+    tf->d_sets = nd_trial_sets_create(tf->file, &m->plan);
     for (int i = 0; i < D_COUNT; i++)
         if (tf->d[i] < 0) return -1;
-    if (tf->d_reps < 0 || tf->d_events < 0 || tf->d_clock < 0) return -1;
+    if (tf->d_reps < 0 || tf->d_events < 0 || tf->d_clock < 0 || tf->d_sets < 0) return -1;
     if (nd_trial_write_clock_attrs(tf->d_clock) < 0) return -1;
     return nd_trial_write_dataset_attrs(tf->d[D_RAW], tf->d[D_FORCE], tf->d[D_SEQ], tf->d_reps,
                                         tf->d_events);

@@ -42,11 +42,12 @@
 #include "nd_device.h"
 #include "nd_metrics.h"
 #include "nd_sample.h"
+#include "nd_sets.h"
 
 #define ND_TRIAL_SCHEMA         "nordic-trial"
 #define ND_TRIAL_SCHEMA_VERSION 1
 /* Additions within version 1 (root attribute schema_minor_version; absent = 0).
- * 1: the /clock dataset of clock pairs. */
+ * 1: the /clock dataset of clock pairs and the /sets table of sessions. */
 #define ND_TRIAL_SCHEMA_MINOR 1
 /* A periodic /clock row at least this often (host time between rows). */
 #define ND_TRIAL_CLOCK_PERIOD_NS 250000000ull
@@ -77,6 +78,7 @@ typedef struct nd_trial_meta {
     nd_subject subject; /* 0 = not given, stored verbatim */
     char protocol[128]; /* free text, e.g. "1x3 maximal" (may be empty) */
     char notes[1024];   /* free text (may be empty) */
+    nd_set_plan plan;   /* planned sets (plan.sets == 0: none); attributes of /sets */
 } nd_trial_meta;
 
 /* Zeroes *m and fills defaults (software_version, default metric settings,
@@ -161,6 +163,8 @@ int nd_trial_file_add_clock(nd_trial_file *tf, const nd_trial_clock_row *row, ch
                             size_t errlen);
 
 int nd_trial_file_add_rep(nd_trial_file *tf, const nd_rep_result *rep, char *err, size_t errlen);
+/* One /sets row (schema 1.1), written immediately like a rep. */
+int nd_trial_file_add_set(nd_trial_file *tf, const nd_set_result *set, char *err, size_t errlen);
 /* t_s: seconds from the trial's first sample. kind e.g. "tare", "gap",
  * "device_lost", "device_back", "pain", "mark", "error"; detail free text
  * (may be NULL). Longer strings are cut at a UTF-8 character boundary. */
@@ -188,7 +192,7 @@ typedef struct nd_trial_file_stats {
     uint64_t rows_appended; /* sample sets accepted */
     uint64_t rows_written;  /* handed to HDF5 */
     uint64_t rows_flushed;  /* durable: on disk at the last successful flush */
-    uint64_t reps, events, clock_rows;
+    uint64_t reps, events, clock_rows, sets;
     uint64_t flushes;
     uint64_t flush_p99_ns; /* over the last (up to) 8192 flushes */
     uint64_t flush_max_ns;

@@ -89,6 +89,7 @@ void nd_trial_meta_init(nd_trial_meta *m, int nch)
     if (nch < 1 || nch > ND_MAX_CHANNELS) nch = 2;
     m->nch = nch;
     m->created_utc_s = (int64_t)time(NULL);
+    nd_set_plan_default(&m->plan);
 #ifdef NORDIC_VERSION
     snprintf(m->software_version, sizeof m->software_version, "nordicd %s", NORDIC_VERSION);
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nd_trial_h5.h"
+#include "nd_trial_sets.h"
 
 /* Every metric setting of daemon/metrics/METRICS.md, stored as a float64 root attribute whose
  * name carries the unit. */
@@ -141,6 +142,17 @@ int nd_trial_write_summary_attrs(hid_t r, const nd_trial_summary *s)
     rc |= nd_h5_attr_i32(r, "pain_rating", s->pain_rating);
     rc |= nd_h5_attr_u64(r, "samples", s->samples);
     rc |= nd_h5_attr_u64(r, "nonfinite_skipped", s->nonfinite_skipped);
+    if (s->sets_planned > 0) { /* schema 1.1: a session with a protocol (METRICS.md 5) */
+        char protocol[32];
+        snprintf(protocol, sizeof protocol, "%ux%u", s->suggestion_sets, s->suggestion_reps);
+        rc |= nd_h5_attr_u64(r, "sets_planned", s->sets_planned);
+        rc |= nd_h5_attr_u64(r, "sets_done", s->sets_done);
+        rc |= nd_h5_attr_i32(r, "max_set_pain", s->max_set_pain);
+        rc |= nd_h5_attr_str(r, "suggestion_rule", s->suggestion_rule);
+        rc |= nd_h5_attr_str(r, "suggestion_protocol", protocol);
+        rc |= nd_h5_attr_str(r, "suggestion", s->suggestion);
+        rc |= nd_h5_attr_f64(r, "block_asymmetry_pct", s->block_asymmetry_pct);
+    }
     return rc ? -1 : 0;
 }
 
@@ -249,5 +261,22 @@ int nd_trial_read_summary_attrs(hid_t r, nd_trial_summary *s)
     if (nd_h5_read_i64(r, "pain_rating", &pain) == 0) s->pain_rating = (int)pain;
     nd_h5_read_u64(r, "samples", &s->samples);
     nd_h5_read_u64(r, "nonfinite_skipped", &s->nonfinite_skipped);
+    s->max_set_pain = -1;
+    s->block_asymmetry_pct = NAN;
+    if (nd_h5_read_u64(r, "sets_planned", &u) == 0) {
+        nd_h5_read_f64(r, "block_asymmetry_pct", &s->block_asymmetry_pct);
+        s->sets_planned = (uint32_t)u;
+        if (nd_h5_read_u64(r, "sets_done", &u) == 0) s->sets_done = (uint32_t)u;
+        if (nd_h5_read_i64(r, "max_set_pain", &pain) == 0) s->max_set_pain = (int)pain;
+        nd_h5_read_str(r, "suggestion_rule", s->suggestion_rule, sizeof s->suggestion_rule);
+        nd_h5_read_str(r, "suggestion", s->suggestion, sizeof s->suggestion);
+        char protocol[32] = "";
+        unsigned ss = 0, rr = 0;
+        if (nd_h5_read_str(r, "suggestion_protocol", protocol, sizeof protocol) == 0 &&
+            sscanf(protocol, "%ux%u", &ss, &rr) == 2) {
+            s->suggestion_sets = ss;
+            s->suggestion_reps = rr;
+        }
+    }
     return 1;
 }

@@ -9,6 +9,7 @@
 
 #include "nd_trial_h5.h"
 #include "nd_trial_layout.h"
+#include "nd_trial_sets.h"
 
 enum { D_RAW, D_FORCE, D_SEQ, D_REPS, D_EVENTS, D_COUNT };
 static const char *const dataset_names[D_COUNT] = {"/samples/raw", "/samples/force_N",
@@ -18,6 +19,7 @@ struct nd_trial_reader {
     hid_t file;
     hid_t d[D_COUNT];
     hid_t d_clock; /* -1 in files before schema minor 1 */
+    hid_t d_sets;  /* -1 in 1.0 files */
     nd_trial_info info;
     char path[4096];
 };
@@ -45,6 +47,7 @@ int nd_trial_reader_refresh(nd_trial_reader *r, char *err, size_t errlen)
     r->info.reps = rows_of(r->d[D_REPS], r->info.swmr);
     r->info.events = rows_of(r->d[D_EVENTS], r->info.swmr);
     r->info.clock_rows = r->d_clock >= 0 ? rows_of(r->d_clock, r->info.swmr) : 0;
+    r->info.sets = r->d_sets >= 0 ? rows_of(r->d_sets, r->info.swmr) : 0;
     H5Eclear2(H5E_DEFAULT);
     (void)err;
     (void)errlen;
@@ -57,6 +60,7 @@ void nd_trial_reader_close(nd_trial_reader *r)
     for (int i = 0; i < D_COUNT; i++)
         if (r->d[i] >= 0) H5Dclose(r->d[i]);
     if (r->d_clock >= 0) H5Dclose(r->d_clock);
+    if (r->d_sets >= 0) H5Dclose(r->d_sets);
     if (r->file >= 0) H5Fclose(r->file);
     H5Eclear2(H5E_DEFAULT);
     free(r);
@@ -114,6 +118,7 @@ static nd_trial_reader *open_reader(const char *path, bool lock, char *err, size
     }
     for (int i = 0; i < D_COUNT; i++) r->d[i] = -1;
     r->d_clock = -1;
+    r->d_sets = -1;
     snprintf(r->path, sizeof r->path, "%s", path);
     hid_t fapl = H5P_DEFAULT;
     if (!lock && (fapl = H5Pcreate(H5P_FILE_ACCESS)) >= 0) H5Pset_file_locking(fapl, 0, 1);
@@ -156,6 +161,9 @@ static nd_trial_reader *open_reader(const char *path, bool lock, char *err, size
     H5Eclear2(H5E_DEFAULT);
     r->info.has_clock = r->d_clock >= 0;
     nd_trial_info *in = &r->info;
+    if (nd_trial_sets_read_plan(r->file, &in->meta.plan) == 0)
+        r->d_sets = H5Dopen2(r->file, "/sets", H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
     nd_h5_read_str(r->file, "status", in->status, sizeof in->status);
     nd_h5_read_str(r->file, "created_utc", in->created_utc, sizeof in->created_utc);
     nd_h5_read_str(r->file, "closed_utc", in->closed_utc, sizeof in->closed_utc);
@@ -276,5 +284,24 @@ int nd_trial_reader_read_clock(nd_trial_reader *r, uint64_t first, size_t n,
     int rc = read_rows(r->d_clock, 1, first, n, 1, t, out);
     H5Tclose(t);
     if (rc < 0) nd_h5_error(err, errlen, "reading /clock");
+    return rc;
+}
+
+long nd_trial_reader_read_sets(nd_trial_reader *r, nd_set_result *out, size_t max, char *err,
+                               size_t errlen)
+{
+    size_t n = r->info.sets < max ? (size_t)r->info.sets : max;
+    if (n == 0) return 0;
+    nd_h5_set_row *rows = calloc(n, sizeof *rows);
+    hid_t t = nd_h5_set_mem_type();
+    long rc = -1;
+    if (rows && read_rows(r->d_sets, 1, 0, n, 1, t, rows) == 0) {
+        for (size_t i = 0; i < n; i++) nd_h5_row_to_set(&rows[i], &out[i]);
+        rc = (long)n;
+    } else {
+        nd_h5_error(err, errlen, "reading /sets");
+    }
+    H5Tclose(t);
+    free(rows);
     return rc;
 }

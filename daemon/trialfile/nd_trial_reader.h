@@ -25,7 +25,7 @@ typedef struct nd_trial_event {
 typedef struct nd_trial_info {
     nd_trial_meta meta;
     int schema_version;
-    int schema_minor; /* 0 = a file from before the first addition (no /clock) */
+    int schema_minor; /* 0: a 1.0 file; 1: 1.1 (/clock and /sets) */
     char status[32];  /* "recording", "complete", "interrupted" */
     char created_utc[32], closed_utc[32], recovered_utc[32]; /* "" when absent */
     double flush_interval_s;
@@ -33,6 +33,7 @@ typedef struct nd_trial_info {
     uint64_t reps, events;
     bool has_clock;      /* /clock present (schema minor >= 1) */
     uint64_t clock_rows; /* rows in /clock */
+    uint64_t sets;       /* /sets rows (0 in 1.0 files); the plan is in meta.plan */
     bool has_summary;    /* written at a normal close */
     nd_trial_summary summary;
     bool swmr; /* opened in SWMR-read mode (file still marked open for writing) */
@@ -60,6 +61,9 @@ int nd_trial_reader_read_samples(nd_trial_reader *r, uint64_t first, size_t n, i
 
 /* Copies up to max rows; returns how many were copied, or -1. */
 long nd_trial_reader_read_reps(nd_trial_reader *r, nd_rep_result *out, size_t max, char *err,
+                               size_t errlen);
+/* /sets rows (none in 1.0 files); returns how many were copied, or -1. */
+long nd_trial_reader_read_sets(nd_trial_reader *r, nd_set_result *out, size_t max, char *err,
                                size_t errlen);
 long nd_trial_reader_read_events(nd_trial_reader *r, nd_trial_event *out, size_t max, char *err,
                                  size_t errlen);

@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char *const cmd_names[ND_CMD_COUNT] = {
-    "status", "devices", "tare", "calibrate", "start", "stop", "mark", "config",
+    "status", "devices", "tare",   "calibrate", "start",
+    "stop",   "mark",    "config", "set",       "next_day_pain",
 };
 
 static const char *const config_key_names[ND_CFG_COUNT] = {
@@ -40,14 +41,23 @@ static const struct {
 static const char *const fields_none[] = {NULL};
 static const char *const fields_tare[] = {"side", "window_s", "force", NULL};
 static const char *const fields_calibrate[] = {"side", "mass_kg", "window_s", NULL};
-static const char *const fields_start[] = {"athlete_id", "body_mass_kg", "lever_m", "injured_side",
-                                           "notes",      "protocol",     NULL};
+static const char *const fields_start[] = {"athlete_id",    "body_mass_kg",
+                                           "lever_m",       "injured_side",
+                                           "notes",         "protocol",
+                                           "rest_s",        "set_gap_s",
+                                           "target_left_N", "target_right_N",
+                                           "target_pct",    "best_left_N",
+                                           "best_right_N",  "target_tolerance_pct",
+                                           "leg",           "leg_on_N",
+                                           "leg_off_N",     NULL};
 static const char *const fields_mark[] = {"kind", "detail", "value", NULL};
 static const char *const fields_config[] = {"set", NULL};
+static const char *const fields_set[] = {"action", "leg", NULL};
+static const char *const fields_next_day[] = {"trial_id", "value", "detail", NULL};
 
 static const char *const *const cmd_fields[ND_CMD_COUNT] = {
-    fields_none,  fields_none, fields_tare, fields_calibrate,
-    fields_start, fields_none, fields_mark, fields_config,
+    fields_none, fields_none, fields_tare,   fields_calibrate, fields_start,
+    fields_none, fields_mark, fields_config, fields_set,       fields_next_day,
 };
 
 const char *nd_cmd_name(nd_cmd c)
@@ -298,18 +308,19 @@ static void describe_char(const char *s, long at, char *out, size_t outlen)
         snprintf(out, outlen, "the character U+%04X at byte %ld", cp, at);
 }
 
-static int check_athlete_id(const char *id, char *err, size_t errlen)
+/* Athlete and trial ids share one rule (file names are built from them). */
+static int check_id(const char *field, const char *id, char *err, size_t errlen)
 {
     size_t n = strlen(id);
     const char *rule = "1-64 characters of A-Z a-z 0-9 . _ - and not start with '.'";
     char what[80];
-    if (n < 1 || n > ND_ATHLETE_ID_MAX) return fail(err, errlen, "\"athlete_id\" must be %s", rule);
+    if (n < 1 || n > ND_ATHLETE_ID_MAX) return fail(err, errlen, "\"%s\" must be %s", field, rule);
     if (id[0] == '.')
-        return fail(err, errlen, "\"athlete_id\" must be %s: it starts with '.'", rule);
+        return fail(err, errlen, "\"%s\" must be %s: it starts with '.'", field, rule);
     long at = bad_char_at(id, true);
     if (at < 0) return 0;
     describe_char(id, at, what, sizeof what);
-    return fail(err, errlen, "\"athlete_id\" must be %s: it contains %s", rule, what);
+    return fail(err, errlen, "\"%s\" must be %s: it contains %s", field, rule, what);
 }
 
 static int check_mark_kind(const char *k, char *err, size_t errlen)
@@ -390,6 +401,80 @@ static int parse_calibrate(const cJSON *root, nd_calibrate_request *c, char *err
     return 0;
 }
 
+/* rest, gap and target zone of a protocol (METRICS.md section 5). */
+static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t errlen)
+{
+    nd_set_plan *p = &st->plan;
+    nd_set_plan_default(p);
+    p->sets = (uint32_t)st->protocol_sets;
+    p->reps = (uint32_t)st->protocol_reps;
+    static const char *const needs_protocol[] = {
+        "rest_s",     "set_gap_s",   "target_left_N", "target_right_N",
+        "target_pct", "best_left_N", "best_right_N",  "target_tolerance_pct",
+        "leg",        "leg_on_N",    "leg_off_N",     NULL};
+    for (size_t i = 0; needs_protocol[i]; i++)
+        if (!st->protocol[0] && cJSON_GetObjectItemCaseSensitive(root, needs_protocol[i]))
+            return fail(err, errlen, "\"%s\" needs a \"protocol\" (e.g. \"3x6\")",
+                        needs_protocol[i]);
+    const cJSON *it;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "rest_s")) &&
+        get_number(it, "rest_s", 0, 3600, false, false, &p->rest_s, err, errlen))
+        return -1;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "set_gap_s")) &&
+        get_number(it, "set_gap_s", 1, 3600, false, false, &p->set_gap_s, err, errlen))
+        return -1;
+    double target[2] = {NAN, NAN}, best[2] = {NAN, NAN}, pct = NAN, tol = 10;
+    static const char *const tname[2] = {"target_left_N", "target_right_N"};
+    static const char *const bname[2] = {"best_left_N", "best_right_N"};
+    for (int leg = 0; leg < 2; leg++) {
+        if ((it = cJSON_GetObjectItemCaseSensitive(root, tname[leg])) &&
+            get_number(it, tname[leg], 0, 1e5, true, false, &target[leg], err, errlen))
+            return -1;
+        if ((it = cJSON_GetObjectItemCaseSensitive(root, bname[leg])) &&
+            get_number(it, bname[leg], 0, 1e5, true, false, &best[leg], err, errlen))
+            return -1;
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "target_pct")) &&
+        get_number(it, "target_pct", 0, 200, true, false, &pct, err, errlen))
+        return -1;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "target_tolerance_pct")) &&
+        get_number(it, "target_tolerance_pct", 0, 100, false, false, &tol, err, errlen))
+        return -1;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "leg"))) {
+        int v;
+        if (get_side(it, "leg", true, false, &v, err, errlen)) return -1;
+        p->leg = v == 3 ? ND_SIDE_NONE : (nd_side)v;
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "leg_on_N")) &&
+        get_number(it, "leg_on_N", 0, 1e5, false, false, &p->leg_on_N, err, errlen))
+        return -1;
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "leg_off_N")) &&
+        get_number(it, "leg_off_N", 0, 1e5, false, false, &p->leg_off_N, err, errlen))
+        return -1;
+    if (p->leg_off_N > p->leg_on_N)
+        return fail(err, errlen, "\"leg_off_N\" (%g) must not exceed \"leg_on_N\" (%g)",
+                    p->leg_off_N, p->leg_on_N);
+    bool have_n = !isnan(target[0]) || !isnan(target[1]);
+    bool have_best = !isnan(best[0]) || !isnan(best[1]);
+    if (have_n && (!isnan(pct) || have_best))
+        return fail(err, errlen,
+                    "give the target either in N (target_left_N/target_right_N) or as "
+                    "target_pct of best_left_N/best_right_N, not both");
+    if (!isnan(pct) && !have_best)
+        return fail(err, errlen, "\"target_pct\" needs best_left_N and/or best_right_N");
+    if (isnan(pct) && have_best)
+        return fail(err, errlen, "best_left_N/best_right_N need \"target_pct\"");
+    if (!have_n && isnan(pct) && cJSON_GetObjectItemCaseSensitive(root, "target_tolerance_pct"))
+        return fail(err, errlen, "\"target_tolerance_pct\" needs a target");
+    for (int leg = 0; leg < 2; leg++) {
+        double t = !isnan(pct) ? best[leg] * pct / 100.0 : target[leg];
+        if (isnan(t)) continue;
+        p->zone_lo_N[leg] = t * (1.0 - tol / 100.0);
+        p->zone_hi_N[leg] = t * (1.0 + tol / 100.0);
+    }
+    return 0;
+}
+
 static int parse_start(const cJSON *root, nd_start_request *st, char *err, size_t errlen)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "athlete_id");
@@ -397,7 +482,7 @@ static int parse_start(const cJSON *root, nd_start_request *st, char *err, size_
     if (get_string(id, "athlete_id", ND_ATHLETE_ID_MAX, false, st->athlete_id,
                    sizeof st->athlete_id, err, errlen))
         return -1;
-    if (check_athlete_id(st->athlete_id, err, errlen)) return -1;
+    if (check_id("athlete_id", st->athlete_id, err, errlen)) return -1;
     const cJSON *it;
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "body_mass_kg")) &&
         get_number(it, "body_mass_kg", 0, 500, true, false, &st->subject.body_mass_kg, err, errlen))
@@ -417,6 +502,44 @@ static int parse_start(const cJSON *root, nd_start_request *st, char *err, size_
         char p[32];
         if (get_string(it, "protocol", sizeof p - 1, false, p, sizeof p, err, errlen)) return -1;
         if (parse_protocol(p, st, err, errlen)) return -1;
+    }
+    return parse_plan(root, st, err, errlen);
+}
+
+static int parse_next_day(const cJSON *root, nd_next_day_request *r, char *err, size_t errlen)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "trial_id");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(root, "value");
+    if (!id) return fail(err, errlen, "next_day_pain needs \"trial_id\" (of the closed session)");
+    if (!value) return fail(err, errlen, "next_day_pain needs \"value\" (integer 0-10)");
+    if (get_string(id, "trial_id", ND_ATHLETE_ID_MAX, false, r->trial_id, sizeof r->trial_id, err,
+                   errlen))
+        return -1;
+    if (check_id("trial_id", r->trial_id, err, errlen)) return -1;
+    double v;
+    if (get_number(value, "value", 0, 10, false, true, &v, err, errlen)) return -1;
+    r->pain = (int)v;
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
+    if (detail && get_string(detail, "detail", ND_MARK_DETAIL_MAX, true, r->detail,
+                             sizeof r->detail, err, errlen))
+        return -1;
+    return 0;
+}
+
+static int parse_set(const cJSON *root, nd_set_request *s, char *err, size_t errlen)
+{
+    const cJSON *action = cJSON_GetObjectItemCaseSensitive(root, "action");
+    if (!action) return fail(err, errlen, "set needs \"action\" (\"next\")");
+    char a[16];
+    if (get_string(action, "action", sizeof a - 1, false, a, sizeof a, err, errlen)) return -1;
+    if (strcmp(a, "next")) return fail(err, errlen, "unknown set action \"%s\" (valid: next)", a);
+    s->action = ND_SET_ACTION_NEXT;
+    const cJSON *leg = cJSON_GetObjectItemCaseSensitive(root, "leg");
+    if (leg) {
+        int v;
+        if (get_side(leg, "leg", true, false, &v, err, errlen)) return -1;
+        s->switch_leg = true;
+        s->leg = v == 3 ? ND_SIDE_NONE : (nd_side)v;
     }
     return 0;
 }
@@ -519,6 +642,10 @@ static int parse_object(const cJSON *root, nd_request *out, char *err, size_t er
         return parse_mark(root, &out->mark, err, errlen);
     case ND_CMD_CONFIG:
         return parse_config(root, &out->config, err, errlen);
+    case ND_CMD_SET:
+        return parse_set(root, &out->set, err, errlen);
+    case ND_CMD_NEXT_DAY_PAIN:
+        return parse_next_day(root, &out->next_day, err, errlen);
     default:
         return 0;
     }

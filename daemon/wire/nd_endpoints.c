@@ -7,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const topic_names[ND_TOPIC_COUNT] = {"status", "live", "rep", "trial", "wave"};
+static const char *const topic_names[ND_TOPIC_COUNT] = {"status", "live", "rep",
+                                                        "trial",  "wave", "set"};
 
 const char *nd_topic_name(nd_topic t)
 {

@@ -12,6 +12,7 @@ typedef enum nd_topic {
     ND_TOPIC_REP,
     ND_TOPIC_TRIAL,
     ND_TOPIC_WAVE,
+    ND_TOPIC_SET,
     ND_TOPIC_COUNT
 } nd_topic;
 

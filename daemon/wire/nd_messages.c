@@ -117,6 +117,8 @@ cJSON *nd_json_status(const nd_status_snapshot *s)
     add_u64(cnt, "file_sets_lost", s->file_sets_lost);
     add_u64(cnt, "file_errors", s->file_errors);
     add_u64(cnt, "channel_errors", s->channel_errors);
+    if (s->sets.phase != ND_SET_PHASE_NONE)
+        cJSON_AddItemToObject(o, "set", nd_json_set_live(&s->sets));
     if (s->last_error[0])
         cJSON_AddStringToObject(o, "last_error", s->last_error);
     else
@@ -141,7 +143,67 @@ cJSON *nd_json_live(const nd_live_msg *m)
     cJSON_AddNumberToObject(o, "reps", m->state.reps);
     add_u64(o, "samples", m->state.samples);
     if (m->host_ns) add_u64(o, "host_ns", m->host_ns);
+    if (m->sets.phase != ND_SET_PHASE_NONE)
+        cJSON_AddItemToObject(o, "set", nd_json_set_live(&m->sets));
     return o;
+}
+
+cJSON *nd_json_set_live(const nd_set_live *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "phase", nd_set_phase_name(s->phase));
+    cJSON_AddNumberToObject(o, "set", s->set);
+    cJSON_AddNumberToObject(o, "sets_planned", s->sets_planned);
+    cJSON_AddNumberToObject(o, "rep", s->rep);
+    cJSON_AddNumberToObject(o, "reps_planned", s->reps_planned);
+    cJSON_AddNumberToObject(o, "sets_ended", s->sets_ended);
+    nd_json_add_number(o, "rest_elapsed_s", s->rest_elapsed_s);
+    nd_json_add_number(o, "rest_remaining_s", s->rest_remaining_s);
+    cJSON_AddStringToObject(o, "last_rep_zone", nd_zone_verdict_name(s->last_rep_zone));
+    cJSON_AddStringToObject(o, "leg", s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
+    return o;
+}
+
+cJSON *nd_json_set_result(const nd_set_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "index", r->index);
+    cJSON_AddNumberToObject(o, "reps_done", r->reps_done);
+    cJSON_AddNumberToObject(o, "reps_planned", r->reps_planned);
+    cJSON_AddBoolToObject(o, "completed", r->completed);
+    add_u64(o, "i_start", r->i_start);
+    add_u64(o, "i_end", r->i_end);
+    nd_json_add_number(o, "t_start_s", r->t_start_s);
+    nd_json_add_number(o, "t_end_s", r->t_end_s);
+    nd_json_add_number(o, "duration_s", r->duration_s);
+    nd_json_add_number(o, "rest_after_s", r->rest_after_s);
+    add_pair(o, "mean_peak", "_N", r->mean_peak_N);
+    add_pair(o, "max_peak", "_N", r->max_peak_N);
+    nd_json_add_number(o, "mean_asymmetry_pct", r->mean_asymmetry_pct);
+    cJSON_AddStringToObject(o, "weaker_side", nd_side_name(r->weaker_side));
+    cJSON_AddNumberToObject(o, "same_weaker_reps", r->same_weaker_reps);
+    add_pair(o, "decline", "_pct", r->decline_pct);
+    if (r->zone_reps >= 0)
+        cJSON_AddNumberToObject(o, "zone_reps", r->zone_reps);
+    else
+        cJSON_AddNullToObject(o, "zone_reps");
+    if (r->pain >= 0)
+        cJSON_AddNumberToObject(o, "pain", r->pain);
+    else
+        cJSON_AddNullToObject(o, "pain");
+    cJSON_AddStringToObject(o, "ended_by", nd_set_end_name(r->ended_by));
+    cJSON_AddStringToObject(o, "leg", r->leg == ND_SIDE_NONE ? "both" : nd_side_name(r->leg));
+    return o;
+}
+
+void nd_json_rep_add_zone(cJSON *rep, const nd_set_plan *plan, const nd_rep_result *r)
+{
+    if (!rep || !nd_set_plan_has_zone(plan)) return;
+    cJSON_AddStringToObject(rep, "zone", nd_zone_verdict_name(nd_set_zone_verdict(plan, r)));
+    add_pair(rep, "zone_low", "_N", plan->zone_lo_N);
+    add_pair(rep, "zone_high", "_N", plan->zone_hi_N);
 }
 
 cJSON *nd_json_rep(const nd_rep_result *r)
@@ -193,6 +255,21 @@ cJSON *nd_json_summary(const nd_trial_summary *s)
     if (s->pain) cJSON_AddItemToArray(flags, cJSON_CreateString("pain"));
     add_u64(o, "samples", s->samples);
     add_u64(o, "nonfinite_skipped", s->nonfinite_skipped);
+    if (s->sets_planned > 0) { /* a session with a protocol (METRICS.md 5.6) */
+        cJSON_AddNumberToObject(o, "sets_planned", s->sets_planned);
+        cJSON_AddNumberToObject(o, "sets_done", s->sets_done);
+        if (s->max_set_pain >= 0)
+            cJSON_AddNumberToObject(o, "max_set_pain", s->max_set_pain);
+        else
+            cJSON_AddNullToObject(o, "max_set_pain");
+        cJSON *sug = cJSON_AddObjectToObject(o, "suggestion");
+        char protocol[32];
+        snprintf(protocol, sizeof protocol, "%ux%u", s->suggestion_sets, s->suggestion_reps);
+        cJSON_AddStringToObject(sug, "rule", s->suggestion_rule);
+        cJSON_AddStringToObject(sug, "protocol", protocol);
+        cJSON_AddStringToObject(sug, "text", s->suggestion);
+        nd_json_add_number(o, "block_asymmetry_pct", s->block_asymmetry_pct);
+    }
     return o;
 }
 

@@ -15,6 +15,7 @@
 
 #include "nd_device.h"
 #include "nd_metrics.h"
+#include "nd_sets.h"
 
 #define ND_MSG_VERSION  1
 #define ND_TRIAL_ID_MAX 64
@@ -51,6 +52,7 @@ typedef struct nd_status_snapshot {
     uint64_t channel_errors;    /* sets lacking the configured left/right channels */
     uint64_t trial_samples;     /* sets stored in the current trial */
     uint32_t trial_reps;
+    nd_set_live sets;     /* the trial's protocol: set k of n, rep j of m, rest */
     char last_error[240]; /* "" when none */
     char warning[240];    /* standing problem (zero taken under load); "" when none */
 } nd_status_snapshot;
@@ -59,6 +61,7 @@ typedef struct nd_status_snapshot {
 typedef struct nd_live_msg {
     nd_live_state state; /* from nd_metrics_live() */
     uint64_t host_ns;    /* CLOCK_MONOTONIC arrival of the newest set (0 = omit) */
+    nd_set_live sets;    /* phase none: no "set" object */
 } nd_live_msg;
 
 /* `wave`: a block of decimated force for plotting. */
@@ -115,6 +118,12 @@ cJSON *nd_json_status(const nd_status_snapshot *s);
 cJSON *nd_json_device_info(const nd_device_info *d);
 cJSON *nd_json_live(const nd_live_msg *m);
 cJSON *nd_json_rep(const nd_rep_result *r);
+/* The "set" object of `status` and `live` (METRICS.md 5). */
+cJSON *nd_json_set_live(const nd_set_live *s);
+/* A /sets row as the `set` topic body (the /sets field names). */
+cJSON *nd_json_set_result(const nd_set_result *r);
+/* Adds "zone" (below/in/above) and the zone bounds to a rep body. */
+void nd_json_rep_add_zone(cJSON *rep, const nd_set_plan *plan, const nd_rep_result *r);
 cJSON *nd_json_summary(const nd_trial_summary *s);
 cJSON *nd_json_settings(const nd_metric_settings *s);
 cJSON *nd_json_trial_start(const nd_trial_msg *t);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "nd_metrics.h"
+#include "nd_sets.h"
 
 #define ND_CONTROL_MAX_REQUEST 65536 /* bytes; larger requests are refused */
 #define ND_ATHLETE_ID_MAX      64
@@ -25,6 +26,8 @@ typedef enum nd_cmd {
     ND_CMD_STOP,
     ND_CMD_MARK,
     ND_CMD_CONFIG,
+    ND_CMD_SET,
+    ND_CMD_NEXT_DAY_PAIN,
     ND_CMD_COUNT
 } nd_cmd;
 
@@ -47,14 +50,41 @@ typedef struct nd_calibrate_request {
 } nd_calibrate_request;
 
 /* start: {"cmd":"start","athlete_id":ID[, "body_mass_kg":(0,500]][, "lever_m":(0,1.5]]
- *         [, "injured_side":"left"|"right"|"none"][, "notes":str][, "protocol":"3x6"]} */
+ *         [, "injured_side":"left"|"right"|"none"][, "notes":str][, "protocol":"3x6"]
+ *         [, "rest_s":[0,3600]][, "set_gap_s":[1,3600]]
+ *         [, "target_left_N"/"target_right_N":(0,100000]
+ *          | "target_pct":(0,200] with "best_left_N"/"best_right_N":(0,100000]]
+ *         [, "target_tolerance_pct":[0,100]]
+ *         [, "leg":"left"|"right"|"both"][, "leg_on_N":[0,1e5]][, "leg_off_N":[0,1e5]]}
+ * rest_s, set_gap_s and the target need "protocol". The target zone of a
+ * leg is target * (1 -/+ tolerance/100) (default tolerance 10 %). */
 typedef struct nd_start_request {
     char athlete_id[ND_ATHLETE_ID_MAX + 1]; /* [A-Za-z0-9._-]{1,64}, not starting with '.' */
     nd_subject subject;                     /* 0 = not given for mass and lever */
     char notes[ND_NOTES_MAX + 1];           /* valid UTF-8, no NUL; "" if absent */
     char protocol[ND_PROTOCOL_MAX + 1];     /* normalised "SxR"; "" if absent */
     int protocol_sets, protocol_reps;       /* 1..20 and 1..50; 0 if absent */
+    nd_set_plan plan;                       /* from protocol, rest, gap and target */
 } nd_start_request;
+
+/* set: {"cmd":"set","action":"next"[, "leg":"left"|"right"|"both"]} ends the
+ * current set of the recording trial's protocol; with "leg" the following
+ * sets are for that leg (single-leg blocks, METRICS.md 5.7). */
+typedef enum nd_set_action { ND_SET_ACTION_NEXT } nd_set_action;
+typedef struct nd_set_request {
+    nd_set_action action;
+    bool switch_leg; /* "leg": "left"|"right"|"both": the following sets' working leg */
+    nd_side leg;
+} nd_set_request;
+
+/* next_day_pain: {"cmd":"next_day_pain","trial_id":ID,"value":0..10[, "detail":str]}
+ * rates a closed session the day after (METRICS.md 5.6). ID follows the
+ * athlete_id rules. */
+typedef struct nd_next_day_request {
+    char trial_id[ND_ATHLETE_ID_MAX + 1];
+    int pain;
+    char detail[ND_MARK_DETAIL_MAX + 1];
+} nd_next_day_request;
 
 /* mark: {"cmd":"mark","kind":K[, "detail":str][, "value":0..10 (kind "pain" only,
  *        required there)]}. K matches [A-Za-z0-9_-]{1,32}. */
@@ -98,6 +128,8 @@ typedef struct nd_request {
     nd_start_request start;
     nd_mark_request mark;
     nd_config_request config;
+    nd_set_request set;
+    nd_next_day_request next_day;
 } nd_request;
 
 /* Pure validation: parses one request buffer (need not be NUL-terminated).

@@ -240,6 +240,23 @@ cJSON *nd_req_mark(const char *kind, const char *detail, int pain)
     return r;
 }
 
+cJSON *nd_req_set_next(void)
+{
+    cJSON *r = nd_req_simple("set");
+    if (r) cJSON_AddStringToObject(r, "action", "next");
+    return r;
+}
+
+cJSON *nd_req_next_day_pain(const char *trial_id, double pain, const char *detail)
+{
+    cJSON *r = nd_req_simple("next_day_pain");
+    if (!r) return NULL;
+    cJSON_AddStringToObject(r, "trial_id", trial_id);
+    cJSON_AddNumberToObject(r, "value", pain);
+    if (detail) cJSON_AddStringToObject(r, "detail", detail);
+    return r;
+}
+
 nd_live_client *nd_live_client_open(void *zctx, const nd_client_options *opt, unsigned topics,
                                     int rcvhwm, char *err, size_t errlen)
 {

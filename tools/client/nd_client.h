@@ -84,6 +84,10 @@ typedef struct nd_start_fields {
 cJSON *nd_req_start(const nd_start_fields *f);
 /* pain: 0..10 for kind "pain", else < 0 (not sent). detail may be NULL. */
 cJSON *nd_req_mark(const char *kind, const char *detail, int pain);
+/* {"cmd":"set","action":"next"}: end the current set of the protocol. */
+cJSON *nd_req_set_next(void);
+/* {"cmd":"next_day_pain","trial_id":ID,"value":pain[,"detail":detail]} */
+cJSON *nd_req_next_day_pain(const char *trial_id, double pain, const char *detail);
 
 /* ---- live (SUB) ---- */
 typedef struct nd_live_counts {

@@ -51,6 +51,8 @@ static void usage(FILE *out)
                  "      --plots[=png,svg]   force-time plot per trial and trend plot per athlete\n"
                  "                          in OUT/plots (default both formats)\n"
                  "      --mdc N             minimal detectable change for trend flags (76 N)\n"
+                 "      --mdc-pct P         ... and as %% of the athlete's first test (20 %%);\n"
+                 "                          the applied MDC is the larger of the two\n"
                  "      --no-progress       no progress bar (it is shown only on a terminal)\n"
                  "      --export FORMAT     instead of the report, export the inputs into the\n"
                  "                          output folder as xdf (one .xdf per trial), bids (a\n"
@@ -189,8 +191,10 @@ static int write_outputs(nd_report_trial *trials, size_t n, const nd_report_opti
     rc |= nd_report_write_trials_csv(path, trials, n);
     snprintf(path, sizeof path, "%s/reps.csv", o->out_dir);
     rc |= nd_report_write_reps_csv(path, trials, n);
+    snprintf(path, sizeof path, "%s/sets.csv", o->out_dir);
+    rc |= nd_report_write_sets_csv(path, trials, n);
     snprintf(path, sizeof path, "%s/trends.csv", o->out_dir);
-    rc |= nd_report_write_trends_csv(path, trials, order, n_order, o->mdc_N);
+    rc |= nd_report_write_trends_csv(path, trials, order, n_order, o->mdc_N, o->mdc_pct);
     snprintf(path, sizeof path, "%s/trials.json", o->out_dir);
     rc |= nd_report_write_json(path, trials, n, o);
     if (o->compare) {
@@ -237,7 +241,8 @@ int main(int argc, char **argv)
      * the next file instead of mmap/munmap (and page faults) each time. */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    nd_report_options o = {.mdc_N = 76.0, .compare_tol = 1e-9, .out_dir = "report"};
+    nd_report_options o = {
+        .mdc_N = 76.0, .mdc_pct = 20.0, .compare_tol = 1e-9, .out_dir = "report"};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.jobs = cores > 0 ? (int)cores : 1;
     bool progress = isatty(STDERR_FILENO);
@@ -250,7 +255,8 @@ int main(int argc, char **argv)
         O_PLOTS,
         O_MDC,
         O_NOPROG,
-        O_EXPORT
+        O_EXPORT,
+        O_MDC_PCT
     };
     const char *export_format = NULL;
     static const struct option longs[] = {
@@ -263,6 +269,7 @@ int main(int argc, char **argv)
         {"include-incomplete", no_argument, NULL, O_INCOMPLETE},
         {"plots", optional_argument, NULL, O_PLOTS},
         {"mdc", required_argument, NULL, O_MDC},
+        {"mdc-pct", required_argument, NULL, O_MDC_PCT},
         {"no-progress", no_argument, NULL, O_NOPROG},
         {"export", required_argument, NULL, O_EXPORT},
         {"help", no_argument, NULL, 'h'},
@@ -303,6 +310,9 @@ int main(int argc, char **argv)
             break;
         case O_MDC:
             if (parse_number("--mdc", optarg, 0, &o.mdc_N)) return EXIT_ERROR;
+            break;
+        case O_MDC_PCT:
+            if (parse_number("--mdc-pct", optarg, 0, &o.mdc_pct)) return EXIT_ERROR;
             break;
         case O_NOPROG:
             progress = false;

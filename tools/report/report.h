@@ -22,6 +22,7 @@ typedef struct nd_report_options {
     double set_value[ND_REPORT_MAX_SET];
     bool plot_png, plot_svg;
     double mdc_N;       /* minimal detectable change for the trend flags */
+    double mdc_pct;     /* ... and as % of the athlete's baseline (first test) */
     double compare_tol; /* |stored - recomputed| allowed in --compare */
     const char *out_dir;
     int jobs;
@@ -47,6 +48,9 @@ typedef struct nd_report_trial {
     size_t n_recomputed_reps;
     nd_rep_result *stored_reps;
     size_t n_stored_reps;
+    /* sets of a planned protocol (report_sets.c): reported, stored, replayed */
+    nd_set_result *sets, *stored_sets, *recomputed_sets;
+    size_t n_sets, n_stored_sets, n_recomputed_sets;
     /* trend (filled after all files are read) */
     int test_number; /* 1-based per athlete, by created_utc */
 } nd_report_trial;
@@ -79,12 +83,23 @@ int nd_report_run_pool(nd_report_trial *trials, size_t n, const nd_report_option
  * order receives indices into trials (processed ones only); returns count. */
 size_t nd_report_trend_order(nd_report_trial *trials, size_t n, size_t *order);
 
+/* report_sets.c: stored /sets, and the tracker replayed over the samples
+ * and the set_next/pain events when recompute (or compare) asks. 0 or -1. */
+int nd_report_sets_analyse(nd_report_trial *t, nd_trial_reader *r, const double *left,
+                           const double *right, size_t n, bool recompute, int pain, char *err,
+                           size_t errlen);
+int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t n);
+/* Appends set rows to compare.csv through row(); returns the mismatches. */
+size_t nd_report_compare_sets(FILE *f, const nd_report_trial *p,
+                              size_t (*row)(FILE *, const nd_report_trial *, const char *, double,
+                                            double, double));
+
 /* report_csv.c / report_json.c: each writes OUT.tmp then renames. 0 or -1
  * with a message on stderr. */
 int nd_report_write_trials_csv(const char *path, const nd_report_trial *t, size_t n);
 int nd_report_write_reps_csv(const char *path, const nd_report_trial *t, size_t n);
 int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const size_t *order,
-                               size_t n_order, double mdc_N);
+                               size_t n_order, double mdc_N, double mdc_pct);
 int nd_report_write_compare_csv(const char *path, const nd_report_trial *t, size_t n, double tol,
                                 size_t *mismatches);
 int nd_report_write_json(const char *path, const nd_report_trial *t, size_t n,

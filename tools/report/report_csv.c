@@ -152,8 +152,27 @@ static int exceeds(double change, double mdc)
     return isfinite(change) && fabs(change) > mdc;
 }
 
+/* Mean of the reps' defined asymmetries (NaN without any). */
+static double mean_rep_asymmetry(const nd_report_trial *p)
+{
+    double sum = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < p->n_reps; k++)
+        if (isfinite(p->reps[k].asymmetry_pct)) {
+            sum += p->reps[k].asymmetry_pct;
+            n++;
+        }
+    return n ? sum / (double)n : NAN;
+}
+
+/* A = 100 (L - R)/max: positive means the right leg is weaker. */
+static nd_side weaker_by_mean(double a)
+{
+    return isnan(a) || a == 0 ? ND_SIDE_NONE : a > 0 ? ND_SIDE_RIGHT : ND_SIDE_LEFT;
+}
+
 int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const size_t *order,
-                               size_t n_order, double mdc_N)
+                               size_t n_order, double mdc_N, double mdc_pct)
 {
     char tmp[PATH_MAX + 8];
     FILE *f = nd_report_begin(path, tmp, sizeof tmp);
@@ -162,12 +181,20 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
           "max_right_N,asymmetry_pct,change_first_left_N,change_first_right_N,"
           "change_first_asymmetry_pct,change_prev_left_N,change_prev_right_N,"
           "change_prev_asymmetry_pct,mdc_N,exceeds_mdc_first_left,exceeds_mdc_first_right,"
-          "exceeds_mdc_prev_left,exceeds_mdc_prev_right,weak_left,weak_right,imbalance\n",
+          "exceeds_mdc_prev_left,exceeds_mdc_prev_right,weak_left,weak_right,imbalance,"
+          "mdc_pct,baseline_left_N,baseline_right_N,mdc_applied_left_N,mdc_applied_right_N,"
+          "exceeds_mdc_applied_first_left,exceeds_mdc_applied_first_right,"
+          "exceeds_mdc_applied_prev_left,exceeds_mdc_applied_prev_right,mean_rep_asymmetry_pct,"
+          "weaker_side_by_reps,same_weaker_sessions\n",
           f);
     const nd_report_trial *first = NULL, *prev = NULL;
+    unsigned weaker_count[3] = {0, 0, 0}; /* this athlete's sessions so far, by weaker side */
     for (size_t i = 0; i < n_order; i++) {
         const nd_report_trial *p = &t[order[i]];
-        if (p->test_number == 1) first = prev = NULL;
+        if (p->test_number == 1) {
+            first = prev = NULL;
+            memset(weaker_count, 0, sizeof weaker_count);
+        }
         const nd_trial_summary *s = &p->summary;
         char date[11];
         date_of(p->info.created_utc, date);
@@ -195,9 +222,30 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
         for (int k = 0; k < 3; k++) num(f, cf[k]);
         for (int k = 0; k < 3; k++) num(f, cp[k]);
         num(f, mdc_N);
-        fprintf(f, ",%d,%d,%d,%d,%d,%d,%d\n", exceeds(cf[0], mdc_N), exceeds(cf[1], mdc_N),
+        fprintf(f, ",%d,%d,%d,%d,%d,%d,%d", exceeds(cf[0], mdc_N), exceeds(cf[1], mdc_N),
                 exceeds(cp[0], mdc_N), exceeds(cp[1], mdc_N), s->weak_left, s->weak_right,
                 s->imbalance);
+        /* MDC as N and as % of the athlete's baseline (first test): a change
+         * is flagged when it exceeds whichever is larger, i.e. both. */
+        const nd_trial_summary *b = first ? &first->summary : s;
+        double applied[2];
+        num(f, mdc_pct);
+        for (int leg = 0; leg < 2; leg++) num(f, b->max_N[leg]);
+        for (int leg = 0; leg < 2; leg++) {
+            double pct = mdc_pct / 100.0 * b->max_N[leg];
+            applied[leg] = isfinite(pct) && pct > mdc_N ? pct : mdc_N;
+            num(f, applied[leg]);
+        }
+        fprintf(f, ",%d,%d,%d,%d", exceeds(cf[0], applied[0]), exceeds(cf[1], applied[1]),
+                exceeds(cp[0], applied[0]), exceeds(cp[1], applied[1]));
+        /* Asymmetry over reps and the direction's consistency across sessions:
+         * one test's weaker side is not a finding on its own. */
+        double ma = mean_rep_asymmetry(p);
+        nd_side w = weaker_by_mean(ma);
+        weaker_count[w]++;
+        num(f, ma);
+        text(f, nd_side_name(w));
+        fprintf(f, ",%u\n", w == ND_SIDE_NONE ? 0u : weaker_count[w]);
         if (!first) first = p;
         prev = p;
     }
@@ -205,8 +253,8 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
 }
 
 /* One compare row; returns 1 when the values differ beyond tol. */
-static int cmp_row(FILE *f, const nd_report_trial *p, const char *metric, double stored,
-                   double recomputed, double tol)
+static size_t cmp_row(FILE *f, const nd_report_trial *p, const char *metric, double stored,
+                      double recomputed, double tol)
 {
     double diff = recomputed - stored;
     bool match = (isnan(stored) && isnan(recomputed)) || fabs(diff) <= tol || stored == recomputed;
@@ -264,6 +312,7 @@ int nd_report_write_compare_csv(const char *path, const nd_report_trial *t, size
                 bad += cmp_row(f, p, metric, sx[j], sy[j], tol);
             }
         }
+        bad += nd_report_compare_sets(f, p, cmp_row);
         if (bad) (*mismatches)++;
     }
     return nd_report_finish(f, tmp, path);

@@ -129,6 +129,7 @@ int nd_report_write_json(const char *path, const nd_report_trial *t, size_t n,
         cJSON_AddBoolToObject(opt, "recompute", o->recompute || o->n_set);
         cJSON_AddBoolToObject(opt, "include_incomplete", o->include_incomplete);
         cJSON_AddNumberToObject(opt, "mdc_N", o->mdc_N);
+        cJSON_AddNumberToObject(opt, "mdc_pct", o->mdc_pct);
         cJSON *set = cJSON_AddObjectToObject(opt, "set");
         for (size_t i = 0; set && i < o->n_set; i++)
             cJSON_AddNumberToObject(set, o->set_name[i], o->set_value[i]);

@@ -28,6 +28,21 @@ static int put_reps(FILE *f, const nd_rep_result *r, size_t n)
     return n == 0 || fwrite(r, sizeof *r, n, f) == n ? 0 : -1;
 }
 
+static int put_sets(FILE *f, const nd_set_result *s, size_t n)
+{
+    return n == 0 || fwrite(s, sizeof *s, n, f) == n ? 0 : -1;
+}
+
+static nd_set_result *get_sets(FILE *f, size_t n)
+{
+    nd_set_result *s = calloc(n ? n : 1, sizeof *s);
+    if (s && n && fread(s, sizeof *s, n, f) != n) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
 static void worker(shared *sh, nd_report_trial *trials, size_t n, const nd_report_options *o,
                    FILE *out)
 {
@@ -38,7 +53,9 @@ static void worker(shared *sh, nd_report_trial *trials, size_t n, const nd_repor
         nd_report_analyse(t, o);
         if (fwrite(&i, sizeof i, 1, out) != 1 || fwrite(t, sizeof *t, 1, out) != 1 ||
             put_reps(out, t->stored_reps, t->n_stored_reps) ||
-            put_reps(out, t->recomputed_reps, t->n_recomputed_reps) || fflush(out) != 0)
+            put_reps(out, t->recomputed_reps, t->n_recomputed_reps) ||
+            put_sets(out, t->stored_sets, t->n_stored_sets) ||
+            put_sets(out, t->recomputed_sets, t->n_recomputed_sets) || fflush(out) != 0)
             _exit(3);
         nd_report_trial_free(t);
         atomic_fetch_add(&sh->done, 1);
@@ -65,11 +82,16 @@ static int collect(FILE *f, nd_report_trial *trials, size_t n, unsigned char *go
         if (i >= n || fread(&t, sizeof t, 1, f) != 1) return -1;
         t.stored_reps = get_reps(f, t.n_stored_reps);
         t.recomputed_reps = get_reps(f, t.n_recomputed_reps);
-        if (!t.stored_reps || !t.recomputed_reps) {
+        t.stored_sets = get_sets(f, t.n_stored_sets);
+        t.recomputed_sets = get_sets(f, t.n_recomputed_sets);
+        if (!t.stored_reps || !t.recomputed_reps || !t.stored_sets || !t.recomputed_sets) {
             free(t.stored_reps);
             free(t.recomputed_reps);
+            free(t.stored_sets);
+            free(t.recomputed_sets);
             return -1;
         }
+        t.sets = t.recomputed ? t.recomputed_sets : t.stored_sets;
         t.reps = t.recomputed ? t.recomputed_reps : t.stored_reps;
         if (!t.recomputed && t.n_reps != t.n_stored_reps) t.n_reps = t.n_stored_reps;
         trials[i] = t;

@@ -222,6 +222,11 @@ void nd_report_analyse(nd_report_trial *t, const nd_report_options *o)
         t->n_reps = t->n_stored_reps;
         t->settings = in->meta.settings;
     }
+    if (nd_report_sets_analyse(t, r, left, right, n, t->recomputed || o->compare, pain, err,
+                               sizeof err)) {
+        skip(t, "sets: %s", without_path(err, t->path));
+        goto out;
+    }
     for (size_t i = 0; i < t->n_reps; i++)
         for (int s = 0; s < 2; s++) t->impulse_Ns[s] += t->reps[i].impulse_Ns[s];
     if ((o->plot_png || o->plot_svg) && o->out_dir) {
@@ -244,4 +249,7 @@ void nd_report_trial_free(nd_report_trial *t)
     free(t->stored_reps);
     free(t->recomputed_reps);
     t->stored_reps = t->recomputed_reps = t->reps = NULL;
+    free(t->stored_sets);
+    free(t->recomputed_sets);
+    t->stored_sets = t->recomputed_sets = t->sets = NULL;
 }
