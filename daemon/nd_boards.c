@@ -90,6 +90,14 @@ void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen)
     pthread_mutex_unlock(&b->lock);
 }
 
+uint32_t nd_metrics_board_trial_no(nd_metrics_board *b)
+{
+    pthread_mutex_lock(&b->lock);
+    uint32_t no = b->trial_no;
+    pthread_mutex_unlock(&b->lock);
+    return no;
+}
+
 void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns)
 {
     pthread_mutex_lock(&b->lock);

@@ -31,6 +31,7 @@ typedef struct nd_metrics_board {
     nd_live_state live;
     uint64_t live_host_ns;    /* arrival of the newest set behind `live` */
     nd_set_live sets;         /* the recording trial's set/rep/rest (phase none otherwise) */
+    uint32_t trial_no;        /* the trial this thread has begun (0 between trials) */
     uint64_t info_generation; /* device board generation the calibration reflects */
     char warning[240];        /* a standing problem (a zero taken under load); "" = none */
 } nd_metrics_board;
@@ -70,6 +71,7 @@ uint64_t nd_metrics_board_info_generation(nd_metrics_board *b);
 void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen);
 void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns);
 void nd_metrics_board_get_sets(nd_metrics_board *b, nd_set_live *sets);
+uint32_t nd_metrics_board_trial_no(nd_metrics_board *b);
 
 void nd_live_board_init(nd_live_board *b, double live_hz, int wave_decimation);
 void nd_live_board_destroy(nd_live_board *b);

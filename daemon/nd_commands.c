@@ -261,6 +261,11 @@ static int start_trial_at(nd_daemon *d, const nd_trial_request *req, uint64_t at
         return snprintf(err, errlen, "%s", msg), -1;
     }
 
+    /* The status a client asks for right after this reply shows the trial
+     * as the metrics thread runs it (sets, reps, time), not the idle view. */
+    for (int i = 0; i < 2000 && nd_metrics_board_trial_no(&d->metrics_board) != trial_no; i++)
+        sleep_ms(1);
+
     pthread_mutex_lock(&c->lock);
     nd_trial_release(c->trial); /* the previous trial, kept for last_trial */
     c->trial = t;

@@ -212,6 +212,8 @@ static void start_window(metrics_ctx *mc, const nd_msg *m)
     mc->cal_mass = m->u.cal.mass_kg;
 }
 
+static void publish_board_sets(metrics_ctx *mc);
+
 static void begin_trial(metrics_ctx *mc, nd_trial *t, const nd_msg *m)
 {
     nd_trial_release(mc->desc);
@@ -227,6 +229,7 @@ static void begin_trial(metrics_ctx *mc, nd_trial *t, const nd_msg *m)
     if (mc->trial && plan.sets && plan.leg != ND_SIDE_NONE)
         nd_metrics_set_leg(mc->trial, plan.leg, plan.leg_on_N, plan.leg_off_N);
     publish_board_cal(mc, 0);
+    publish_board_sets(mc);
     if (!mc->trial)
         nd_error_report(mc->t->errors, "cannot create the metrics engine for trial %s",
                         t->trial_id);
@@ -254,6 +257,7 @@ static void publish_board_sets(metrics_ctx *mc)
     nd_metrics_board *b = mc->t->board;
     pthread_mutex_lock(&b->lock);
     b->sets = sl;
+    b->trial_no = mc->trial_no;
     pthread_mutex_unlock(&b->lock);
 }
 

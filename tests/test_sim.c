@@ -244,6 +244,36 @@ static void test_paced(void)
     free(c.sets);
 }
 
+/* coalesce_ms=20 (the stream device's optional read coalescing): every set
+ * still arrives, but a board sending a frame a millisecond is read in ~20 ms
+ * batches, so its sets carry few distinct arrival times (each read stamps
+ * its sets); without it (test_paced) nearly every set has its own. Values
+ * outside 0-100 are refused at open. */
+static void test_coalesced(void)
+{
+    collected c;
+    nd_device *dev = run_to_eof("sim:?rate=1000&duration=0.6&seed=2&coalesce_ms=20", &c);
+    if (!dev) return;
+    CHECK_EQ_INT(c.n, 600);
+    size_t distinct = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (i == 0 || c.sets[i].host_ns != c.sets[i - 1].host_ns) distinct++;
+    /* 8 uncoalesced reads first, then at most one read per 20 ms. */
+    CHECK(distinct <= 8 + 600 / 20 + 5);
+    nd_device_close(dev);
+    free(c.sets);
+    collected u;
+    dev = run_to_eof("sim:?rate=1000&duration=0.3&seed=2", &u);
+    if (!dev) return;
+    size_t own = 0;
+    for (size_t i = 0; i < u.n; i++)
+        if (i == 0 || u.sets[i].host_ns != u.sets[i - 1].host_ns) own++;
+    CHECK(own > 100); /* off by default: reads follow the device */
+    nd_device_close(dev);
+    free(u.sets);
+    nd_test_expect_open_error("sim:?coalesce_ms=500", "coalesce_ms", "100");
+}
+
 /* The byte stream does not depend on how the reader slices it. */
 static void test_read_slicing(void)
 {
@@ -373,6 +403,7 @@ int main(void)
     test_drops("sim:?pace=0&duration=2&drop_every=3&sets_per_frame=4&seed=3", 500, 3, 4);
     test_corruption();
     test_paced();
+    test_coalesced();
     test_read_slicing();
     test_bad_options();
     test_peak_asym();

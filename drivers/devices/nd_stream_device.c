@@ -25,6 +25,7 @@ typedef struct stream_priv {
     nd_device *dev;
     bool pending_lost; /* the decoder's start-up dialogue saw the link drop */
     nd_decoder_link link;
+    int coalesce_ms; /* read coalescing (coalesce_ms=, off by default) */
     uint8_t buf[STREAM_READ_BUF];
 } stream_priv;
 
@@ -78,8 +79,8 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
                  known);
         return -1;
     }
-    const char *allowed[STREAM_MAX_KEYS] = {"proto", NULL};
-    size_t nkeys = append_keys(allowed, 1, tops->keys);
+    const char *allowed[STREAM_MAX_KEYS] = {"proto", "coalesce_ms", NULL};
+    size_t nkeys = append_keys(allowed, 2, tops->keys);
     append_keys(allowed, nkeys, dec->keys);
     if (nd_uri_check_keys(uri, allowed, err, errlen) < 0) return -1;
 
@@ -94,6 +95,11 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     p->tr.dev = dev;
     dev->replayed = tops->replays;
     dev->priv = p;
+    long coalesce_ms;
+    if (nd_uri_get_long(uri, "coalesce_ms", 0, 0, ND_STREAM_COALESCE_MAX_MS, &coalesce_ms, err,
+                        errlen) < 0)
+        goto fail_free;
+    p->coalesce_ms = (int)coalesce_ms;
     if (tops->open(&p->tr, uri, err, errlen) < 0) goto fail_free;
     if (dec->create(&p->dec_state, dev, uri, err, errlen) < 0) {
         tops->close(&p->tr);
@@ -140,9 +146,9 @@ static int reconnect_attempt(void *ctx, char *err, size_t errlen)
  * instead of waking for each frame. Only after several small reads in a row,
  * so that a fast stream (whose reads are large) never pauses and the kernel
  * buffer (4 KiB for a tty) holds at most ~ND_STREAM_COALESCE_BYTES/read. */
-static void coalesce_pause(uint64_t read_ns)
+static void coalesce_pause(uint64_t read_ns, int coalesce_ms)
 {
-    uint64_t until = read_ns + (uint64_t)ND_STREAM_COALESCE_MS * 1000000u;
+    uint64_t until = read_ns + (uint64_t)coalesce_ms * 1000000u;
     struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
                           .tv_nsec = (long)(until % 1000000000u)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
@@ -186,7 +192,9 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
             p->dec->feed(p->dec_state, p->buf, (size_t)n, now);
             report_progress(p);
             small_reads = n < ND_STREAM_COALESCE_BYTES ? small_reads + 1 : 0;
-            if (small_reads >= ND_STREAM_COALESCE_AFTER) coalesce_pause(now);
+            /* A replay paces itself set by set (nd_tr_file.c): never pause it. */
+            if (p->coalesce_ms && small_reads >= ND_STREAM_COALESCE_AFTER && !dev->replayed)
+                coalesce_pause(now, p->coalesce_ms);
         } else if (n == 0) {
             continue;
         } else if (n == ND_TR_EOF) {

@@ -10,14 +10,17 @@
 
 /* Read timeout per loop: bounds how long a stop request waits. */
 #define ND_STREAM_READ_TIMEOUT_MS 100
-/* Read coalescing at low byte rates (nd_stream_device.c, coalesce_pause):
- * after ND_STREAM_COALESCE_AFTER reads in a row of fewer than
- * ND_STREAM_COALESCE_BYTES each, the next read waits until
- * ND_STREAM_COALESCE_MS after the last one. Sets then reach the driver up to
- * that long after the device sent them (host_ns is their arrival here). */
-#define ND_STREAM_COALESCE_MS    20
-#define ND_STREAM_COALESCE_BYTES 1024
-#define ND_STREAM_COALESCE_AFTER 8
+/* Read coalescing at low byte rates (nd_stream_device.c, coalesce_pause),
+ * off unless a device URI asks for it with coalesce_ms=N: after
+ * ND_STREAM_COALESCE_AFTER reads in a row of fewer than
+ * ND_STREAM_COALESCE_BYTES each, the next read waits until N ms after the
+ * last one. It trades wake-ups for timing: a set then reaches the driver up
+ * to N ms after the device sent it, and its host_ns (the arrival time the
+ * trial file's /clock pairs record) is late by as much, so a board whose
+ * samples must be aligned with other devices to a millisecond keeps it off. */
+#define ND_STREAM_COALESCE_MAX_MS 100
+#define ND_STREAM_COALESCE_BYTES  1024
+#define ND_STREAM_COALESCE_AFTER  8
 
 int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen);
 int nd_stream_run(nd_device *dev, const atomic_bool *stop);

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 {
     const char *nordicd = NORDIC_BINARY_DIR "/daemon/nordicd";
     double seconds = 60;
-    int rate = 1000, nch = 2;
+    int rate = 1000, nch = 2, coalesce_ms = 0;
     double live_hz = 0; /* 0 = the daemon's default */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--nordicd") && i + 1 < argc)
@@ -257,9 +257,12 @@ int main(int argc, char **argv)
             nch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--live-hz") && i + 1 < argc)
             live_hz = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--coalesce-ms") && i + 1 < argc)
+            coalesce_ms = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: nordic-bench-cost [--nordicd PATH] [--seconds S (default 60)] "
-                            "[--rate HZ (1000)] [--nch N (2)] [--live-hz HZ (daemon default)]\n");
+                            "[--rate HZ (1000)] [--nch N (2)] [--live-hz HZ (daemon default)]\n"
+                            "                         [--coalesce-ms MS (0: off)]\n");
             return 2;
         }
     }
@@ -281,7 +284,10 @@ int main(int argc, char **argv)
     fprintf(f, "# nordicd defaults\n"); /* the cost of the shipped configuration */
     if (live_hz > 0) fprintf(f, "[live]\nlive_hz = %g\n", live_hz);
     fclose(f);
-    snprintf(dev, sizeof dev, "sim:?rate=%d&nch=%d&reps=100000&rest=3", rate, nch);
+    /* coalesce_ms: the stream device's optional read coalescing (off by
+     * default: it delays host timestamps, drivers/devices/nd_stream_device.h). */
+    snprintf(dev, sizeof dev, "sim:?rate=%d&nch=%d&reps=100000&rest=3&coalesce_ms=%d", rate, nch,
+             coalesce_ms);
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(ctl, sizeof ctl, "ipc://%s/ctl", dir);
     snprintf(pub, sizeof pub, "ipc://%s/pub", dir);
