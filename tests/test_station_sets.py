@@ -149,6 +149,8 @@ try:
     while time.time() < deadline:
         if driver.find_element(By.ID, "set-phase").get_attribute("data-phase") == "rest" and re.fullmatch(r"\d+", text("rest-left")):
             seen.append(int(text("rest-left")))
+            if len(set(seen)) == 2 and seen[-1] != seen[-2]:  # mid-countdown
+                driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-sets-rest-1280x800.png"))
         elif seen:
             break
         time.sleep(0.2)
@@ -156,7 +158,6 @@ try:
     check(len(set(seen)) >= 2, "the rest countdown changes on the page: %s" % seen)
     check(seen == sorted(seen, reverse=True) and seen and 0 < seen[0] <= REST_S,
           "countdown falls from <= %d s: %s" % (REST_S, seen))
-    driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-sets-rest-1280x800.png"))
     viewport(768, 1024)
     time.sleep(0.5)
     check(driver.execute_script("return document.documentElement.scrollWidth") <= 768,
