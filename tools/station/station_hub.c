@@ -12,6 +12,7 @@
 #define RING_SLOTS  STATION_HUB_RING_SLOTS
 #define REPLIES_MAX 256
 #define REPS_MAX    512
+#define SETS_MAX    20 /* the daemon plans at most 20 sets */
 
 typedef struct ring_item {
     int daemon;
@@ -30,6 +31,8 @@ typedef struct daemon_cache {
     char *status, *trial_start, *trial_stop; /* page envelopes */
     char *reps[REPS_MAX];
     int nreps;
+    char *sets[SETS_MAX]; /* finished sets of the trial's protocol (issue 15) */
+    int nsets;
     double status_at; /* CLOCK_MONOTONIC s of the last status, 0 = never */
     uint64_t messages;
 } daemon_cache;
@@ -71,6 +74,8 @@ static void clear_trial(daemon_cache *d)
     d->trial_start = d->trial_stop = NULL;
     for (int i = 0; i < d->nreps; i++) free(d->reps[i]);
     d->nreps = 0;
+    for (int i = 0; i < d->nsets; i++) free(d->sets[i]);
+    d->nsets = 0;
 }
 
 void station_hub_free(station_hub *h)
@@ -149,7 +154,7 @@ void station_hub_on_message(void *hub, int daemon, const char *topic, const char
 {
     station_hub *h = hub;
     if (daemon < 0 || daemon >= h->ndaemons || !plausible_object(json, len)) return;
-    static const char *topics[] = {"status", "live", "rep", "trial", "wave"};
+    static const char *topics[] = {"status", "live", "rep", "trial", "wave", "set"};
     bool known = false;
     for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) known |= !strcmp(topic, topics[i]);
     if (!known) return;
@@ -176,6 +181,8 @@ void station_hub_on_message(void *hub, int daemon, const char *topic, const char
         }
     } else if (!strcmp(topic, "rep") && d->nreps < REPS_MAX) {
         d->reps[d->nreps++] = strdup(env);
+    } else if (!strcmp(topic, "set") && d->nsets < SETS_MAX) {
+        d->sets[d->nsets++] = strdup(env);
     }
     ring_item *it = &h->ring[h->head % RING_SLOTS];
     free(it->data);
@@ -302,12 +309,13 @@ char **station_hub_snapshot(station_hub *h, int daemon, int *count)
     if (daemon < 0 || daemon >= h->ndaemons) return NULL;
     pthread_mutex_lock(&h->lock);
     daemon_cache *d = &h->daemons[daemon];
-    char **v = calloc((size_t)d->nreps + 3, sizeof *v);
+    char **v = calloc((size_t)d->nreps + (size_t)d->nsets + 3, sizeof *v);
     int n = 0;
     if (v) {
         if (d->status) v[n++] = strdup(d->status);
         if (d->trial_start) v[n++] = strdup(d->trial_start);
         for (int i = 0; i < d->nreps; i++) v[n++] = strdup(d->reps[i]);
+        for (int i = 0; i < d->nsets; i++) v[n++] = strdup(d->sets[i]);
         if (d->trial_stop) v[n++] = strdup(d->trial_stop);
     }
     pthread_mutex_unlock(&h->lock);

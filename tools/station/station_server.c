@@ -679,7 +679,9 @@ static void ws_clear_queue(ws_pss *w)
 
 static bool command_allowed(const char *cmd)
 {
-    static const char *ok[] = {"status", "tare", "start", "stop", "mark"};
+    /* set (next set) and next_day_pain (a closed trial) come from the
+     * station and trial pages (issue 15); config, calibrate stay with nordctl */
+    static const char *ok[] = {"status", "tare", "start", "stop", "mark", "set", "next_day_pain"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         if (!strcmp(cmd, ok[i])) return true;
     return false;
@@ -733,7 +735,7 @@ static void ws_command(station_server *s, ws_pss *w, cJSON *o)
     if (!cJSON_IsObject(cmd) || !cJSON_IsString(name) || !command_allowed(name->valuestring)) {
         station_hub_reply_error(s->hub, idx, w->client, rid,
                                 "station: \"cmd\" must be an object whose cmd is one of status, "
-                                "tare, start, stop, mark");
+                                "tare, start, stop, mark, set, next_day_pain");
         return;
     }
     char *txt = cJSON_PrintUnformatted(cmd);

@@ -8,7 +8,7 @@
   const st = {
     board: null, ws: null, openedAt: 0, nextId: 1, pending: new Map(), status: null, statusAt: 0,
     live: null, recording: false, trial: null, settings: null, reps: 0,
-    wave: [], lastWaveT: -Infinity, tareArmedUntil: 0, painSel: null,
+    wave: [], lastWaveT: -Infinity, tareArmedUntil: 0, painSel: null, set: null, setRows: 0,
   };
   window.ndFrames = 0;        /* frames drawn: the browser test reads the drawing rate */
 
@@ -55,10 +55,11 @@
     const msg = m.msg;
     switch (m.topic) {
       case "status": onStatus(msg); break;
-      case "live": st.live = msg; break;
+      case "live": st.live = msg; if (msg.set !== undefined) onSetState(msg.set || null); break;
       case "wave": onWave(msg); break;
       case "trial": msg.event === "start" ? onTrialStart(msg) : onTrialStop(msg); break;
       case "rep": onRep(msg); break;
+      case "set": onSetResult(msg); break;
     }
   }
 
@@ -85,6 +86,7 @@
     $("c-file").textContent = (c.file_errors ?? "–") + " (" + (c.file_sets_lost ?? "–") + " sets lost)";
     $("last-error").textContent = s.last_error ? "Last error: " + s.last_error : "";
     if (!dev.connected) showState("offline", "device disconnected");
+    onSetState(st.recording ? s.set || null : null);
     updateButtons();
   }
 
@@ -99,18 +101,64 @@
     $("stop").disabled = !online || !st.recording;
     for (const b of document.querySelectorAll("#pain button")) b.disabled = !st.recording;
     $("add-note").disabled = !st.recording;
+    $("next-set").disabled = !online || !st.recording || !st.set || st.set.phase === "done";
+  }
+
+  /* ---- sessions: the set object of status/live, the set topic (ZMQ_PROTOCOL.md) ---- */
+  const PHASES = { waiting: "waiting for the first rep", set: "set", rest: "rest", done: "done" };
+  function onSetState(x) {
+    if (x && st.set && x.set !== st.set.set) { st.painSel = null; markPain(); } /* pain is per set */
+    st.set = x;
+    const card = $("card-session");
+    if (!x) { if (!st.recording) card.classList.toggle("hidden", !st.setRows); return; }
+    card.classList.remove("hidden");
+    $("set-pos").textContent = "Set " + x.set + " of " + x.sets_planned + " · rep " + x.rep + " of " + x.reps_planned +
+      (x.leg && x.leg !== "both" ? " · " + x.leg + " leg" : "");
+    $("set-phase").textContent = PHASES[x.phase] || x.phase;
+    $("set-phase").dataset.phase = x.phase;
+    $("set-zone").textContent = x.last_rep_zone && x.last_rep_zone !== "none" ? "last rep: " + x.last_rep_zone + " zone" : "";
+    const resting = x.phase === "rest";
+    $("rest-box").classList.toggle("resting", resting);
+    $("rest-left").textContent = resting ? String(Math.ceil(x.rest_remaining_s)) : "–";
+  }
+
+  function clearSets() {
+    st.setRows = 0;
+    $("set-rows").replaceChildren(nd.el("tr", { class: "empty-row" }, nd.el("td", { colSpan: 8, class: "empty" }, "No finished set yet")));
+  }
+
+  function onSetResult(r) {
+    const body = $("set-rows");
+    const empty = body.querySelector(".empty-row");
+    if (empty) empty.remove();
+    const old = body.querySelector("tr[data-set='" + r.index + "']");
+    const row = nd.el("tr", { "data-set": String(r.index) },
+      nd.el("td", {}, String(r.index) + (r.leg && r.leg !== "both" ? " (" + r.leg + ")" : "")),
+      nd.el("td", { class: "reps-done" }, r.reps_done + " / " + r.reps_planned),
+      nd.el("td", { class: "max-left" }, nd.fmt(r.max_peak_left_N, 1)),
+      nd.el("td", { class: "max-right" }, nd.fmt(r.max_peak_right_N, 1)),
+      nd.el("td", { class: "asym" }, nd.asym(r.mean_asymmetry_pct, null)),
+      nd.el("td", {}, r.zone_reps === null || r.zone_reps === undefined || r.zone_reps < 0 ? "–" : String(r.zone_reps)),
+      nd.el("td", { class: "set-pain" }, r.pain === null || r.pain === undefined || r.pain < 0 ? "–" : r.pain + "/10"),
+      nd.el("td", {}, r.ended_by || "–"));
+    if (old) old.replaceWith(row); else body.append(row);
+    st.setRows++;
+    $("card-session").classList.remove("hidden");
   }
 
   /* ---- trial ---- */
   function clearReps() {
     const body = $("rep-rows");
-    body.replaceChildren(nd.el("tr", { class: "empty-row" }, nd.el("td", { colSpan: 7, class: "empty" }, "No repetitions yet")));
+    body.replaceChildren(nd.el("tr", { class: "empty-row" }, nd.el("td", { colSpan: 8, class: "empty" }, "No repetitions yet")));
   }
 
   function onTrialStart(t) {
     st.trial = t; st.settings = t.settings || null; st.reps = 0;
     st.wave = []; st.lastWaveT = -Infinity;
     clearReps();
+    clearSets();
+    onSetState(null);
+    $("card-session").classList.toggle("hidden", !t.protocol && !(t.settings && t.settings.protocol));
     $("summary").classList.add("hidden");
     $("trial-athlete").textContent = t.athlete_id;
     st.painSel = null; markPain();
@@ -140,6 +188,7 @@
       nd.el("td", { class: "asym" }, nd.asym(r.asymmetry_pct, null)),
       nd.el("td", { class: "weaker" }, r.weaker_side),
       nd.el("td", {}, nd.fmt(r.duration_s, 2)),
+      nd.el("td", { class: "zone" + (r.zone ? " zone-" + r.zone : "") }, r.zone || "–"),
       flags);
     body.append(row);
     st.reps = Math.max(st.reps, r.index);
@@ -274,9 +323,52 @@
     const mass = parseFloat($("body-mass").value), lever = parseFloat($("lever").value);
     if (isFinite(mass)) cmd.body_mass_kg = mass;
     if (isFinite(lever)) cmd.lever_m = lever;
-    if ($("protocol").value) cmd.protocol = $("protocol").value;
+    const proto = $("protocol").value.trim();
+    if (proto) {
+      if (!/^[0-9]{1,2}x[0-9]{1,2}$/.test(proto)) {
+        setMsg("Protocol: sets×reps such as 3x6, or empty for a free trial.", "bad");
+        $("protocol").focus();
+        return null;
+      }
+      cmd.protocol = proto;
+      if (!plan(cmd)) return null;
+    }
     if ($("trial-notes").value.trim()) cmd.notes = $("trial-notes").value.trim();
     return cmd;
+  }
+
+  /* Rest, set gap and target zone go into start only with a protocol (METRICS.md 5);
+   * the daemon checks the ranges and its refusal is shown. */
+  function plan(cmd) {
+    const num = (id) => { const v = $(id).value.trim(); return v === "" ? null : Number(v); };
+    const bad = (id, what) => { setMsg(what, "bad"); $(id).focus(); return false; };
+    const put = (id, key) => {
+      const v = num(id);
+      if (v === null) return true;
+      if (!isFinite(v)) return bad(id, "Enter a number for " + key + ".");
+      cmd[key] = v;
+      return true;
+    };
+    if (!put("rest-s", "rest_s") || !put("set-gap-s", "set_gap_s")) return false;
+    const kind = $("target-kind").value;
+    if (kind === "n") {
+      if (num("target-left") === null && num("target-right") === null) return bad("target-left", "Enter a target for at least one leg.");
+      if (!put("target-left", "target_left_N") || !put("target-right", "target_right_N")) return false;
+    } else if (kind === "pct") {
+      if (num("target-pct") === null) return bad("target-pct", "Enter the target as % of the best.");
+      if (!put("target-pct", "target_pct") || !put("best-left", "best_left_N") || !put("best-right", "best_right_N")) return false;
+    }
+    if (kind && !put("tolerance", "target_tolerance_pct")) return false;
+    return true;
+  }
+
+  function showTargetFields() {
+    const kind = $("target-kind").value;
+    $("target-n").classList.toggle("hidden", kind !== "n");
+    $("target-pct-row").classList.toggle("hidden", kind !== "pct");
+    $("tolerance").parentElement.classList.toggle("hidden", !kind);
+    if (kind === "pct") $("target-pct-row").append($("tolerance").parentElement);
+    else $("target-n").append($("tolerance").parentElement);
   }
 
   async function run(button, cmd, okText) {
@@ -305,6 +397,10 @@
       const cmd = startCommand();
       if (cmd) run($("start"), cmd, (r) => "Recording trial " + r.trial_id + ".").then((r) => { if (r.ok) st.recording = true, updateButtons(); });
     });
+    $("next-set").addEventListener("click", () => run($("next-set"), { cmd: "set", action: "next" },
+      () => "Set " + (st.set ? st.set.set : "") + " ended; rest started."));
+    $("target-kind").addEventListener("change", showTargetFields);
+    showTargetFields();
     $("stop").addEventListener("click", () => run($("stop"), { cmd: "stop" }, (r) => "Stopped; trial " + r.trial_id + " saved."));
     const pain = $("pain");
     for (let v = 0; v <= 10; v++) {

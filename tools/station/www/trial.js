@@ -54,6 +54,7 @@
     $("t-events").replaceChildren(...(t.events || []).map((e) => nd.el("tr", { "data-kind": e.kind }, nd.el("td", {}, nd.fmt(e.t_s, 2)),
       nd.el("td", {}, e.kind), nd.el("td", { class: "flags" }, e.detail || ""))));
     kv($("t-settings"), Object.entries(settings));
+    nextDayPain(t.trial_id || id, t.station_id);
     $("trial-view").classList.remove("hidden");
     const samples = t.samples || 0;
     const dec = Math.max(1, Math.ceil(samples / 4000));
@@ -67,6 +68,51 @@
       spans: reps.map((p) => ({ x0: p.t_open_s, x1: p.t_end_s, label: String(p.index) })),
       empty: tr.status === 200 ? "No samples" : "Force trace not available",
     });
+  }
+
+  /* ---- next-day pain: the station's WebSocket carries next_day_pain to the
+   * nordicd that recorded the trial (ZMQ_PROTOCOL.md, METRICS.md 5.6) ---- */
+  function wsCommand(board, cmd) {
+    return new Promise((resolve) => {
+      const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+      let ws, done = false;
+      const end = (r) => { if (done) return; done = true; resolve(r); if (ws) ws.close(); };
+      try { ws = new WebSocket(url, "nordic-station"); } catch (e) { end({ ok: false, error: "cannot reach the station" }); return; }
+      const timer = setTimeout(() => end({ ok: false, error: "no answer from the station within 10 s" }), 10000);
+      ws.onopen = () => ws.send(JSON.stringify({ type: "cmd", id: 1, daemon: board, csrf: nd.csrf, cmd }));
+      ws.onmessage = (ev) => {
+        let m; try { m = JSON.parse(ev.data); } catch (e) { return; }
+        if (m.type === "reply" && m.id === 1) { clearTimeout(timer); end(m.reply); }
+        else if (m.type === "error") { clearTimeout(timer); end({ ok: false, error: "station: " + m.error }); }
+      };
+      ws.onclose = () => { clearTimeout(timer); end({ ok: false, error: "connection to the station lost" }); };
+    });
+  }
+
+  async function nextDayPain(trialId, stationId) {
+    const r = await nd.api("GET", "/api/v1/status");
+    const names = (r.body && r.body.daemons || []).map((d) => d.name);
+    const sel = $("ndp-board");
+    sel.replaceChildren(...names.map((n) => nd.el("option", { value: n }, n)));
+    if (stationId && names.includes(stationId)) sel.value = stationId;
+    if (!names.length) { $("ndp-send").disabled = true; $("ndp-msg").textContent = "No board is connected to this station."; }
+    const msg = (text, kind) => { $("ndp-msg").textContent = text; $("ndp-msg").className = "message" + (kind ? " " + kind : ""); };
+    const send = async () => {
+      const raw = $("ndp-value").value.trim(), v = Number(raw);
+      if (raw === "" || !Number.isInteger(v) || v < 0 || v > 10) { msg("Enter a whole number from 0 to 10.", "bad"); $("ndp-value").focus(); return; }
+      const cmd = { cmd: "next_day_pain", trial_id: trialId, value: v };
+      const note = $("ndp-note").value.trim();
+      if (note) cmd.detail = note;
+      $("ndp-send").disabled = true;
+      msg("Sending…");
+      const rep = await wsCommand(sel.value, cmd);
+      $("ndp-send").disabled = false;
+      if (!rep.ok) { msg("Refused: " + rep.error, "bad"); return; }
+      const s = rep.suggestion || {};
+      msg("Next-day pain " + v + "/10 saved." + (s.text ? " Suggestion (" + s.rule + "): " + s.text : ""), "ok");
+    };
+    $("ndp-send").addEventListener("click", send);
+    $("ndp-value").addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
   }
 
   async function main() {
