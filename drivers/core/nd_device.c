@@ -37,6 +37,8 @@ void nd_device_set_info(nd_device *dev, const nd_device_info *info)
 }
 
 static void emit_event_v(nd_device *dev, nd_device_event_kind kind, uint64_t seq, uint64_t count,
+                         const char *detail_fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void emit_event_v(nd_device *dev, nd_device_event_kind kind, uint64_t seq, uint64_t count,
                          const char *detail_fmt, va_list ap)
 {
     nd_device_event ev = {.kind = kind, .host_ns = nd_monotonic_ns(), .seq = seq, .count = count};
