@@ -119,6 +119,9 @@ void nd_report_plot_cleanup(void);
 /* report_util.c: shared output helpers. */
 void nd_report_put_num(FILE *f, double v);       /* shortest round trip, NaN as "NaN" */
 void nd_report_put_text(FILE *f, const char *s); /* CSV-quoted */
+/* The columns every per-rep and per-set row starts with: file, trial_id,
+ * athlete_id, created_utc, metrics_source (stored or recomputed). */
+void nd_report_put_row_start(FILE *f, const nd_report_trial *p);
 /* "weak_left;imbalance" or "" */
 void nd_report_flags(const nd_trial_summary *s, char *out, size_t outlen);
 /* The file name without directory and ".h5". */

@@ -116,11 +116,7 @@ int nd_report_write_reps_csv(const char *path, const nd_report_trial *t, size_t 
         if (!p->ok) continue;
         for (size_t k = 0; k < p->n_reps; k++) {
             const nd_rep_result *r = &p->reps[k];
-            nd_report_put_text(f, p->path);
-            text(f, p->info.meta.trial_id);
-            text(f, p->info.meta.athlete_id);
-            text(f, p->info.created_utc);
-            text(f, p->recomputed ? "recomputed" : "stored");
+            nd_report_put_row_start(f, p);
             uint(f, r->index);
             uint(f, r->i_open);
             uint(f, r->i_end);

@@ -147,11 +147,7 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
         if (!p->ok) continue;
         for (size_t k = 0; k < p->n_sets; k++) {
             const nd_set_result *s = &p->sets[k];
-            nd_report_put_text(f, p->path);
-            text(f, p->info.meta.trial_id);
-            text(f, p->info.meta.athlete_id);
-            text(f, p->info.created_utc);
-            text(f, p->recomputed ? "recomputed" : "stored");
+            nd_report_put_row_start(f, p);
             text(f, p->info.meta.protocol);
             fprintf(f, ",%u,%u,%u,%d,%llu,%llu", s->index, s->reps_done, s->reps_planned,
                     s->completed, (unsigned long long)s->i_start, (unsigned long long)s->i_end);

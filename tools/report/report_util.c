@@ -84,3 +84,14 @@ int nd_report_finish(FILE *f, const char *tmp, const char *path)
     }
     return rc;
 }
+
+void nd_report_put_row_start(FILE *f, const nd_report_trial *p)
+{
+    nd_report_put_text(f, p->path);
+    const char *cols[] = {p->info.meta.trial_id, p->info.meta.athlete_id, p->info.created_utc,
+                          p->recomputed ? "recomputed" : "stored"};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        fputc(',', f);
+        nd_report_put_text(f, cols[i]);
+    }
+}
