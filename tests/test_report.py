@@ -330,6 +330,13 @@ def main():
     header, reps = read_csv(os.path.join(out, "reps.csv"))
     check(header == REP_COLUMNS, "reps.csv columns: %s" % header)
     check_reps(reps, files_meta)
+    # Every rep row starts with its trial's identity, as the trials row does.
+    by_file = {r["file"]: r for r in trials}
+    check(reps and all(r["metrics_source"] == "stored" and r["file"] in by_file and
+                       r["trial_id"] == by_file[r["file"]]["trial_id"] and
+                       r["athlete_id"] == by_file[r["file"]]["athlete_id"] and
+                       r["created_utc"] == by_file[r["file"]]["created_utc"] for r in reps),
+          "reps.csv rows carry their trial's file, ids, creation time and metrics source")
     header, trends = read_csv(os.path.join(out, "trends.csv"))
     check(header == TREND_COLUMNS, "trends.csv columns: %s" % header)
     check_trends(trends, files_meta)
