@@ -37,6 +37,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench_proc.h"
+
 #ifndef NORDIC_BINARY_DIR
 #define NORDIC_BINARY_DIR "."
 #endif
@@ -62,30 +64,6 @@ typedef struct snapshot {
     long rss_kib, anon_kib, file_kib; /* RSS, and its private and file-backed parts */
 } snapshot;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static bool read_text(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return false;
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return true;
-}
-
 static long status_field(const char *text, const char *key)
 {
     const char *p = strstr(text, key);
@@ -105,26 +83,26 @@ static void take_snapshot(pid_t pid, snapshot *s)
         thread_sample *t = &s->t[s->n];
         t->tid = atoi(e->d_name);
         snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, t->tid);
-        if (!read_text(path, buf, sizeof buf)) continue;
+        if (!bench_read_text(path, buf, sizeof buf)) continue;
         t->cpu_ns = strtoull(buf, NULL, 10);
         snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, t->tid);
-        if (!read_text(path, buf, sizeof buf)) continue;
+        if (!bench_read_text(path, buf, sizeof buf)) continue;
         buf[strcspn(buf, "\n")] = '\0';
         snprintf(t->name, sizeof t->name, "%s", buf);
         snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, t->tid);
-        if (!read_text(path, buf, sizeof buf)) continue;
+        if (!bench_read_text(path, buf, sizeof buf)) continue;
         t->switches = (uint64_t)status_field(buf, "\nvoluntary_ctxt_switches:") +
                       (uint64_t)status_field(buf, "\nnonvoluntary_ctxt_switches:");
         s->n++;
     }
     closedir(d);
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (read_text(path, buf, sizeof buf)) {
+    if (bench_read_text(path, buf, sizeof buf)) {
         s->rss_kib = status_field(buf, "\nVmRSS:");
         s->anon_kib = status_field(buf, "\nRssAnon:");
         s->file_kib = status_field(buf, "\nRssFile:");
     }
-    s->at_ns = mono_ns();
+    s->at_ns = bench_mono_ns();
 }
 
 typedef struct phase_result {
@@ -314,7 +292,7 @@ int main(int argc, char **argv)
 
     cJSON *st = NULL;
     for (int i = 0; i < 100 && !st; i++) { /* up to 10 s for the daemon to come up */
-        sleep_s(0.1);
+        bench_sleep_s(0.1);
         st = control(zctx, ctl, "{\"cmd\":\"status\"}");
     }
     if (!st) {
@@ -323,11 +301,11 @@ int main(int argc, char **argv)
         goto out;
     }
     cJSON_Delete(st);
-    sleep_s(2.0); /* settle: the first second of a daemon is its start-up */
+    bench_sleep_s(2.0); /* settle: the first second of a daemon is its start-up */
 
     snapshot a, b;
     take_snapshot(pid, &a);
-    sleep_s(seconds);
+    bench_sleep_s(seconds);
     take_snapshot(pid, &b);
     phase_result idle = report_phase("idle, no trial", &a, &b);
 
@@ -337,14 +315,14 @@ int main(int argc, char **argv)
         goto out;
     }
     cJSON_Delete(started);
-    sleep_s(1.0); /* the file is created in this second: it is not steady state */
+    bench_sleep_s(1.0); /* the file is created in this second: it is not steady state */
     take_snapshot(pid, &a);
-    sleep_s(seconds);
+    bench_sleep_s(seconds);
     take_snapshot(pid, &b);
     phase_result rec = report_phase("recording, one trial", &a, &b);
     cJSON *stopped = control(zctx, ctl, "{\"cmd\":\"stop\"}");
     cJSON_Delete(stopped);
-    sleep_s(1.5); /* the stop message and the final counters */
+    bench_sleep_s(1.5); /* the stop message and the final counters */
 
     st = control(zctx, ctl, "{\"cmd\":\"status\"}");
     double overruns = counter(st, "ring_overruns"), gap_sets = counter(st, "gap_sets");

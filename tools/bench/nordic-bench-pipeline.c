@@ -43,6 +43,8 @@
 
 #include "nd_metrics.h"
 
+#include "bench_proc.h"
+
 #ifndef NORDIC_BINARY_DIR
 #define NORDIC_BINARY_DIR "."
 #endif
@@ -54,30 +56,6 @@ extern char **environ;
 
 static char g_dir[] = "/tmp/nordic-bench-pipeline.XXXXXX";
 static int g_port;
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static bool read_text(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return false;
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return true;
-}
 
 /* CPU ns of every thread of pid (threads that ended are in the process's
  * own total only once it is reaped, so sample while running). */
@@ -92,7 +70,7 @@ static uint64_t cpu_ns(pid_t pid)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
-        if (read_text(path, buf, sizeof buf)) sum += strtoull(buf, NULL, 10);
+        if (bench_read_text(path, buf, sizeof buf)) sum += strtoull(buf, NULL, 10);
     }
     closedir(d);
     return sum;
@@ -102,7 +80,7 @@ static long rss_kib(pid_t pid)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (!read_text(path, buf, sizeof buf)) return -1;
+    if (!bench_read_text(path, buf, sizeof buf)) return -1;
     const char *p = strstr(buf, "\nVmRSS:");
     return p ? atol(p + 7) : -1;
 }
@@ -204,7 +182,7 @@ static pid_t start_source(int port, int rate, int nch, bool fast, uint64_t sets)
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     pid_t pid = spawn(paced_argv, null, true);
     close(null);
-    sleep_s(0.3); /* listening */
+    bench_sleep_s(0.3); /* listening */
     int st;
     if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid) return -1; /* the port is taken */
     return pid;
@@ -339,7 +317,7 @@ static void run_ours(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
     sub_start(&sub, zctx, pub);
     cJSON *st = NULL;
     for (int i = 0; i < 100 && !st; i++) {
-        sleep_s(0.1);
+        bench_sleep_s(0.1);
         st = control(zctx, ctl, "{\"cmd\":\"status\"}");
     }
     /* A start is refused until the device has described itself: retry. */
@@ -347,7 +325,7 @@ static void run_ours(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
     for (int i = 0; st && !started && i < 100; i++) {
         started = fast ? cJSON_CreateTrue()
                        : control(zctx, ctl, "{\"cmd\":\"start\",\"athlete_id\":\"BENCH\"}");
-        if (!started) sleep_s(0.1);
+        if (!started) bench_sleep_s(0.1);
     }
     cJSON_Delete(st);
     if (!started) {
@@ -356,11 +334,11 @@ static void run_ours(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
     }
     cJSON_Delete(started);
     if (!fast) {
-        sleep_s(2.0);
+        bench_sleep_s(2.0);
         double s0 = counter(zctx, ctl, "samples");
-        uint64_t c0 = cpu_ns(pid), t0 = mono_ns();
-        sleep_s(seconds);
-        uint64_t c1 = cpu_ns(pid), t1 = mono_ns();
+        uint64_t c0 = cpu_ns(pid), t0 = bench_mono_ns();
+        bench_sleep_s(seconds);
+        uint64_t c1 = cpu_ns(pid), t1 = bench_mono_ns();
         double s1 = counter(zctx, ctl, "samples");
         double secs = (double)(t1 - t0) / 1e9;
         r->cpu_pct = (double)(c1 - c0) / (double)(t1 - t0) * 100.0;
@@ -372,17 +350,17 @@ static void run_ours(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
         /* From the first set to the last of the source's fast_sets. */
         uint64_t t_first = 0, t_last = 0, c0 = 0;
         double s_first = 0;
-        uint64_t deadline = mono_ns() + 600000000000ull;
-        while (mono_ns() < deadline) {
+        uint64_t deadline = bench_mono_ns() + 600000000000ull;
+        while (bench_mono_ns() < deadline) {
             double s = counter(zctx, ctl, "samples");
-            uint64_t now = mono_ns();
+            uint64_t now = bench_mono_ns();
             if (s > 0 && !t_first) t_first = now, s_first = s, c0 = cpu_ns(pid);
             if (s >= (double)fast_sets) {
                 t_last = now;
                 r->received = s - s_first;
                 break;
             }
-            sleep_s(0.02);
+            bench_sleep_s(0.02);
         }
         if (t_last > t_first) {
             r->rate = r->received / ((double)(t_last - t_first) / 1e9);
@@ -461,10 +439,10 @@ static void run_peer(void *zctx, int rate, int nch, bool fast, uint64_t fast_set
     sub_start(&sub, zctx, pub);
     uint64_t c0 = 0, t0 = 0;
     if (!fast) {
-        sleep_s(2.5); /* python start-up, then steady state */
-        c0 = cpu_ns(pid), t0 = mono_ns();
-        sleep_s(seconds);
-        uint64_t c1 = cpu_ns(pid), t1 = mono_ns();
+        bench_sleep_s(2.5); /* python start-up, then steady state */
+        c0 = cpu_ns(pid), t0 = bench_mono_ns();
+        bench_sleep_s(seconds);
+        uint64_t c1 = cpu_ns(pid), t1 = bench_mono_ns();
         r->cpu_pct = (double)(c1 - c0) / (double)(t1 - t0) * 100.0;
         r->rss_mib = rss_kib(pid) / 1024.0;
         kill(pid, SIGTERM);
