@@ -86,8 +86,10 @@ typedef struct nd_rep_result {
 } nd_rep_result;
 
 /* Isometric test (METRICS.md 5.7): the best hold per leg at one knee angle
- * and the asymmetry of those bests, 100 (L - R)/max(L, R). */
-#define ND_ISO_MAX_ANGLES 20
+ * and the asymmetry of those bests, 100 (L - R)/max(L, R). At most 8
+ * distinct angles per session (the daemon refuses a ninth): the summary
+ * travels by value on the message bus, so it stays small. */
+#define ND_ISO_MAX_ANGLES 8
 typedef struct nd_iso_angle_result {
     double angle_deg;
     double best_N[2];     /* NaN when no set at this angle worked that leg */
