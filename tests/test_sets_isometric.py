@@ -198,6 +198,10 @@ try:
     check(trial_msgs and trial_msgs[-1].get("summary", {}).get("isometric") == summ.get("isometric"),
           "the trial topic carries the same per-angle summary")
     set_msgs = [b for t, b in messages if t == "set"]
+    # The next-day pain re-summarises the closed file from its rows: no
+    # progression rule for a test, the per-angle attributes stay.
+    r = ask({"cmd": "next_day_pain", "trial_id": stop.get("trial_id", ""), "value": 2})
+    check(r["ok"] and r["suggestion"]["rule"] == "none", "next-day pain on the test: %s" % r)
     daemon.terminate()
     daemon.wait(timeout=30)
 
