@@ -133,12 +133,15 @@ static void iso_add(nd_session_outcome *o, const nd_set_result *r)
     uint32_t k = 0;
     while (k < o->iso_angles && o->iso[k].angle_deg != r->angle_deg) k++;
     if (k == o->iso_angles) {
-        if (k == ND_ISO_MAX_ANGLES) return; /* more distinct angles than sets allowed */
+        /* The daemon refuses a ninth angle; angles beyond the summary's
+         * room (only in a hand-made file) are not summarised. */
+        if (k == ND_ISO_MAX_ANGLES) return;
         o->iso_angles++;
         o->iso[k] = (nd_iso_angle_result){r->angle_deg, {NAN, NAN}, NAN};
     }
     for (int leg = 0; leg < 2; leg++) {
-        bool works = r->leg == ND_SIDE_NONE || (int)r->leg == leg + 1; /* ND_SIDE_LEFT = 1 */
+        bool works =
+            r->leg == ND_SIDE_NONE || r->leg == (leg == ND_LEFT ? ND_SIDE_LEFT : ND_SIDE_RIGHT);
         double p = r->max_peak_N[leg];
         if (works && (isnan(o->iso[k].best_N[leg]) || p > o->iso[k].best_N[leg]))
             o->iso[k].best_N[leg] = p;
