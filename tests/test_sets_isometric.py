@@ -149,9 +149,16 @@ try:
     check(ask({"cmd": "stop"})["ok"], "nordic stop")
 
     # At most 8 distinct angles per session: the ninth is refused.
-    r = ask({"cmd": "start", "athlete_id": "I9", "protocol": "20x1", "test": "isometric",
-             "angle_deg": 0})
-    check(r["ok"], "20x1 isometric start: %s" % r)
+    c = subprocess.run([NORDCTL, "--ctl", ctl_ep, "--json", "start", "--athlete", "I9", "--protocol", "20x1",
+                        "--test", "isometric", "--angle", "0"], capture_output=True, text=True, timeout=30)
+    check(c.returncode == 0 and json.loads(c.stdout or "{}").get("ok"), "nordctl start --test isometric: %s" % c.stderr)
+    s = status_set()
+    check(s.get("test") == "isometric" and s.get("angle_deg") == 0, "nordctl's start is an isometric test: %s" % s)
+    c = subprocess.run([NORDCTL, "--ctl", ctl_ep, "set", "next", "--angle"], capture_output=True, text=True, timeout=30)
+    check(c.returncode == 2 and "needs a value" in c.stderr, "nordctl set next --angle without a value: %s" % c.stderr)
+    c = subprocess.run([NORDCTL, "--ctl", ctl_ep, "set", "next", "--angle", "95"], capture_output=True, text=True,
+                       timeout=30)
+    check(c.returncode == 1 and "out of range [0, 90]" in c.stderr, "nordctl passes the refusal: %s" % c.stderr)
     for a in (10, 20, 30, 40, 50, 60, 70, 0, 30):
         check(ask({"cmd": "set", "action": "next", "angle_deg": a})["ok"], "angle %d accepted" % a)
     r = ask({"cmd": "set", "action": "next", "angle_deg": 80})
