@@ -376,6 +376,7 @@ static void on_message(void *ctx, const nd_msg *m)
                 nd_sets_switch_leg(&mc->sets, m->u.set_next.leg);
                 nd_metrics_set_leg(mc->trial, m->u.set_next.leg, p->leg_on_N, p->leg_off_N);
             }
+            if (m->u.set_next.set_angle) nd_sets_set_angle(&mc->sets, m->u.set_next.angle_deg);
         }
         break;
     default:

@@ -47,8 +47,10 @@
 #define ND_TRIAL_SCHEMA         "nordic-trial"
 #define ND_TRIAL_SCHEMA_VERSION 1
 /* Additions within version 1 (root attribute schema_minor_version; absent = 0).
- * 1: the /clock dataset of clock pairs and the /sets table of sessions. */
-#define ND_TRIAL_SCHEMA_MINOR 1
+ * 1: the /clock dataset of clock pairs and the /sets table of sessions.
+ * 2: /sets fields test and angle_deg, attributes test and angle_deg
+ *    (isometric tests), the iso_* summary attributes of /reps. */
+#define ND_TRIAL_SCHEMA_MINOR 2
 /* A periodic /clock row at least this often (host time between rows). */
 #define ND_TRIAL_CLOCK_PERIOD_NS 250000000ull
 /* device_time_us of a /clock row whose device sends no timestamp. */
