@@ -1,14 +1,20 @@
 /* nordic-bench-latency: how long a sample set takes from its arrival at the
  * driver (nd_sample.host_ns, CLOCK_MONOTONIC) to its delivery at a ZeroMQ SUB
- * client, through the real nordicd (sim device -> ring -> publisher thread ->
- * `wave` topic, decimation 1). Each wave block carries host_ns of its newest
- * set; the SUB, on the same machine, subtracts it from its own clock.
+ * client, through the real nordicd (sim device -> ring -> metrics pass ->
+ * publisher thread -> `wave` topic). Each wave block carries host_ns of its
+ * newest set and host_ns_oldest of its oldest; the SUB, on the same machine,
+ * subtracts both from its own clock. Two settings: decimation 1 (a block of
+ * 50 sets goes out when full, or with the live message), and the shipped
+ * defaults (decimation 10: a point is the mean of 10 sets). Neither includes
+ * the time a set waits in the transport before the driver reads it: with the
+ * default read coalescing (drivers/DRIVERS.md) up to 25 ms for the oldest set
+ * of a read, ~0 for the newest.
  *
  * Peer, in the same run: a bare libzmq PUB -> SUB hop on the same transport
  * with messages of the same size and rate (the transport's own floor). The
  * ratio says what the daemon's pipeline adds on top of ZeroMQ itself.
  *
- * Usage: nordic-bench-latency [--nordicd PATH] [--seconds S]   (target p99 < 1 ms) */
+ * Usage: nordic-bench-latency [--nordicd PATH] [--seconds S]   (target p99 < 5 ms) */
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,7 +41,8 @@ extern char **environ;
 typedef struct lat {
     double *v;
     size_t n, cap;
-    size_t bytes; /* of the last message, to size the peer's */
+    size_t bytes;       /* of the last message, to size the peer's */
+    struct lat *oldest; /* if set: delays of each block's oldest set */
 } lat;
 
 static void lat_add(lat *l, double us)
@@ -79,9 +86,12 @@ static void collect(void *sub, double seconds, double warm, lat *out)
         buf[n] = '\0';
         cJSON *j = cJSON_Parse(buf);
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "host_ns");
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "host_ns_oldest");
         if (cJSON_IsNumber(h) && now >= from) {
             lat_add(out, ((double)now - h->valuedouble) / 1e3);
             out->bytes = (size_t)n;
+            if (out->oldest && cJSON_IsNumber(o))
+                lat_add(out->oldest, ((double)now - o->valuedouble) / 1e3);
         }
         cJSON_Delete(j);
     }
@@ -99,13 +109,13 @@ static void *sub_socket(void *zctx, const char *ep, const char *topic)
 
 /* --- the daemon run */
 static int run_daemon(const char *nordicd, const char *dir, int rate, const char *pub,
-                      double seconds, lat *out)
+                      bool defaults, double seconds, lat *out)
 {
     char conf[600], dev[128], data[600], ctl[700];
     snprintf(conf, sizeof conf, "%s/bench.ini", dir);
     FILE *f = fopen(conf, "w");
     if (!f) return -1;
-    fprintf(f, "[live]\nwave_decimation = 1\n");
+    fprintf(f, defaults ? "# the shipped defaults\n" : "[live]\nwave_decimation = 1\n");
     fclose(f);
     snprintf(dev, sizeof dev, "sim:?rate=%d&reps=100000&rest=1", rate);
     snprintf(data, sizeof data, "%s/data", dir);
@@ -204,41 +214,50 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/nordic-bench-latency.XXXXXX";
     if (!mkdtemp(dir)) return 2;
 
-    printf("sample arrival at the driver -> delivery at a SUB (wave topic, decimation 1, 50 sets "
-           "per block)\npeer: bare libzmq PUB->SUB, same transport, message size and rate\n\n");
-    printf("%-6s %-5s | %7s %9s %9s %9s | %9s %9s | %8s | %s\n", "rate", "via", "msgs", "p50 us",
-           "p99 us", "max us", "peer p50", "peer p99", "p99 x", "p99 < 1 ms");
+    printf("sample arrival at the driver -> delivery at a SUB (wave topic): the newest and the "
+           "oldest set of each block\npeer: bare libzmq PUB->SUB, same transport, message size "
+           "and rate\n\n");
+    printf("%-6s %-5s %-6s | %6s %9s %9s %9s | %9s %9s | %9s %9s | %8s | %s\n", "rate", "via",
+           "wave", "msgs", "p50 us", "p99 us", "max us", "old p50", "old p99", "peer p50",
+           "peer p99", "p99 x", "p99 < 5 ms");
     int rates[] = {1000, 10000};
     const char *vias[] = {"ipc", "tcp"};
     int port = 20000 + (int)(getpid() % 20000);
     int all_ok = 1;
-    for (int r = 0; r < 2; r++) {
-        for (int v = 0; v < 2; v++) {
-            char ep[700], peer_ep[700];
-            if (v == 0) {
-                snprintf(ep, sizeof ep, "ipc://%s/pub", dir);
-                snprintf(peer_ep, sizeof peer_ep, "ipc://%s/peer", dir);
-            } else {
-                snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port++);
-                snprintf(peer_ep, sizeof peer_ep, "tcp://127.0.0.1:%d", port++);
+    for (int mode = 0; mode < 2; mode++) {
+        bool defaults = mode == 1;
+        for (int r = 0; r < 2; r++) {
+            for (int v = 0; v < 2; v++) {
+                char ep[700], peer_ep[700];
+                if (v == 0) {
+                    snprintf(ep, sizeof ep, "ipc://%s/pub", dir);
+                    snprintf(peer_ep, sizeof peer_ep, "ipc://%s/peer", dir);
+                } else {
+                    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port++);
+                    snprintf(peer_ep, sizeof peer_ep, "tcp://127.0.0.1:%d", port++);
+                }
+                lat old = {0}, d = {.oldest = &old}, p = {0};
+                if (run_daemon(nordicd, dir, rates[r], ep, defaults, seconds, &d) || d.n == 0) {
+                    fprintf(stderr, "no wave messages from nordicd at %d Hz via %s\n", rates[r],
+                            vias[v]);
+                    all_ok = 0;
+                    continue;
+                }
+                double msg_hz = d.n / seconds;
+                run_peer(peer_ep, msg_hz, d.bytes, seconds, &p);
+                double d50 = pct(&d, 50), d99 = pct(&d, 99), dmax = pct(&d, 100);
+                double o50 = pct(&old, 50), o99 = pct(&old, 99);
+                double p50 = pct(&p, 50), p99 = pct(&p, 99);
+                bool ok = d99 < 5000;
+                all_ok &= ok;
+                printf("%-6d %-5s %-6s | %6zu %9.1f %9.1f %9.1f | %9.1f %9.1f | %9.1f %9.1f | "
+                       "%8.2f | %s\n",
+                       rates[r], vias[v], defaults ? "dec10" : "dec1", d.n, d50, d99, dmax, o50,
+                       o99, p50, p99, d99 / p99, ok ? "yes" : "NO");
+                free(d.v);
+                free(old.v);
+                free(p.v);
             }
-            lat d = {0}, p = {0};
-            if (run_daemon(nordicd, dir, rates[r], ep, seconds, &d) || d.n == 0) {
-                fprintf(stderr, "no wave messages from nordicd at %d Hz via %s\n", rates[r],
-                        vias[v]);
-                all_ok = 0;
-                continue;
-            }
-            double msg_hz = d.n / seconds;
-            run_peer(peer_ep, msg_hz, d.bytes, seconds, &p);
-            double d50 = pct(&d, 50), d99 = pct(&d, 99), dmax = pct(&d, 100);
-            double p50 = pct(&p, 50), p99 = pct(&p, 99);
-            bool ok = d99 < 1000;
-            all_ok &= ok;
-            printf("%-6d %-5s | %7zu %9.1f %9.1f %9.1f | %9.1f %9.1f | %8.2f | %s\n", rates[r],
-                   vias[v], d.n, d50, d99, dmax, p50, p99, d99 / p99, ok ? "yes" : "NO");
-            free(d.v);
-            free(p.v);
         }
     }
     char cmd[200];
@@ -246,6 +265,7 @@ int main(int argc, char **argv)
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     /* A benchmark reports; it does not fail the `bench` chain on a missed
      * target (the table says which rows met it). */
-    printf("p99 < 1 ms target: %s\n", all_ok ? "met in every row" : "missed in some rows");
+    printf("newest set p99 < 5 ms (issue 18): %s\n",
+           all_ok ? "met in every row" : "missed in some rows");
     return 0;
 }
