@@ -43,6 +43,29 @@ static cJSON *recv_msg(void *s, char *topic, size_t topiclen, int timeout_ms)
     return j;
 }
 
+/* Receives one two-frame message as raw text (NUL-terminated) within timeout_ms. */
+static int recv_text(void *s, char *topic, size_t topiclen, char *text, size_t textlen,
+                     int timeout_ms)
+{
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) return -1;
+    int n = zmq_recv(s, topic, topiclen - 1, 0);
+    if (n < 0) return -1;
+    topic[n] = '\0';
+    n = zmq_recv(s, text, textlen - 1, 0);
+    if (n < 0 || (size_t)n >= textlen) return -1;
+    text[n] = '\0';
+    return n;
+}
+
+/* Occurrences of needle in s. */
+static int count(const char *s, const char *needle)
+{
+    int c = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++) c++;
+    return c;
+}
+
 static double num(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -324,6 +347,126 @@ static void test_stalled_subscriber(void *zctx)
     nd_publisher_close(p);
 }
 
+/* The hot topics (written as text, not through cJSON) as a JSON reader sees
+ * them: every documented field once, with its JSON type; u64 counters exact
+ * beyond 2^53; undefined numbers null; the `set` object of a session; a
+ * trial id that needs escaping; and the longest possible wave block whole. */
+static void test_hot_messages(void *zctx)
+{
+    char err[256];
+    nd_publisher_options po = {.endpoint = "tcp://127.0.0.1:*"};
+    nd_publisher *p = nd_publisher_open(zctx, &po, err, sizeof err);
+    CHECK(p != NULL);
+    if (!p) return;
+    char ep[256];
+    size_t l = sizeof ep;
+    zmq_getsockopt(nd_publisher_socket(p), ZMQ_LAST_ENDPOINT, ep, &l);
+    void *s = sub_socket(zctx, ep, 0);
+    nd_live_msg live;
+    memset(&live, 0, sizeof live);
+    live.state.force_N[0] = NAN; /* undefined: null, and so is the total */
+    live.state.force_N[1] = 0.1;
+    live.state.running_peak_N[1] = 1.0 / 3;
+    live.state.reps = 4;
+    live.state.samples = (1ull << 53) + 1;
+    live.host_ns = UINT64_MAX;
+    live.sets.phase = ND_SET_PHASE_REST;
+    live.sets.set = 2, live.sets.sets_planned = 3, live.sets.rep = 6, live.sets.reps_planned = 6;
+    live.sets.sets_ended = 1, live.sets.rest_elapsed_s = 12.5, live.sets.rest_remaining_s = 47.5;
+    live.sets.last_rep_zone = ND_ZONE_IN;
+    live.sets.leg = ND_SIDE_LEFT;
+    char topic[32];
+    static char text[32768];
+    int n = -1;
+    for (int i = 0; i < 300 && n < 0; i++) { /* until the subscription is in place */
+        nd_publish_live(p, "T\"2\\", 2.5, &live);
+        n = recv_text(s, topic, sizeof topic, text, sizeof text, 10);
+    }
+    CHECK(n > 0 && !strcmp(topic, "live"));
+    /* Header first, in the order of every other topic. */
+    CHECK(!strncmp(text, "{\"v\":1,\"seq\":", 13));
+    CHECK(strstr(text, "\"t\":2.5,\"trial_id\":\"T\\\"2\\\\\",\"uptime_s\":") != NULL);
+    CHECK(strstr(text, "\"host_ns\":18446744073709551615") != NULL);
+    CHECK(strstr(text, "\"samples\":9007199254740993") != NULL);
+    const char *live_keys[] = {"v",
+                               "seq",
+                               "t",
+                               "trial_id",
+                               "uptime_s",
+                               "left_N",
+                               "right_N",
+                               "total_N",
+                               "rep_open",
+                               "running_peak_left_N",
+                               "running_peak_right_N",
+                               "reps",
+                               "samples",
+                               "host_ns",
+                               "set"};
+    for (size_t k = 0; k < sizeof live_keys / sizeof live_keys[0]; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "\"%s\":", live_keys[k]);
+        CHECK(count(text, key) == (strcmp(live_keys[k], "set") ? 1 : 2)); /* "set":{"set":2 */
+    }
+    cJSON *j = cJSON_Parse(text);
+    CHECK(j != NULL);
+    CHECK_EQ_INT(cJSON_GetArraySize(j), 15);
+    CHECK(!strcmp(str(j, "trial_id"), "T\"2\\"));
+    CHECK(is_null(j, "left_N") && is_null(j, "total_N"));
+    CHECK(num(j, "right_N") == 0.1);
+    CHECK(num(j, "running_peak_right_N") == 1.0 / 3); /* exact round trip */
+    CHECK(num(j, "running_peak_left_N") == 0);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "rep_open")));
+    CHECK(num(j, "reps") == 4);
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(j, "set");
+    CHECK(cJSON_IsObject(set) && cJSON_GetArraySize(set) == 10);
+    CHECK(!strcmp(str(set, "phase"), "rest") && !strcmp(str(set, "last_rep_zone"), "in"));
+    CHECK(!strcmp(str(set, "leg"), "left"));
+    CHECK(num(set, "set") == 2 && num(set, "sets_planned") == 3 && num(set, "rep") == 6);
+    CHECK(num(set, "reps_planned") == 6 && num(set, "sets_ended") == 1);
+    CHECK(num(set, "rest_elapsed_s") == 12.5 && num(set, "rest_remaining_s") == 47.5);
+    cJSON_Delete(j);
+
+    /* The longest wave text: every point a 17-digit double beyond the fixed-point range. */
+    static nd_wave_block b;
+    memset(&b, 0, sizeof b);
+    b.n = ND_WAVE_MAX_POINTS, b.decimation = 7, b.t0_s = 0.07, b.dt_s = 0.007;
+    b.host_ns = 5000000000ull, b.host_ns_oldest = 4990000000ull;
+    for (int i = 0; i < ND_WAVE_MAX_POINTS; i++) {
+        b.left_N[i] = -1.2345678901234567e299 * (1 + i * 1e-15);
+        b.right_N[i] = i % 3 ? 9.8765432109876543e298 * (1 - i * 1e-15) : INFINITY;
+    }
+    CHECK_EQ_INT(nd_publish_wave(p, NULL, 0, &b), 0);
+    n = recv_text(s, topic, sizeof topic, text, sizeof text, 2000);
+    CHECK(n > 10000 && !strcmp(topic, "wave"));
+    j = cJSON_Parse(text);
+    CHECK(j != NULL);
+    CHECK(is_null(j, "t") && cJSON_GetObjectItemCaseSensitive(j, "trial_id") == NULL);
+    CHECK(num(j, "t0") == 0.07 && num(j, "dt") == 0.007 && num(j, "decimation") == 7);
+    CHECK(num(j, "n") == ND_WAVE_MAX_POINTS);
+    CHECK(num(j, "host_ns") == 5000000000.0 && num(j, "host_ns_oldest") == 4990000000.0);
+    const cJSON *lw = cJSON_GetObjectItemCaseSensitive(j, "left_N");
+    const cJSON *rw = cJSON_GetObjectItemCaseSensitive(j, "right_N");
+    CHECK(cJSON_GetArraySize(lw) == ND_WAVE_MAX_POINTS);
+    CHECK(cJSON_GetArraySize(rw) == ND_WAVE_MAX_POINTS);
+    int wrong = 0;
+    for (int i = 0; i < ND_WAVE_MAX_POINTS && lw && rw; i++) {
+        const cJSON *a = cJSON_GetArrayItem(lw, i), *c = cJSON_GetArrayItem(rw, i);
+        /* ZMQ_PROTOCOL.md: 0.01 N resolution, i.e. round(v * 100) / 100. */
+        if (!cJSON_IsNumber(a) || a->valuedouble != round(b.left_N[i] * 100) / 100) wrong++;
+        if (i % 3 == 0 ? !cJSON_IsNull(c)
+                       : !cJSON_IsNumber(c) || c->valuedouble != round(b.right_N[i] * 100) / 100)
+            wrong++;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    cJSON_Delete(j);
+    nd_publisher_stats ps;
+    nd_publisher_get_stats(p, &ps);
+    CHECK_EQ_INT(ps.dropped[ND_TOPIC_WAVE] + ps.dropped[ND_TOPIC_LIVE], 0);
+    zmq_close(s);
+    nd_publisher_close(p);
+}
+
 static void test_wave_builder(void)
 {
     nd_wave_builder w;
@@ -356,6 +499,7 @@ int main(void)
     void *zctx = zmq_ctx_new();
     test_wave_builder();
     test_topics(zctx);
+    test_hot_messages(zctx);
     test_stalled_subscriber(zctx);
     CHECK(!strcmp(nd_topic_name(ND_TOPIC_WAVE), "wave"));
     zmq_ctx_term(zctx);

@@ -28,6 +28,15 @@ SIM = "sim:?rate=1000&reps=1000&rest=0.5&lead=3&rise=1&seed=7"
 TOPICS = ["status", "live", "rep", "trial", "wave", "set"]
 
 failures = []
+duplicate_keys = []
+
+
+def unique_keys(pairs):
+    """json.loads hook: an object naming a field twice is a defect (a reader keeps either)."""
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate_keys.append(keys)
+    return dict(pairs)
 
 
 def check(cond, what):
@@ -127,6 +136,99 @@ def random_request(rng):
     return [rng.choice([b'{"cmd":"st\xffatus"}', b'{"cmd":"status"}\x00', b'{"cmd":"\\u0000"}'])]
 
 
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_header_types(msgs, trial_id):
+    """ZMQ_PROTOCOL.md header: v int 1, seq int, t number or null, trial_id string while a
+    trial runs (and then t is a number), uptime_s number."""
+    for t in TOPICS:
+        bad = [m for m in msgs[t]
+               if not (is_int(m.get("v")) and m["v"] == 1 and is_int(m.get("seq"))
+                       and (m.get("t") is None or is_num(m["t"])) and is_num(m.get("uptime_s"))
+                       and ("trial_id" not in m or (isinstance(m["trial_id"], str)
+                                                    and is_num(m.get("t")))))]
+        check(not bad, "topic %s header types: %s" % (t, str(bad[:1])[:300]))
+    live_ids = {m.get("trial_id") for m in msgs["live"] + msgs["wave"]}
+    check(live_ids <= {None, trial_id}, "live/wave trial_id is the trial's: %s" % live_ids)
+
+
+def check_live_fields(msgs, trial_id):
+    """Every documented `live` field with its JSON type; the session's `set` object."""
+    number_or_null = ("left_N", "right_N", "total_N", "running_peak_left_N",
+                      "running_peak_right_N")
+    set_ints = ("set", "sets_planned", "rep", "reps_planned", "sets_ended")
+    bad = []
+    for m in msgs["live"]:
+        ok = (all(k in m and (m[k] is None or is_num(m[k])) for k in number_or_null)
+              and isinstance(m.get("rep_open"), bool) and is_int(m.get("reps"))
+              and is_int(m.get("samples")) and is_int(m.get("host_ns")) and m["host_ns"] > 0)
+        if ok and m.get("left_N") is not None and m.get("right_N") is not None:
+            ok = abs(m["total_N"] - (m["left_N"] + m["right_N"])) <= 1e-9 * (1 + abs(m["total_N"]))
+        if ok and m.get("trial_id") == trial_id:  # a session with a protocol: the set object
+            st = m.get("set")
+            ok = (isinstance(st, dict) and all(is_int(st.get(k)) for k in set_ints)
+                  and st.get("phase") in ("waiting", "set", "rest", "done")
+                  and st.get("last_rep_zone") in ("none", "below", "in", "above")
+                  and st.get("leg") in ("both", "left", "right")
+                  and is_num(st.get("rest_elapsed_s")) and is_num(st.get("rest_remaining_s"))
+                  and st["sets_planned"] == 1 and st["reps_planned"] == 3)
+        elif ok:
+            ok = "set" not in m
+        if not ok:
+            bad.append(m)
+    check(not bad, "live fields and types (%d bad): %s" % (len(bad), str(bad[:1])[:400]))
+
+
+def check_wave_against_file(msgs, trial_id, path, status):
+    """Each wave point of the trial is the mean of `decimation` calibrated sets of the file's
+    /samples/force_N starting at set round(t0 * rate) + k * decimation, at 0.01 N
+    resolution (ZMQ_PROTOCOL.md `wave`)."""
+    rate = status.get("rate_hz") or 1000
+    chans = [c.get("device_channel") for c in status.get("channels", [])]
+    left, right = chans if len(chans) == 2 else (0, 1)
+    with h5py.File(path, "r") as f:
+        force = f["samples/force_N"][:]
+    blocks = [m for m in msgs["wave"] if m.get("trial_id") == trial_id]
+    check(len(blocks) > 10, "wave blocks during the trial (%d)" % len(blocks))
+    compared, bad, off_grid = 0, [], 0
+    for m in blocks:
+        ok = (is_num(m.get("t0")) and is_num(m.get("dt")) and is_int(m.get("decimation"))
+              and is_int(m.get("n")) and is_int(m.get("host_ns"))
+              and is_int(m.get("host_ns_oldest")) and len(m["left_N"]) == m["n"]
+              and len(m["right_N"]) == m["n"])
+        if not ok:
+            bad.append(("types", m))
+            continue
+        dec = m["decimation"]
+        check(abs(m["dt"] - dec / rate) < 1e-12, "wave dt = decimation / rate")
+        i0 = round(m["t0"] * rate)
+        if abs(i0 - m["t0"] * rate) > 1e-6:
+            bad.append(("t0 off the sample grid", m["t0"]))
+            continue
+        for k in range(m["n"]):
+            a, b = i0 + k * dec, i0 + (k + 1) * dec
+            if b > len(force):
+                continue  # sets after the file's last flush
+            for leg, ch in (("left_N", left), ("right_N", right)):
+                v = m[leg][k]
+                mean = sum(float(x) for x in force[a:b, ch]) / dec
+                if not is_num(v) or abs(v - mean) > 0.005 + 1e-9:
+                    bad.append((leg, m["t0"], k, v, mean))
+                elif abs(v * 100 - round(v * 100)) > 1e-6:
+                    off_grid += 1
+                compared += 1
+    check(compared > 1000, "wave points compared with the file: %d" % compared)
+    check(not bad, "wave points = mean of the file's sets at 0.01 N: %d bad, e.g. %s"
+          % (len(bad), str(bad[:3])[:400]))
+    check(off_grid == 0, "wave points at 0.01 N resolution (%d off the grid)" % off_grid)
+
+
 def main():
     if not os.path.exists(NORDICD):
         print("nordicd not built at", NORDICD)
@@ -191,7 +293,7 @@ def run(d, tmp):
     def drain(timeout_ms=0):
         while sub.poll(timeout_ms):
             t, b = sub.recv_multipart()
-            msgs[t.decode()].append(json.loads(b))
+            msgs[t.decode()].append(json.loads(b, object_pairs_hook=unique_keys))
             timeout_ms = 0
 
     # Control fuzz while recording: every request gets exactly one error reply.
@@ -242,6 +344,9 @@ def run(d, tmp):
             if m.get("v") != 1 or not isinstance(m.get("seq"), int) or "uptime_s" not in m:
                 check(False, "topic %s header: %s" % (t, str(m)[:200]))
                 break
+    check(not duplicate_keys, "no message names a field twice: %s" % duplicate_keys[:3])
+    check_header_types(msgs, trial_id)
+    check_live_fields(msgs, trial_id)
     in_trial = [m for t in ("rep", "trial") for m in msgs[t]]
     check(all(m.get("trial_id") == trial_id and isinstance(m.get("t"), (int, float))
               for m in in_trial), "rep/trial messages carry trial_id and t")
@@ -290,6 +395,8 @@ def run(d, tmp):
             if b is None or not np.isclose(a, b, rtol=1e-12, atol=1e-12):
                 check(False, "rep %s field %s: file %r, published %r" % (m["index"], k, a, b))
 
+    check_wave_against_file(msgs, trial_id, path, first)
+
     # --- nothing lost while the fuzz ran and a subscriber stalled
     check(len(seq) > 0 and bool(np.all(np.diff(seq.astype(np.int64)) == 1)),
           "file samples contiguous (no gaps)")
@@ -297,6 +404,7 @@ def run(d, tmp):
     c = st["counters"]
     check(c["ring_overruns"] == 0, "no ring overruns (%s)" % c["ring_overruns"])
     check(c["gaps"] == 0, "no device gaps")
+    check(c["live_skipped"] == 0, "the live path skipped no set (%s)" % c["live_skipped"])
     stalled.close(linger=0)
 
     # --- nordctl exit codes

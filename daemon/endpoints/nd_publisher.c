@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "nd_log.h"
+#include "nd_messages_text.h"
 
 struct nd_publisher {
     void *sock;
@@ -25,6 +26,9 @@ struct nd_publisher {
     size_t sub_len[ND_PUB_MAX_PREFIXES];
     int nsubs;
     bool subs_overflow; /* more distinct prefixes than tracked: assume all wanted */
+    /* Text of a `live` or `wave` message; a whole wave block of ND_WAVE_MAX_POINTS
+     * points per leg at 0.01 N fits several times over. */
+    char text[16384];
 };
 
 nd_publisher *nd_publisher_open(void *zctx, const nd_publisher_options *opt, char *err,
@@ -78,10 +82,30 @@ void *nd_publisher_socket(nd_publisher *p)
     return p->sock;
 }
 
+/* Sends topic + text (NULL: the message could not be built) and counts it. */
+static int send_text(nd_publisher *p, nd_topic topic, const char *text, size_t len)
+{
+    const char *name = nd_topic_name(topic);
+    int rc = text && zmq_send(p->sock, name, strlen(name), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+                     zmq_send(p->sock, text, len, ZMQ_DONTWAIT) >= 0
+                 ? 0
+                 : -1;
+    if (rc == 0)
+        p->stats.sent[topic]++;
+    else
+        p->stats.dropped[topic]++;
+    return rc;
+}
+
+static double uptime_s(const nd_publisher *p)
+{
+    return (double)(nd_monotonic_ns() - p->start_ns) * 1e-9;
+}
+
 static int send_body(nd_publisher *p, nd_topic topic, const char *trial_id, double t_s, cJSON *body)
 {
     uint64_t seq = p->stats.seq[topic]++;
-    int rc = -1;
+    char *text = NULL;
     cJSON *msg = cJSON_CreateObject();
     if (!msg || !body) goto done;
     cJSON_AddNumberToObject(msg, "v", ND_MSG_VERSION);
@@ -93,7 +117,7 @@ static int send_body(nd_publisher *p, nd_topic topic, const char *trial_id, doub
     } else {
         cJSON_AddNullToObject(msg, "t");
     }
-    cJSON_AddNumberToObject(msg, "uptime_s", (double)(nd_monotonic_ns() - p->start_ns) * 1e-9);
+    cJSON_AddNumberToObject(msg, "uptime_s", uptime_s(p));
     /* Body fields follow the header; the header wins on a name clash. */
     for (cJSON *it = body->child; it;) {
         cJSON *next = it->next;
@@ -104,21 +128,50 @@ static int send_body(nd_publisher *p, nd_topic topic, const char *trial_id, doub
             cJSON_AddItemToObject(msg, item->string, item);
         it = next;
     }
-    char *text = cJSON_PrintUnformatted(msg);
-    if (!text) goto done;
-    const char *name = nd_topic_name(topic);
-    if (zmq_send(p->sock, name, strlen(name), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
-        zmq_send(p->sock, text, strlen(text), ZMQ_DONTWAIT) >= 0)
-        rc = 0;
-    free(text);
+    text = cJSON_PrintUnformatted(msg);
 done:
     cJSON_Delete(msg);
     cJSON_Delete(body);
-    if (rc == 0)
-        p->stats.sent[topic]++;
-    else
-        p->stats.dropped[topic]++;
+    int rc = send_text(p, topic, text, text ? strlen(text) : 0);
+    free(text);
     return rc;
+}
+
+/* The header fields of send_body, written as text into an opened object. */
+static void write_header(nd_publisher *p, nd_json_writer *w, uint64_t seq, const char *trial_id,
+                         double t_s)
+{
+    nd_jw_key(w, "v");
+    nd_jw_int(w, ND_MSG_VERSION);
+    nd_jw_key(w, "seq");
+    nd_jw_uint(w, seq);
+    nd_jw_key(w, "t");
+    if (trial_id && trial_id[0]) {
+        nd_jw_double(w, t_s);
+        nd_jw_key(w, "trial_id");
+        nd_jw_string(w, trial_id);
+    } else {
+        nd_jw_null(w);
+    }
+    nd_jw_key(w, "uptime_s");
+    nd_jw_double(w, uptime_s(p));
+}
+
+/* Header + a text body whose names never clash with the header's (the
+ * nd_messages_text.h writers); a message that does not fit is dropped. */
+static int send_written(nd_publisher *p, nd_topic topic, const char *trial_id, double t_s,
+                        const nd_live_msg *live, const nd_wave_block *wave)
+{
+    nd_publisher_service(p);
+    nd_json_writer w;
+    nd_jw_init(&w, p->text, sizeof p->text);
+    nd_jw_begin_object(&w);
+    write_header(p, &w, p->stats.seq[topic]++, trial_id, t_s);
+    if (live) nd_text_live_fields(&w, live);
+    if (wave) nd_text_wave_fields(&w, wave);
+    nd_jw_end_object(&w);
+    ssize_t len = nd_jw_finish(&w);
+    return send_text(p, topic, len < 0 ? NULL : p->text, len < 0 ? 0 : (size_t)len);
 }
 
 static cJSON *status_body(nd_publisher *p, const nd_status_snapshot *s)
@@ -213,7 +266,7 @@ int nd_publish_status(nd_publisher *p, const char *trial_id, double t_s,
 
 int nd_publish_live(nd_publisher *p, const char *trial_id, double t_s, const nd_live_msg *m)
 {
-    return nd_publish_json(p, ND_TOPIC_LIVE, trial_id, t_s, nd_json_live(m));
+    return send_written(p, ND_TOPIC_LIVE, trial_id, t_s, m, NULL);
 }
 
 int nd_publish_rep(nd_publisher *p, const char *trial_id, double t_s, const nd_rep_result *r)
@@ -234,7 +287,7 @@ int nd_publish_trial_stop(nd_publisher *p, double t_s, const nd_trial_msg *t,
 
 int nd_publish_wave(nd_publisher *p, const char *trial_id, double t_s, const nd_wave_block *b)
 {
-    return nd_publish_json(p, ND_TOPIC_WAVE, trial_id, t_s, nd_json_wave(b));
+    return send_written(p, ND_TOPIC_WAVE, trial_id, t_s, NULL, b);
 }
 
 void nd_publisher_get_stats(const nd_publisher *p, nd_publisher_stats *out)

@@ -130,24 +130,6 @@ cJSON *nd_json_status(const nd_status_snapshot *s)
     return o;
 }
 
-cJSON *nd_json_live(const nd_live_msg *m)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    nd_json_add_number(o, "left_N", m->state.force_N[0]);
-    nd_json_add_number(o, "right_N", m->state.force_N[1]);
-    nd_json_add_number(o, "total_N", m->state.force_N[0] + m->state.force_N[1]);
-    cJSON_AddBoolToObject(o, "rep_open", m->state.rep_open);
-    nd_json_add_number(o, "running_peak_left_N", m->state.running_peak_N[0]);
-    nd_json_add_number(o, "running_peak_right_N", m->state.running_peak_N[1]);
-    cJSON_AddNumberToObject(o, "reps", m->state.reps);
-    add_u64(o, "samples", m->state.samples);
-    if (m->host_ns) add_u64(o, "host_ns", m->host_ns);
-    if (m->sets.phase != ND_SET_PHASE_NONE)
-        cJSON_AddItemToObject(o, "set", nd_json_set_live(&m->sets));
-    return o;
-}
-
 cJSON *nd_json_set_live(const nd_set_live *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -348,31 +330,6 @@ cJSON *nd_json_trial_stop(const nd_trial_msg *t, const nd_trial_summary *summary
         cJSON_AddItemToObject(o, "summary", nd_json_summary(summary));
     else
         cJSON_AddNullToObject(o, "summary");
-    return o;
-}
-
-cJSON *nd_json_wave(const nd_wave_block *b)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    unsigned n = b->n > ND_WAVE_MAX_POINTS ? ND_WAVE_MAX_POINTS : b->n;
-    nd_json_add_number(o, "t0", b->t0_s);
-    nd_json_add_number(o, "dt", b->dt_s);
-    cJSON_AddNumberToObject(o, "decimation", b->decimation);
-    cJSON_AddNumberToObject(o, "n", n);
-    cJSON *l = cJSON_AddArrayToObject(o, "left_N");
-    cJSON *r = cJSON_AddArrayToObject(o, "right_N");
-    for (unsigned i = 0; i < n; i++) {
-        /* 0.01 N resolution keeps blocks small; the cells resolve ~1 N. */
-        cJSON_AddItemToArray(l, isfinite(b->left_N[i])
-                                    ? cJSON_CreateNumber(round(b->left_N[i] * 100) / 100)
-                                    : cJSON_CreateNull());
-        cJSON_AddItemToArray(r, isfinite(b->right_N[i])
-                                    ? cJSON_CreateNumber(round(b->right_N[i] * 100) / 100)
-                                    : cJSON_CreateNull());
-    }
-    if (b->host_ns) add_u64(o, "host_ns", b->host_ns);
-    if (b->host_ns_oldest) add_u64(o, "host_ns_oldest", b->host_ns_oldest);
     return o;
 }
 

@@ -1,5 +1,6 @@
 /* Payloads of the live topics (daemon/wire/ZMQ_PROTOCOL.md) as plain structs the daemon
- * fills, and pure builders turning them into cJSON objects. The publisher
+ * fills, and pure builders turning them into cJSON objects (the hot `live`
+ * and `wave` bodies are written as text instead: nd_messages_text.h). The publisher
  * adds the common header fields ("v", "seq", "t", "trial_id", "uptime_s");
  * the control server can reuse the same bodies (e.g. the `status` reply).
  *
@@ -116,9 +117,9 @@ typedef struct nd_trial_msg {
 
 cJSON *nd_json_status(const nd_status_snapshot *s);
 cJSON *nd_json_device_info(const nd_device_info *d);
-cJSON *nd_json_live(const nd_live_msg *m);
 cJSON *nd_json_rep(const nd_rep_result *r);
-/* The "set" object of `status` and `live` (METRICS.md 5). */
+/* The "set" object of `status` (METRICS.md 5; `live` writes the same object
+ * as text: nd_messages_text.h). */
 cJSON *nd_json_set_live(const nd_set_live *s);
 /* A /sets row as the `set` topic body (the /sets field names). */
 cJSON *nd_json_set_result(const nd_set_result *r);
@@ -128,7 +129,6 @@ cJSON *nd_json_summary(const nd_trial_summary *s);
 cJSON *nd_json_settings(const nd_metric_settings *s);
 cJSON *nd_json_trial_start(const nd_trial_msg *t);
 cJSON *nd_json_trial_stop(const nd_trial_msg *t, const nd_trial_summary *summary);
-cJSON *nd_json_wave(const nd_wave_block *b);
 
 /* Adds a number, or null when not finite. */
 cJSON *nd_json_add_number(cJSON *obj, const char *name, double v);
