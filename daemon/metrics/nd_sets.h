@@ -27,6 +27,8 @@
 #define ND_SETS_MAX_SETS       20
 #define ND_SETS_MAX_REPS       50
 
+#define ND_SETS_BEST_SOURCE_MAX 255 /* bytes of nd_set_plan.best_source */
+
 typedef struct nd_set_plan {
     uint32_t sets, reps; /* planned; sets == 0: no protocol, the tracker stays inactive */
     double rest_s;       /* planned rest between sets, [0, 3600] */
@@ -39,6 +41,9 @@ typedef struct nd_set_plan {
      * sets (NONE: both legs) and its rep thresholds on that leg's force. */
     nd_side leg;
     double leg_on_N, leg_off_N; /* defaults 50 and 25 N; 0 <= off <= on <= 1e5 */
+    /* Where the best a target_pct was taken of came from ("" = not said),
+     * stored with the zone; no effect on the metrics. */
+    char best_source[ND_SETS_BEST_SOURCE_MAX + 1];
 } nd_set_plan;
 
 /* No protocol, default rest and gap, no zone. */
