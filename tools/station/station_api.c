@@ -282,6 +282,19 @@ void station_api_response_free(station_api_response *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The shortest text that reads back to the same double: cJSON's own
+ * printing accepts 15 digits that are only approximately equal, which
+ * moved the zone nordicd computed from a best by one bit. */
+static cJSON *exact_number(double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
 /* "L 512.3 N (trial 3f2a9c1d0b7e, rep 2, 2026-03-01T10:00:00Z)" */
 static void describe_best(const nd_best_rep *b, const char *leg, char *out, size_t outlen)
 {
@@ -329,7 +342,7 @@ int station_api_fill_best(station_api *a, cJSON *start, char *note, size_t notel
     char part[2][200];
     for (int leg = 0; leg < 2; leg++) {
         if (missing[leg]) {
-            cJSON_AddNumberToObject(start, key[leg], best.leg[leg].peak_N);
+            cJSON_AddItemToObject(start, key[leg], exact_number(best.leg[leg].peak_N));
             describe_best(&best.leg[leg], leg_name[leg], part[leg], sizeof part[leg]);
         } else {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(start, key[leg]);
