@@ -38,9 +38,17 @@ static void on_samples(void *ctx, const nd_sample *sets, size_t n)
 {
     nd_acquisition *a = ctx;
     if (!a->ring_fitted) fit_ring(a, n);
-    /* A refusal (ring full because the file writer is stuck) is counted by
-     * the ring itself and shown on status as ring_overruns. */
-    nd_ring_push(a->ring, sets, n);
+    /* Held back until the read ends (on_end_of_read): consumers then wake
+     * once per read, not once per frame. A refusal (ring full because the
+     * file writer is stuck) is counted by the ring itself and shown on
+     * status as ring_overruns. */
+    nd_ring_stage(a->ring, sets, n);
+}
+
+static void on_end_of_read(void *ctx)
+{
+    nd_acquisition *a = ctx;
+    nd_ring_commit(a->ring);
 }
 
 static const char *event_name(nd_device_event_kind k)
@@ -65,6 +73,7 @@ static const char *event_name(nd_device_event_kind k)
 static void on_event(void *ctx, const nd_device_event *ev)
 {
     nd_acquisition *a = ctx;
+    nd_ring_commit(a->ring); /* the event's position follows the sets before it */
     int level = ev->kind == ND_EV_DEVICE_BACK ? ND_LOG_NOTICE : ND_LOG_WARNING;
     nd_log(level, "%s%s%s (count %llu)", event_name(ev->kind), ev->detail[0] ? ": " : "",
            ev->detail, (unsigned long long)ev->count);
@@ -76,6 +85,7 @@ static void on_event(void *ctx, const nd_device_event *ev)
 static void on_info(void *ctx, const nd_device_info *info)
 {
     nd_acquisition *a = ctx;
+    nd_ring_commit(a->ring);
     if (!nd_device_board_put(a->board, info)) return;
     nd_notice("device: model %s, serial %s%s%s, %g Hz, %d channel%s", info->model, info->serial,
               info->fw[0] ? ", firmware " : "", info->fw, info->rate_hz, info->nch,
@@ -92,12 +102,14 @@ void nd_acquisition_sink(nd_acquisition *a, nd_sink *out)
     out->samples = on_samples;
     out->event = on_event;
     out->info = on_info;
+    out->end_of_read = on_end_of_read;
 }
 
 void *nd_acquisition_main(void *arg)
 {
     nd_acquisition *a = arg;
     int rc = nd_device_run(a->dev, &a->stop);
+    nd_ring_commit(a->ring); /* what the last read staged */
     if (rc == ND_RUN_EOF) {
         nd_notice("device stream ended (%s)", a->device_uri);
         atomic_store(&a->ended, true);

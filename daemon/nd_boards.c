@@ -1,9 +1,14 @@
 /* Boards: one writer, many readers (nd_boards.h). */
 #include "nd_boards.h"
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "nd_log.h"
 
@@ -65,6 +70,26 @@ void nd_metrics_board_init(nd_metrics_board *b, const nd_calibration *cal, bool 
 void nd_metrics_board_destroy(nd_metrics_board *b)
 {
     pthread_mutex_destroy(&b->lock);
+}
+
+void nd_metrics_board_pass_done(nd_metrics_board *b)
+{
+    atomic_fetch_add_explicit(&b->passes, 1, memory_order_release);
+    syscall(SYS_futex, &b->passes, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+uint32_t nd_metrics_board_passes(nd_metrics_board *b)
+{
+    return atomic_load_explicit(&b->passes, memory_order_acquire);
+}
+
+void nd_metrics_board_wait_pass(nd_metrics_board *b, uint32_t seen, int timeout_ms)
+{
+    if (timeout_ms <= 0) return;
+    struct timespec rel = {.tv_sec = timeout_ms / 1000,
+                           .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+    /* Returns at once if a pass came after `seen` was read (EAGAIN). */
+    syscall(SYS_futex, &b->passes, FUTEX_WAIT_PRIVATE, seen, &rel, NULL, 0);
 }
 
 void nd_metrics_board_get_cal(nd_metrics_board *b, nd_calibration *cal, bool *saved)

@@ -34,6 +34,9 @@ typedef struct nd_metrics_board {
     uint32_t trial_no;        /* the trial this thread has begun (0 between trials) */
     uint64_t info_generation; /* device board generation the calibration reflects */
     char warning[240];        /* a standing problem (a zero taken under load); "" = none */
+    /* +1 after each pass that brought new live values: the publisher waits
+     * on it (futex), so live messages follow the data instead of a timer. */
+    _Atomic uint32_t passes;
 } nd_metrics_board;
 
 /* Writer: the file writer thread. */
@@ -72,6 +75,11 @@ void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen)
 void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns);
 void nd_metrics_board_get_sets(nd_metrics_board *b, nd_set_live *sets);
 uint32_t nd_metrics_board_trial_no(nd_metrics_board *b);
+/* The metrics thread: new live values are on the board (wakes waiters). */
+void nd_metrics_board_pass_done(nd_metrics_board *b);
+uint32_t nd_metrics_board_passes(nd_metrics_board *b);
+/* Sleeps until the pass count differs from `seen` or timeout_ms passed. */
+void nd_metrics_board_wait_pass(nd_metrics_board *b, uint32_t seen, int timeout_ms);
 
 void nd_live_board_init(nd_live_board *b, double live_hz, int wave_decimation);
 void nd_live_board_destroy(nd_live_board *b);

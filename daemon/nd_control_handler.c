@@ -142,9 +142,11 @@ int nd_control_handle_request(void *ctx, const nd_request *req, cJSON *reply, ch
         return nd_daemon_mark(d, req->mark.kind, req->mark.detail, req->mark.pain, err, errlen);
     case ND_CMD_CONFIG:
         return handle_config(d, &req->config, reply, err, errlen);
-    case ND_CMD_SET:
-        return req->set.switch_leg ? nd_daemon_set_next_leg(d, req->set.leg, err, errlen)
-                                   : nd_daemon_set_next(d, err, errlen);
+    case ND_CMD_SET: {
+        const nd_set_next_options o = {req->set.switch_leg, req->set.leg, req->set.set_angle,
+                                       req->set.angle_deg};
+        return nd_daemon_set_next(d, &o, err, errlen);
+    }
     case ND_CMD_NEXT_DAY_PAIN: {
         nd_suggestion_reply s;
         if (nd_daemon_next_day_pain(d, req->next_day.trial_id, req->next_day.pain,

@@ -16,10 +16,11 @@
 #include "nd_log.h"
 #include "nd_watchdog.h"
 
-/* Consumers' wake-up batches (RING.md, "Wake-ups"): by time at clinic rates,
- * by count at high rates. */
-#define METRICS_BATCH_MS   25
-#define METRICS_BATCH_SETS 1024
+/* Consumers' wake-up batches (RING.md, "Wake-ups"): the metrics thread takes
+ * each read as the acquisition publishes it (reads are batched by time at the
+ * source), the file writer whole chunks. */
+#define METRICS_BATCH_MS   100 /* a silent device: the pass_done and beat period */
+#define METRICS_BATCH_SETS 1   /* every read (the device batches by time, coalesce_ms) */
 #define WRITER_BATCH_MS    250
 #define WRITER_BATCH_SETS  8192
 /* The smallest ring fitted to a rate: 512 KiB (RING.md, "Sizing"). */
@@ -113,7 +114,7 @@ static void wire_threads(nd_daemon *d, const nd_calibration *cal, bool cal_saved
                           .bus_reader = nd_bus_add_reader(&d->bus),
                           .held = &d->held,
                           .drain_and_exit = &d->stop_consumers,
-                          /* live values for the 50 Hz live topic stay fresh */
+                          /* live values follow each read at once */
                           .batch_sets = METRICS_BATCH_SETS,
                           .batch_ms = METRICS_BATCH_MS};
     m->device = &d->device_board;

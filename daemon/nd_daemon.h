@@ -90,10 +90,16 @@ typedef struct nd_suggestion_reply {
  * re-evaluates the suggestion. */
 int nd_daemon_next_day_pain(nd_daemon *d, const char *trial_id, int pain, const char *detail,
                             nd_suggestion_reply *out, char *err, size_t errlen);
-/* Ends the current set of the recording trial's protocol (METRICS.md 5). */
-int nd_daemon_set_next(nd_daemon *d, char *err, size_t errlen);
-/* The same, and the following sets are for leg (NONE: both legs again). */
-int nd_daemon_set_next_leg(nd_daemon *d, nd_side leg, char *err, size_t errlen);
+/* What "set next" changes for the following sets (METRICS.md 5.7). */
+typedef struct nd_set_next_options {
+    bool switch_leg; /* the working leg becomes leg (NONE: both legs again) */
+    nd_side leg;
+    bool set_angle; /* the knee angle becomes angle_deg (isometric tests only) */
+    double angle_deg;
+} nd_set_next_options;
+/* Ends the current set of the recording trial's protocol (METRICS.md 5);
+ * o may be NULL (nothing changes). An angle on a Nordic session is refused. */
+int nd_daemon_set_next(nd_daemon *d, const nd_set_next_options *o, char *err, size_t errlen);
 void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out);
 bool nd_daemon_recording(nd_daemon *d);
 /* The last trial whose file was closed and its summary; -1 if none yet. */

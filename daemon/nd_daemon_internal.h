@@ -34,6 +34,10 @@ typedef struct nd_command_state {
     nd_metric_settings settings; /* for the next trial */
     bool settings_pending;       /* settings given while recording: apply at stop */
     nd_metric_settings pending;
+    /* Knee angles used so far by the isometric trial iso_trial_no (its
+     * summary holds at most ND_ISO_MAX_ANGLES, METRICS.md 5.7). */
+    uint32_t iso_trial_no, iso_angle_count;
+    double iso_angles[ND_ISO_MAX_ANGLES];
 } nd_command_state;
 
 struct nd_daemon {

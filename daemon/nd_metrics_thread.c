@@ -376,6 +376,7 @@ static void on_message(void *ctx, const nd_msg *m)
                 nd_sets_switch_leg(&mc->sets, m->u.set_next.leg);
                 nd_metrics_set_leg(mc->trial, m->u.set_next.leg, p->leg_on_N, p->leg_off_N);
             }
+            if (m->u.set_next.set_angle) nd_sets_set_angle(&mc->sets, m->u.set_next.angle_deg);
         }
         break;
     default:
@@ -478,6 +479,7 @@ static void on_pass_done(void *ctx, uint64_t got)
     b->live_host_ns = mc->newest_host_ns;
     pthread_mutex_unlock(&b->lock);
     if (engine == mc->trial) publish_board_sets(mc);
+    nd_metrics_board_pass_done(b); /* the publisher sends them now */
 }
 
 void *nd_metrics_main(void *arg)
@@ -501,5 +503,6 @@ void *nd_metrics_main(void *arg)
     if (mc.window != WIN_NONE) finish_window(&mc, -1, "daemon shutting down");
     nd_trial_release(mc.desc);
     nd_metrics_destroy(mc.idle);
+    nd_metrics_board_pass_done(t->board); /* the publisher relays the last messages now */
     return NULL;
 }

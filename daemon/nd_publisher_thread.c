@@ -4,16 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <zmq.h>
 
 #include "nd_log.h"
 #include "nd_trial.h"
 
 #define COPY_MAX          4096
 #define WAVE_BLOCK_POINTS 50
-/* A partial wave block is sent after at most this long (50 Hz), so a plotted
- * point never waits for the block to fill (up to 0.5 s at 1 kHz and the
- * default decimation). */
-#define WAVE_FLUSH_NS 20000000ull
+/* A live message is due one period after the previous one; a pass of the
+ * metrics thread that comes this much early still sends it, so reads batched
+ * every 25 ms do not skip to every other read. */
+#define LIVE_SLACK_NS 5000000ull
 
 typedef struct pub_ctx {
     nd_publisher_thread *t;
@@ -26,7 +27,8 @@ typedef struct pub_ctx {
     uint64_t trial_start_pos;
     double fs;
     nd_trial_msg msg;
-    uint64_t next_live_ns, next_status_ns, next_wave_flush_ns;
+    uint64_t next_live_ns, next_status_ns;
+    uint64_t live_period_ns;
 } pub_ctx;
 
 static void fill_trial_msg(pub_ctx *pc)
@@ -146,11 +148,11 @@ static void process_sets(pub_ctx *pc, uint64_t pos, size_t n)
     }
 }
 
-/* Sends the completed points of a partial block (the open point stays). */
-static void flush_wave(pub_ctx *pc, uint64_t now)
+/* Sends the completed points of a partial block (the open point stays), so
+ * a plotted point never waits for its block to fill (0.5 s at 1 kHz and the
+ * default decimation): with every live message. */
+static void flush_wave(pub_ctx *pc)
 {
-    if (now < pc->next_wave_flush_ns) return;
-    pc->next_wave_flush_ns = now + WAVE_FLUSH_NS;
     if (pc->wave.block.n == 0) return;
     const nd_wave_block *b = &pc->wave.block;
     double t_last = b->t0_s + (b->n - 1) * b->dt_s;
@@ -158,51 +160,60 @@ static void flush_wave(pub_ctx *pc, uint64_t now)
     nd_wave_clear(&pc->wave);
 }
 
-static void tick(pub_ctx *pc)
+/* The newest sets: into wave blocks when someone plots them, else passed
+ * over (not counted as skipped: nobody missed them). */
+static void take_sets(pub_ctx *pc, bool want_wave)
 {
     nd_publisher_thread *t = pc->t;
-    uint64_t now = nd_monotonic_ns();
-    flush_wave(pc, now);
-    if (now >= pc->next_live_ns) {
-        nd_live_msg live;
-        nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns);
-        nd_metrics_board_get_sets(t->metrics, &live.sets);
-        nd_publish_live(t->pub, pc->recording ? pc->msg.trial_id : "", live.state.t_s, &live);
-        double live_hz;
-        nd_live_board_get(t->live, &live_hz, NULL); /* may change (config, SIGHUP) */
-        pc->next_live_ns = now + (uint64_t)(1e9 / live_hz);
+    if (!want_wave) {
+        if (nd_ring_pass_over(t->ring, t->ring_reader)) nd_wave_reset(&pc->wave);
+        return;
     }
-    if (now >= pc->next_status_ns) {
-        nd_status_snapshot st;
-        t->status(t->status_ctx, &st);
-        nd_publish_status(t->pub, st.trial_id, st.trial_t_s, &st);
-        pc->next_status_ns = now + 1000000000ull;
+    for (;;) {
+        uint64_t pos;
+        size_t n = nd_ring_copy_lossy(t->ring, t->ring_reader, pc->sets, COPY_MAX, &pos);
+        if (n) process_sets(pc, pos, n);
+        if (n < COPY_MAX) break;
     }
-    nd_publisher_service(t->pub);
-    atomic_store(&t->live_dropped_msgs, nd_publisher_drops(t->pub));
 }
 
-/* Sets still needed to fill the wave block being built: the publisher
- * sleeps until then (a full block goes out as soon as it exists). */
-static uint64_t sets_until_block(const pub_ctx *pc)
+/* Live values (and the partial wave block) once per live period, sent with
+ * the metrics pass that brought them; on a silent device, on time. */
+static void send_live(pub_ctx *pc, uint64_t now, bool want_live, bool want_wave)
 {
-    const nd_wave_builder *w = &pc->wave;
-    if (pc->wave_fs <= 0 || w->decimation == 0) return 1;
-    uint64_t need = (uint64_t)(w->block_points - w->block.n) * w->decimation - w->acc_n;
-    if (need < 1) need = 1;
-    return need < COPY_MAX ? need : COPY_MAX;
+    nd_publisher_thread *t = pc->t;
+    if (now + LIVE_SLACK_NS < pc->next_live_ns) return;
+    double live_hz;
+    nd_live_board_get(t->live, &live_hz, NULL); /* may change (config, SIGHUP) */
+    pc->live_period_ns = (uint64_t)(1e9 / live_hz);
+    pc->next_live_ns = now + pc->live_period_ns;
+    if (want_wave) flush_wave(pc);
+    if (!want_live) return;
+    nd_live_msg live;
+    nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns);
+    nd_metrics_board_get_sets(t->metrics, &live.sets);
+    nd_publish_live(t->pub, pc->recording ? pc->msg.trial_id : "", live.state.t_s, &live);
 }
 
-/* Milliseconds (rounded up, >= 1) until the next live or status message,
- * or the timed flush of a partial wave block that holds points. */
-static int ms_until_tick(const pub_ctx *pc)
+static void send_status(pub_ctx *pc, uint64_t now)
 {
-    uint64_t next = pc->next_live_ns < pc->next_status_ns ? pc->next_live_ns : pc->next_status_ns;
-    if (pc->wave.block.n > 0 && pc->next_wave_flush_ns < next) next = pc->next_wave_flush_ns;
-    uint64_t now = nd_monotonic_ns();
-    if (next <= now) return 1;
-    uint64_t ms = (next - now + 999999) / 1000000;
-    return ms > 1000 ? 1000 : (int)ms;
+    nd_publisher_thread *t = pc->t;
+    if (now < pc->next_status_ns) return;
+    nd_status_snapshot st;
+    t->status(t->status_ctx, &st);
+    nd_publish_status(t->pub, st.trial_id, st.trial_t_s, &st);
+    pc->next_status_ns = now + 1000000000ull;
+}
+
+/* How long to sleep when no metrics pass comes: until the status tick, and
+ * a live period past the due live message (a silent device still gets live
+ * messages, at half the rate). */
+static int wait_ms(const pub_ctx *pc, uint64_t now)
+{
+    uint64_t next = pc->next_status_ns;
+    if (pc->next_live_ns + pc->live_period_ns < next) next = pc->next_live_ns + pc->live_period_ns;
+    uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 1;
+    return ms < 1 ? 1 : ms > 1000 ? 1000 : (int)ms;
 }
 
 void *nd_publisher_main(void *arg)
@@ -213,17 +224,30 @@ void *nd_publisher_main(void *arg)
     nd_publisher_thread *t = pc.t;
 
     while (!atomic_load(t->exit)) {
+        /* Read the pass count before the data: a pass after this point
+         * wakes the wait below at once. */
+        uint32_t seen = nd_metrics_board_passes(t->metrics);
         refresh_calibration(&pc);
         nd_msg m;
         while (nd_bus_next_any(t->bus, t->bus_reader, &m)) handle_msg(&pc, &m);
-        uint64_t pos;
-        size_t n = nd_ring_copy_lossy(t->ring, t->ring_reader, pc.sets, COPY_MAX, &pos);
-        if (n) process_sets(&pc, pos, n);
-        tick(&pc);
-        /* Sleep until a wave block can be completed or the next tick is due,
-         * not per published frame (issue 18: wake-ups at clinic rates). */
-        if (n < COPY_MAX)
-            nd_ring_wait_for(t->ring, t->ring_reader, sets_until_block(&pc), ms_until_tick(&pc));
+        nd_publisher_service(t->pub); /* who subscribes to what, now */
+        bool want_wave = nd_publisher_wanted(t->pub, ND_TOPIC_WAVE);
+        take_sets(&pc, want_wave);
+        uint64_t now = nd_monotonic_ns();
+        send_live(&pc, now, nd_publisher_wanted(t->pub, ND_TOPIC_LIVE), want_wave);
+        send_status(&pc, now);
+        atomic_store(&t->live_dropped_msgs, nd_publisher_drops(t->pub));
+        /* Woken by the metrics thread's next pass (each device read), not
+         * by a timer or per frame (issue 18: wake-ups at clinic rates); with
+         * nobody subscribed, only by a subscription or the status tick. */
+        if (nd_publisher_has_subscribers(t->pub)) {
+            nd_metrics_board_wait_pass(t->metrics, seen, wait_ms(&pc, now));
+        } else {
+            zmq_pollitem_t it = {nd_publisher_socket(t->pub), 0, ZMQ_POLLIN, 0};
+            uint64_t ms =
+                pc.next_status_ns > now ? (pc.next_status_ns - now + 999999) / 1000000 : 1;
+            zmq_poll(&it, 1, ms > 1000 ? 1000 : (long)ms);
+        }
     }
     /* Final messages (the trial stop of a shutdown) before the socket closes. */
     nd_msg m;

@@ -10,24 +10,33 @@
 #include "nd_daemon_internal.h"
 #include "nd_trial_file.h"
 
-static int set_next(nd_daemon *d, bool switch_leg, nd_side leg, char *err, size_t errlen);
-
-int nd_daemon_set_next(nd_daemon *d, char *err, size_t errlen)
+/* Under cmd.lock: true when angle is one of the recording isometric trial's
+ * angles or a new one still fits its summary (then it is recorded). */
+static bool iso_angle_use(nd_command_state *c, double angle)
 {
-    return set_next(d, false, ND_SIDE_NONE, err, errlen);
+    if (c->iso_trial_no != c->trial->trial_no) {
+        c->iso_trial_no = c->trial->trial_no;
+        c->iso_angles[0] = c->trial->req.plan.angle_deg;
+        c->iso_angle_count = 1;
+    }
+    for (uint32_t k = 0; k < c->iso_angle_count; k++)
+        if (c->iso_angles[k] == angle) return true;
+    if (!(angle >= 0 && angle <= ND_ISO_ANGLE_MAX_DEG)) return true; /* refused below */
+    if (c->iso_angle_count == ND_ISO_MAX_ANGLES) return false;
+    c->iso_angles[c->iso_angle_count++] = angle;
+    return true;
 }
 
-int nd_daemon_set_next_leg(nd_daemon *d, nd_side leg, char *err, size_t errlen)
+int nd_daemon_set_next(nd_daemon *d, const nd_set_next_options *o, char *err, size_t errlen)
 {
-    return set_next(d, true, leg, err, errlen);
-}
-
-static int set_next(nd_daemon *d, bool switch_leg, nd_side leg, char *err, size_t errlen)
-{
+    const nd_set_next_options none = {.leg = ND_SIDE_NONE};
+    if (!o) o = &none;
     pthread_mutex_lock(&d->cmd.lock);
     bool recording = d->cmd.state == ND_TRIAL_RECORDING;
     uint32_t no = recording ? d->cmd.trial->trial_no : 0;
     bool planned = recording && d->cmd.trial->req.plan.sets > 0;
+    bool isometric = planned && d->cmd.trial->req.plan.test == ND_TEST_ISOMETRIC;
+    bool angle_room = isometric && o->set_angle ? iso_angle_use(&d->cmd, o->angle_deg) : true;
     pthread_mutex_unlock(&d->cmd.lock);
     if (!recording) return snprintf(err, errlen, "no trial is recording"), -1;
     if (!planned)
@@ -35,9 +44,26 @@ static int set_next(nd_daemon *d, bool switch_leg, nd_side leg, char *err, size_
                         "the recording trial has no protocol: start it with \"protocol\" "
                         "(e.g. \"3x6\") to count sets"),
                -1;
+    if (o->set_angle && !isometric)
+        return snprintf(err, errlen,
+                        "\"angle_deg\" is for isometric tests: the recording trial is a Nordic "
+                        "session (start it with \"test\": \"isometric\")"),
+               -1;
+    if (o->set_angle && !(o->angle_deg >= 0 && o->angle_deg <= ND_ISO_ANGLE_MAX_DEG))
+        return snprintf(err, errlen, "angle_deg must be 0 to %g, got %g", ND_ISO_ANGLE_MAX_DEG,
+                        o->angle_deg),
+               -1;
+    if (!angle_room)
+        return snprintf(err, errlen,
+                        "at most %d different knee angles per isometric session; start a new "
+                        "trial for more",
+                        ND_ISO_MAX_ANGLES),
+               -1;
     nd_msg m = {.kind = ND_MSG_SET_NEXT, .trial_no = no};
-    m.u.set_next.switch_leg = switch_leg;
-    m.u.set_next.leg = leg;
+    m.u.set_next.switch_leg = o->switch_leg;
+    m.u.set_next.leg = o->leg;
+    m.u.set_next.set_angle = o->set_angle;
+    m.u.set_next.angle_deg = o->angle_deg;
     if (nd_bus_post_at_head(&d->bus, &m, NULL))
         return snprintf(err, errlen, "message bus full"), -1;
     return 0;

@@ -258,9 +258,13 @@ static void on_message(void *ctx, const nd_msg *m)
     case ND_MSG_SET_NEXT:
         /* Replayed by offline recomputation at this sample (METRICS.md 5). */
         if (w->recording && m->trial_no == w->trial_no) {
-            /* "leg=<side>" when the following sets change leg (read back offline). */
+            /* "angle=<deg>" (17 significant digits: read back bit-exact) and
+             * "leg=<side>", last, when the following sets change them. */
+            char angle[48] = "";
+            if (m->u.set_next.set_angle)
+                snprintf(angle, sizeof angle, "; angle=%.17g", m->u.set_next.angle_deg);
             snprintf(
-                detail, sizeof detail, "operator ended the set%s%s",
+                detail, sizeof detail, "operator ended the set%s%s%s", angle,
                 m->u.set_next.switch_leg ? "; leg=" : "",
                 m->u.set_next.switch_leg
                     ? (m->u.set_next.leg == ND_SIDE_NONE ? "both" : nd_side_name(m->u.set_next.leg))

@@ -434,6 +434,46 @@ static void test_session_requests(void)
     expect_error(
         "{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\",\"target_left_N\":0}",
         "target_left_N");
+
+    /* Isometric tests (METRICS.md 5.7): the angle is required, 0..90, and
+     * only for isometric tests; a Nordic plan has none. */
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\"}"), 0);
+    CHECK(req.start.plan.test == ND_TEST_NORDIC && isnan(req.start.plan.angle_deg));
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"6x3\","
+                       "\"test\":\"isometric\",\"angle_deg\":30,\"leg\":\"right\"}"),
+                 0);
+    CHECK_EQ_INT(req.start.plan.test, ND_TEST_ISOMETRIC);
+    CHECK_NEAR(req.start.plan.angle_deg, 30, 0);
+    CHECK_EQ_INT(req.start.plan.leg, ND_SIDE_RIGHT);
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"1x1\","
+                       "\"test\":\"isometric\",\"angle_deg\":90}"),
+                 0);
+    CHECK_NEAR(req.start.plan.angle_deg, 90, 0);
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"test\":\"isometric\"}",
+                 "needs \"angle_deg\"");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"test\":\"isometric\",\"angle_deg\":90.5}",
+                 "\"angle_deg\" = 90.5 is out of range [0, 90]");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"angle_deg\":30}",
+                 "\"angle_deg\" is for \"test\": \"isometric\" only");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"test\":\"hold\",\"angle_deg\":30}",
+                 "unknown test \"hold\"");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"test\":\"isometric\","
+                 "\"angle_deg\":30}",
+                 "\"test\" needs a \"protocol\"");
+    CHECK_EQ_INT(parse("{\"cmd\":\"set\",\"action\":\"next\",\"angle_deg\":60,\"leg\":\"left\"}"),
+                 0);
+    CHECK(req.set.set_angle && req.set.angle_deg == 60 && req.set.switch_leg &&
+          req.set.leg == ND_SIDE_LEFT);
+    CHECK_EQ_INT(parse("{\"cmd\":\"set\",\"action\":\"next\"}"), 0);
+    CHECK(!req.set.set_angle);
+    expect_error("{\"cmd\":\"set\",\"action\":\"next\",\"angle_deg\":-1}",
+                 "\"angle_deg\" = -1 is out of range [0, 90]");
+    expect_error("{\"cmd\":\"set\",\"action\":\"next\",\"angle_deg\":\"30\"}",
+                 "\"angle_deg\" must be a number");
 }
 
 static void test_fuzz(void)

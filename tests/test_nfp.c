@@ -54,7 +54,8 @@ typedef struct harness {
 static void h_init(harness *h)
 {
     memset(h, 0, sizeof *h);
-    h->dev.sink = (nd_sink){&h->rec, rec_samples, rec_event, rec_info};
+    h->dev.sink =
+        (nd_sink){.ctx = &h->rec, .samples = rec_samples, .event = rec_event, .info = rec_info};
     snprintf(h->dev.uri_text, sizeof h->dev.uri_text, "test:");
     h->ops = nd_decoder_find("nfp");
     CHECK(h->ops != NULL);

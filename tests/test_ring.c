@@ -239,6 +239,75 @@ static void test_lossy_skip_exact(void)
     nd_ring_destroy(r);
 }
 
+/* Staging (RING.md, "Wake-ups"): staged sets are invisible until commit,
+ * which publishes them all at once; what finds no room is counted as
+ * overrun, after the stage first commits what waits so consumers can free
+ * slots; push never overtakes staged sets. */
+static void test_stage_commit(void)
+{
+    nd_ring *r = nd_ring_create(8);
+    int c = nd_ring_add_consumer(r, ND_RING_LOSSLESS, "metrics");
+    nd_sample s[20];
+    for (int i = 0; i < 20; i++) fill_set(&s[i], (uint64_t)i);
+    uint64_t pos;
+    CHECK_EQ_INT(nd_ring_stage(r, s, 2), 2);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 2, 3), 3);
+    CHECK_EQ_INT(nd_ring_published(r), 0);
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 0);
+    nd_ring_commit(r);
+    CHECK_EQ_INT(nd_ring_published(r), 5);
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 5);
+    for (uint64_t p = 0; p < 5; p++)
+        CHECK(nd_ring_slot(r, p)->seq == p && set_is_whole(nd_ring_slot(r, p)));
+    nd_ring_commit(r); /* nothing staged: no change */
+    CHECK_EQ_INT(nd_ring_published(r), 5);
+
+    /* 3 slots free: 2 staged, then a stage of 4 places 1, commits the 3
+     * and refuses the rest (the consumer has not released yet). */
+    CHECK_EQ_INT(nd_ring_stage(r, s + 5, 2), 2);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 7, 4), 1);
+    nd_ring_stats st;
+    nd_ring_get_stats(r, &st);
+    CHECK_EQ_INT(st.published, 8); /* committed by the full stage */
+    CHECK_EQ_INT(st.overrun_sets, 3);
+    nd_ring_commit(r);
+    CHECK_EQ_INT(nd_ring_published(r), 8);
+    CHECK(nd_ring_slot(r, 7)->seq == 7 && set_is_whole(nd_ring_slot(r, 7)));
+
+    /* Released room is used again; push commits what was staged first. */
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 8);
+    nd_ring_release(r, c, 8);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 11, 2), 2);
+    CHECK_EQ_INT(nd_ring_push(r, s + 13, 1), 1);
+    CHECK_EQ_INT(nd_ring_published(r), 11);
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 3);
+    CHECK(nd_ring_slot(r, 8)->seq == 11 && nd_ring_slot(r, 9)->seq == 12 &&
+          nd_ring_slot(r, 10)->seq == 13 && set_is_whole(nd_ring_slot(r, 10)));
+    nd_ring_destroy(r);
+}
+
+/* A lossy consumer nobody reads for (no subscriber) passes over the sets
+ * without counting them as skipped. */
+static void test_pass_over(void)
+{
+    nd_ring *r = nd_ring_create(8);
+    int c = nd_ring_add_consumer(r, ND_RING_LOSSY, "live");
+    nd_sample s[20], out[8];
+    for (int i = 0; i < 20; i++) fill_set(&s[i], (uint64_t)i);
+    CHECK_EQ_INT(nd_ring_push(r, s, 20), 20);
+    CHECK_EQ_INT(nd_ring_pass_over(r, c), 20);
+    CHECK_EQ_INT(nd_ring_pass_over(r, c), 0);
+    nd_ring_stats st;
+    nd_ring_get_stats(r, &st);
+    CHECK_EQ_INT(st.skipped[c], 0);
+    CHECK_EQ_INT(st.lag[c], 0);
+    CHECK_EQ_INT(nd_ring_push(r, s, 2), 2);
+    uint64_t pos;
+    CHECK_EQ_INT(nd_ring_copy_lossy(r, c, out, 8, &pos), 2);
+    CHECK_EQ_INT(pos, 20);
+    nd_ring_destroy(r);
+}
+
 struct waiter_arg {
     nd_ring *r;
     int consumer;
@@ -793,6 +862,8 @@ int main(void)
     test_reserve_publish_release();
     test_full_ring_refusal_counted();
     test_lossy_skip_exact();
+    test_stage_commit();
+    test_pass_over();
     test_wait_and_wake();
     test_wait_for_count();
     test_fit_to_rate();

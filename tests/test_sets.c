@@ -155,10 +155,10 @@ static void test_session(void)
     CHECK(nd_set_plan_validate(&plan, err, sizeof err) == 0);
 
     const nd_set_input inputs[] = {
-        {idx(set_next_s), ND_SET_INPUT_NEXT, -1, false, ND_SIDE_NONE},
-        {idx(pain1_s), ND_SET_INPUT_PAIN, 2, false, ND_SIDE_NONE},
-        {idx(pain2_s), ND_SET_INPUT_PAIN, 4, false, ND_SIDE_NONE},
-        {idx(pain3_s), ND_SET_INPUT_PAIN, 5, false, ND_SIDE_NONE},
+        {idx(set_next_s), ND_SET_INPUT_NEXT, -1, false, ND_SIDE_NONE, false, 0},
+        {idx(pain1_s), ND_SET_INPUT_PAIN, 2, false, ND_SIDE_NONE, false, 0},
+        {idx(pain2_s), ND_SET_INPUT_PAIN, 4, false, ND_SIDE_NONE, false, 0},
+        {idx(pain3_s), ND_SET_INPUT_PAIN, 5, false, ND_SIDE_NONE, false, 0},
     };
     nd_set_result rows[8];
     long got =
@@ -330,7 +330,7 @@ static void test_single_leg(void)
     plan.leg = ND_SIDE_LEFT;
     plan.leg_on_N = 50;
     plan.leg_off_N = 25;
-    nd_set_input in[] = {{idx(switch_s), ND_SET_INPUT_NEXT, -1, true, ND_SIDE_RIGHT}};
+    nd_set_input in[] = {{idx(switch_s), ND_SET_INPUT_NEXT, -1, true, ND_SIDE_RIGHT, false, 0}};
     nd_set_result rows[4];
     char err[256] = "";
     long got = nd_sets_recompute(&s, FS, &subj, &plan, l, r, n, in, 1, rows, 4, err, sizeof err);
@@ -362,8 +362,134 @@ static void test_single_leg(void)
     free(r);
 }
 
+/* Isometric test (METRICS.md 5.7): holds at knee angles 0, 30 and 60 deg,
+ * single-leg (a left and a right block per angle, the resting leg on its
+ * hook) and then bilateral. "set next" carries the next angle and leg, as
+ * the operator enters them. Expected rows and the per-angle summary come
+ * from the generator's hold forces. */
+typedef struct iso_block {
+    double angle;
+    nd_side leg;
+    double hold_N[2][2]; /* [hold][leg] */
+} iso_block;
+
+static void test_isometric(void)
+{
+    const double rest_N = 200, block_s = 12.0; /* above the right best at 0 deg */
+    const iso_block blocks[] = {
+        {0, ND_SIDE_LEFT, {{210, rest_N}, {230, rest_N}}},
+        {0, ND_SIDE_RIGHT, {{rest_N, 190}, {rest_N, 185}}},
+        {30, ND_SIDE_LEFT, {{260, rest_N}, {255, rest_N}}},
+        {30, ND_SIDE_RIGHT, {{rest_N, 275}, {rest_N, 280}}},
+        {60, ND_SIDE_LEFT, {{300, rest_N}, {310, rest_N}}},
+        {60, ND_SIDE_RIGHT, {{rest_N, 240}, {rest_N, 250}}},
+        {60, ND_SIDE_NONE, {{320, 330}, {335, 300}}},
+    };
+    const int nb = (int)(sizeof blocks / sizeof blocks[0]);
+    const size_t n = idx(block_s * nb + 2);
+    double *l = calloc(n, sizeof *l), *r = calloc(n, sizeof *r);
+    nd_set_input in[8];
+    for (int b = 0; b < nb; b++) {
+        double t0 = block_s * b;
+        for (uint64_t i = idx(t0); i < idx(t0 + block_s); i++) {
+            l[i] = blocks[b].leg == ND_SIDE_RIGHT ? rest_N : 0;
+            r[i] = blocks[b].leg == ND_SIDE_LEFT ? rest_N : 0;
+        }
+        for (int h = 0; h < 2; h++) /* 3 s holds at t0 + 1 and t0 + 6 */
+            for (uint64_t i = idx(t0 + 1 + 5.0 * h); i < idx(t0 + 4 + 5.0 * h); i++) {
+                l[i] = blocks[b].hold_N[h][ND_LEFT];
+                r[i] = blocks[b].hold_N[h][ND_RIGHT];
+            }
+        if (b > 0)
+            in[b - 1] = (nd_set_input){.i = idx(t0),
+                                       .kind = ND_SET_INPUT_NEXT,
+                                       .pain = -1,
+                                       .switch_leg = true,
+                                       .leg = blocks[b].leg,
+                                       .set_angle = true,
+                                       .angle_deg = blocks[b].angle};
+    }
+    nd_metric_settings s;
+    settings(&s);
+    nd_subject subj = {0};
+    nd_set_plan plan;
+    nd_set_plan_default(&plan);
+    plan.sets = (uint32_t)nb;
+    plan.reps = 2;
+    plan.test = ND_TEST_ISOMETRIC;
+    plan.angle_deg = blocks[0].angle;
+    plan.leg = blocks[0].leg;
+    char err[256] = "";
+    CHECK(nd_set_plan_validate(&plan, err, sizeof err) == 0);
+    nd_set_result rows[10];
+    nd_trial_summary sum;
+    nd_session_replay out = {.rows = rows, .max_rows = 10, .summary = &sum, .pain_rating = -1};
+    CHECK(nd_session_recompute(&s, FS, &subj, &plan, l, r, n, in, (size_t)nb - 1, &out, err,
+                               sizeof err) == 0);
+    CHECK_EQ_INT(out.n_rows, nb);
+    for (int b = 0; b < nb && b < out.n_rows; b++) {
+        const iso_block *g = &blocks[b];
+        CHECK_EQ_INT(rows[b].test, ND_TEST_ISOMETRIC);
+        CHECK_EQ_INT(rows[b].leg, g->leg);
+        CHECK(rows[b].angle_deg == g->angle);
+        CHECK_EQ_INT(rows[b].reps_done, 2);
+        CHECK_NEAR(rows[b].t_start_s, block_s * b + 1, 1e-9);
+        for (int leg = 0; leg < 2; leg++) {
+            double a = g->hold_N[0][leg], c = g->hold_N[1][leg];
+            CHECK_NEAR(rows[b].max_peak_N[leg], a > c ? a : c, 1e-9);
+            CHECK_NEAR(rows[b].mean_peak_N[leg], (a + c) / 2, 1e-9);
+        }
+        if (g->leg != ND_SIDE_NONE) CHECK(isnan(rows[b].mean_asymmetry_pct));
+    }
+    /* Best hold per leg per angle: single-leg blocks give their working leg,
+     * the bilateral block both; asymmetry of the two bests. */
+    const double angles[3] = {0, 30, 60};
+    const double best_l[3] = {230, 260, 335}, best_r[3] = {190, 280, 330};
+    CHECK(sum.isometric);
+    CHECK_EQ_INT(sum.iso_angles, 3);
+    for (int k = 0; k < 3 && k < (int)sum.iso_angles; k++) {
+        CHECK(sum.iso[k].angle_deg == angles[k]);
+        CHECK_NEAR(sum.iso[k].best_N[ND_LEFT], best_l[k], 1e-9);
+        CHECK_NEAR(sum.iso[k].best_N[ND_RIGHT], best_r[k], 1e-9);
+        CHECK_NEAR(sum.iso[k].asymmetry_pct, asym(best_l[k], best_r[k]), 1e-9);
+    }
+    /* Nordic block asymmetry does not mix knee angles; no progression rule. */
+    CHECK(isnan(sum.block_asymmetry_pct));
+    CHECK(!strcmp(sum.suggestion_rule, "none"));
+
+    /* A left block only: the right best is undefined, and so the asymmetry. */
+    nd_session_outcome o;
+    nd_sets_outcome_from_rows(&plan, rows, 1, &o);
+    nd_trial_summary one = {0};
+    nd_sets_summarise_outcome(&plan, &o, -1, &one);
+    CHECK_EQ_INT(one.iso_angles, 1);
+    CHECK(isnan(one.iso[0].best_N[ND_RIGHT]) && isnan(one.iso[0].asymmetry_pct));
+
+    /* Bad plans: angle out of range or missing, an angle on a Nordic plan. */
+    plan.angle_deg = 90.5;
+    CHECK(nd_set_plan_validate(&plan, err, sizeof err) < 0 && strstr(err, "angle"));
+    plan.angle_deg = -1;
+    CHECK(nd_set_plan_validate(&plan, err, sizeof err) < 0 && strstr(err, "0 to 90"));
+    plan.angle_deg = NAN;
+    CHECK(nd_set_plan_validate(&plan, err, sizeof err) < 0 && strstr(err, "isometric"));
+    plan.test = ND_TEST_NORDIC;
+    plan.angle_deg = 30;
+    CHECK(nd_set_plan_validate(&plan, err, sizeof err) < 0 && strstr(err, "isometric tests only"));
+    /* An angle sent to a Nordic session is ignored by the tracker. */
+    plan.angle_deg = NAN;
+    nd_sets t;
+    nd_sets_init(&t, &plan, FS);
+    nd_sets_set_angle(&t, 30);
+    nd_set_live live;
+    nd_sets_live(&t, 0, &live);
+    CHECK(isnan(live.angle_deg) && live.test == ND_TEST_NORDIC);
+    free(l);
+    free(r);
+}
+
 int main(void)
 {
+    test_isometric();
     test_single_leg();
     test_session();
     test_live();

@@ -240,7 +240,7 @@ try:
     # ---- the file, read by h5py ----
     with h5py.File(path, "r") as f:
         a = f.attrs
-        check(int(a["schema_version"]) == 1 and int(a["schema_minor_version"]) == 1, "schema 1.1")
+        check(int(a["schema_version"]) == 1 and int(a["schema_minor_version"]) == 2, "schema 1.2 (1.1 added /sets)")
         fs = float(a["sample_rate_hz"])
         hold_n = int(round(float(a["rep_hold_s"]) * fs))
         sa = f["sets"].attrs

@@ -244,31 +244,40 @@ static void test_paced(void)
     free(c.sets);
 }
 
-/* coalesce_ms=20 (the stream device's optional read coalescing): every set
- * still arrives, but a board sending a frame a millisecond is read in ~20 ms
+/* Read coalescing (drivers/DRIVERS.md, on by default at 25 ms): every set
+ * still arrives, but a board sending a frame a millisecond is read in
  * batches, so its sets carry few distinct arrival times (each read stamps
- * its sets); without it (test_paced) nearly every set has its own. Values
- * outside 0-100 are refused at open. */
+ * its sets); coalesce_ms=0 gives nearly every set its own. Values outside
+ * 0-100 are refused at open. */
+static size_t distinct_arrivals(const collected *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (i == 0 || c->sets[i].host_ns != c->sets[i - 1].host_ns) n++;
+    return n;
+}
+
 static void test_coalesced(void)
 {
     collected c;
     nd_device *dev = run_to_eof("sim:?rate=1000&duration=0.6&seed=2&coalesce_ms=20", &c);
     if (!dev) return;
     CHECK_EQ_INT(c.n, 600);
-    size_t distinct = 0;
-    for (size_t i = 0; i < c.n; i++)
-        if (i == 0 || c.sets[i].host_ns != c.sets[i - 1].host_ns) distinct++;
     /* 8 uncoalesced reads first, then at most one read per 20 ms. */
-    CHECK(distinct <= 8 + 600 / 20 + 5);
+    CHECK(distinct_arrivals(&c) <= 8 + 600 / 20 + 5);
     nd_device_close(dev);
     free(c.sets);
-    collected u;
-    dev = run_to_eof("sim:?rate=1000&duration=0.3&seed=2", &u);
+    collected d;
+    dev = run_to_eof("sim:?rate=1000&duration=0.6&seed=2", &d);
     if (!dev) return;
-    size_t own = 0;
-    for (size_t i = 0; i < u.n; i++)
-        if (i == 0 || u.sets[i].host_ns != u.sets[i - 1].host_ns) own++;
-    CHECK(own > 100); /* off by default: reads follow the device */
+    CHECK_EQ_INT(d.n, 600);
+    CHECK(distinct_arrivals(&d) <= 8 + 600 / 25 + 5); /* the default: 25 ms */
+    nd_device_close(dev);
+    free(d.sets);
+    collected u;
+    dev = run_to_eof("sim:?rate=1000&duration=0.3&seed=2&coalesce_ms=0", &u);
+    if (!dev) return;
+    CHECK(distinct_arrivals(&u) > 100); /* off: reads follow the device */
     nd_device_close(dev);
     free(u.sets);
     nd_test_expect_open_error("sim:?coalesce_ms=500", "coalesce_ms", "100");

@@ -1,6 +1,7 @@
 /* /clock rows written by nd_trial_file_append (TRIAL_FORMAT.md "Clock
  * pairs"): one at the first set, one at every set flagged gap, restart or
- * reconnect, and one whenever host_ns advanced ND_TRIAL_CLOCK_PERIOD_NS; the
+ * reconnect, and one at the last set of a read (sets read together share
+ * host_ns) once host_ns advanced ND_TRIAL_CLOCK_PERIOD_NS; the
  * device clock unwrapped across its 32-bit wrap and restarted at a device
  * restart; -1 for sets without a device time; realtime = monotonic + the
  * host's offset. Expected rows are derived here from those rules and the
@@ -43,8 +44,10 @@ int main(void)
         return nd_test_finish("test_trial_clock");
     }
 
-    /* 20 s at 1 kHz. Host time: 1 ms per set, plus 3 s of silence before
-     * set 12000 (a reconnect). Device time in us starts 6 s before its
+    /* 20 s at 1 kHz. Host time: 1 ms per set, one set per read up to set
+     * 10000, then reads of 25 sets stamped with the read's time (a coalesced
+     * read: the newest set's arrival), plus 3 s of silence before set 12000
+     * (a reconnect). Device time in us starts 6 s before its
      * 32-bit wrap, so it wraps at set 6000; the device restarts at set 15000
      * (seq and device clock start again). Sets 8000..8999 carry no device
      * time (0 = unknown). A gap of 5 sets before set 5000. */
@@ -66,7 +69,8 @@ int main(void)
             dev_us = 1000 + x->seq * 1000;
         }
         x->dev_t_us = (i >= 8000 && i < 9000) ? 0 : (uint32_t)dev_us;
-        x->host_ns = host0 + i * 1000000ull + (i >= 12000 ? 3000000000ull : 0);
+        uint64_t read_end = i < 10000 ? i : i / 25 * 25 + 24;
+        x->host_ns = host0 + read_end * 1000000ull + (i >= 12000 ? 3000000000ull : 0);
         if (i == 5000) {
             x->flags = ND_SAMPLE_AFTER_GAP;
             x->gap_sets = 5;
@@ -105,8 +109,8 @@ int main(void)
             reason = ND_CLOCK_RESTART;
         else if (s[i].flags & ND_SAMPLE_AFTER_GAP)
             reason = ND_CLOCK_GAP;
-        else if (s[i].host_ns >= next)
-            reason = ND_CLOCK_PERIODIC;
+        else if (i + 1 < NSETS && s[i + 1].host_ns != s[i].host_ns && s[i].host_ns >= next)
+            reason = ND_CLOCK_PERIODIC; /* the last set of its read */
         if (reason == 255) continue;
         want[nw].i = i;
         want[nw++].reason = reason;

@@ -36,13 +36,16 @@ static void usage(FILE *out)
           "        [--notes TEXT] [--protocol SETSxREPS [--rest S] [--set-gap S]\n"
           "        [--target-left N] [--target-right N] | [--target-pct P --best-left N\n"
           "        --best-right N] [--tolerance PCT] [--leg left|right [--leg-on N]\n"
-          "        [--leg-off N]]]\n"
+          "        [--leg-off N]] [--test isometric --angle DEG]]\n"
           "                                  start a trial (a protocol counts sets, rest\n"
-          "                                  and the target zone: daemon/metrics/METRICS.md 5)\n"
+          "                                  and the target zone: daemon/metrics/METRICS.md 5;\n"
+          "                                  --test isometric: holds at knee angle DEG 0-90)\n"
           "  stop                            stop the trial (prints the summary)\n"
           "  mark KIND [DETAIL...]           event mark; `mark pain N [DETAIL]` (N = 0-10)\n"
-          "  set next [left|right|both]      end the current set of the protocol (and\n"
-          "                                  switch the working leg of the next sets)\n"
+          "  set next [left|right|both] [--angle DEG]\n"
+          "                                  end the current set of the protocol (and\n"
+          "                                  switch the working leg / knee angle of the\n"
+          "                                  next sets; the angle for isometric tests)\n"
           "  next-day-pain TRIAL_ID N [DETAIL...]\n"
           "                                  next-day pain 0-10 of a closed session; prints\n"
           "                                  the progression suggestion\n"
@@ -143,7 +146,9 @@ static cJSON *build_request(int argc, char **argv)
                    {"--tolerance", "target_tolerance_pct", true},
                    {"--leg", "leg", false},
                    {"--leg-on", "leg_on_N", true},
-                   {"--leg-off", "leg_off_N", true}};
+                   {"--leg-off", "leg_off_N", true},
+                   {"--test", "test", false},
+                   {"--angle", "angle_deg", true}};
         for (int i = 1; i < argc; i++) {
             size_t k;
             for (k = 0; k < sizeof map / sizeof *map; k++)
@@ -205,14 +210,29 @@ static cJSON *build_request(int argc, char **argv)
             cJSON_AddStringToObject(r, "detail", detail);
         }
     } else if (!strcmp(cmd, "set")) {
-        if (argc < 2 || argc > 3 || strcmp(argv[1], "next")) {
-            usage_error("%s", "set needs the action `next`: `nordctl set next [left|right|both]`");
+        if (argc < 2 || strcmp(argv[1], "next")) {
+            usage_error("%s", "set needs the action `next`: `nordctl set next [left|right|both] "
+                              "[--angle DEG]`");
             goto fail;
         }
         cJSON_Delete(r);
-        cJSON *req = nd_req_set_next();
-        if (req && argc == 3) cJSON_AddStringToObject(req, "leg", argv[2]);
-        return req;
+        r = nd_req_set_next();
+        for (int i = 2; r && i < argc; i++) {
+            if (!strcmp(argv[i], "--angle")) {
+                if (++i >= argc) goto missing;
+                if (cJSON_GetObjectItemCaseSensitive(r, "angle_deg")) {
+                    usage_error("%s", "set next: --angle given twice");
+                    goto fail;
+                }
+                if (parse_number(argv[i], "--angle", &v)) goto fail;
+                cJSON_AddNumberToObject(r, "angle_deg", v);
+            } else if (!cJSON_GetObjectItemCaseSensitive(r, "leg")) {
+                cJSON_AddStringToObject(r, "leg", argv[i]);
+            } else {
+                goto extra;
+            }
+        }
+        return r;
     } else if (!strcmp(cmd, "next-day-pain")) {
         if (argc < 3) {
             usage_error("%s", "next-day-pain needs TRIAL_ID and a rating 0-10, e.g. "

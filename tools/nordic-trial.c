@@ -102,8 +102,9 @@ static void print_sets(nd_trial_reader *r, const nd_trial_info *in)
 {
     const nd_set_plan *p = &in->meta.plan;
     if (p->sets == 0) return;
-    printf("sets:            %llu of %u planned (%u reps each, rest %g s)\n",
-           (unsigned long long)in->sets, p->sets, p->reps, p->rest_s);
+    printf("sets:            %llu of %u planned (%u %s each, rest %g s)\n",
+           (unsigned long long)in->sets, p->sets, p->reps,
+           p->test == ND_TEST_ISOMETRIC ? "isometric holds" : "reps", p->rest_s);
     nd_set_result rows[64];
     char err[512];
     long n = nd_trial_reader_read_sets(r, rows, 64, err, sizeof err);
@@ -118,6 +119,9 @@ static void print_sets(nd_trial_reader *r, const nd_trial_info *in)
                s->index, s->reps_done, s->reps_planned, s->mean_peak_N[ND_LEFT],
                s->mean_peak_N[ND_RIGHT], s->mean_asymmetry_pct, s->decline_pct[ND_LEFT],
                s->decline_pct[ND_RIGHT], s->pain, s->rest_after_s, nd_set_end_name(s->ended_by));
+        if (s->test == ND_TEST_ISOMETRIC)
+            printf("         isometric at %g deg, %s\n", s->angle_deg,
+                   s->leg == ND_SIDE_NONE ? "both legs" : nd_side_name(s->leg));
     }
 }
 

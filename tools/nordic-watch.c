@@ -48,8 +48,9 @@ typedef struct view {
     int live_reps;
     /* the protocol's set/rep/rest (live "set"), the last rep's target zone */
     bool have_set;
-    char set_phase[16], last_zone[16], set_leg[8];
+    char set_phase[16], last_zone[16], set_leg[8], set_test[12];
     int set_k, set_n, rep_j, rep_m;
+    double set_angle; /* isometric tests: knee angle of the set */
     double rest_remaining;
     /* reps of the current (or last) trial */
     rep_row reps[MAX_REPS];
@@ -57,6 +58,7 @@ typedef struct view {
     /* last trial summary */
     bool have_summary;
     char summary_trial[72], flags[96];
+    char iso[200]; /* isometric test: best hold per leg and asymmetry per angle */
     double max[2], mean[2], sum_asym, pain;
     int sum_reps;
     /* message accounting (kept by the client library) */
@@ -144,6 +146,8 @@ static void on_live(view *v, const cJSON *j)
         copy_str(v->set_phase, sizeof v->set_phase, set, "phase");
         copy_str(v->last_zone, sizeof v->last_zone, set, "last_rep_zone");
         copy_str(v->set_leg, sizeof v->set_leg, set, "leg");
+        copy_str(v->set_test, sizeof v->set_test, set, "test");
+        v->set_angle = num(set, "angle_deg");
         v->set_k = (int)num(set, "set");
         v->set_n = (int)num(set, "sets_planned");
         v->rep_j = (int)num(set, "rep");
@@ -200,6 +204,16 @@ static void on_trial(view *v, const cJSON *j)
         if (cJSON_IsString(f) && used < sizeof v->flags)
             used += (size_t)snprintf(v->flags + used, sizeof v->flags - used, "%s%s",
                                      used ? " " : "", f->valuestring);
+    }
+    v->iso[0] = '\0';
+    used = 0;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(s, "isometric"))
+    {
+        if (used < sizeof v->iso)
+            used += (size_t)snprintf(
+                v->iso + used, sizeof v->iso - used, "%s%g deg L %.1f R %.1f asym %+.1f %%",
+                used ? "; " : "isometric: ", num(f, "angle_deg"), num(f, "best_left_N"),
+                num(f, "best_right_N"), num(f, "asymmetry_pct"));
     }
 }
 
@@ -339,8 +353,14 @@ static void render(frame *f, const view *v, const char *endpoint)
         if (!strcmp(v->set_phase, "rest"))
             snprintf(rest, sizeof rest, "  REST %s s left",
                      fmt_num(a, sizeof a, v->rest_remaining, 0));
-        line(f, "\x1b[1mSET %d of %d  rep %d of %d\x1b[0m  (%s)%s  leg: %s  last rep zone: %s",
-             v->set_k, v->set_n, v->rep_j, v->rep_m, v->set_phase, rest, v->set_leg, v->last_zone);
+        if (!strcmp(v->set_test, "isometric"))
+            line(f, "\x1b[1mISOMETRIC %g deg  SET %d of %d  hold %d of %d\x1b[0m  (%s)%s  leg: %s",
+                 v->set_angle, v->set_k, v->set_n, v->rep_j, v->rep_m, v->set_phase, rest,
+                 v->set_leg);
+        else
+            line(f, "\x1b[1mSET %d of %d  rep %d of %d\x1b[0m  (%s)%s  leg: %s  last rep zone: %s",
+                 v->set_k, v->set_n, v->rep_j, v->rep_m, v->set_phase, rest, v->set_leg,
+                 v->last_zone);
     }
     line(f, "%s", "");
 
@@ -368,8 +388,8 @@ static void render(frame *f, const view *v, const char *endpoint)
              fmt_num(b, sizeof b, v->max[1], 1), fmt_num(c, sizeof c, v->mean[0], 1),
              fmt_num(d, sizeof d, v->mean[1], 1), fmt_num(e, sizeof e, v->sum_asym, -1),
              fmt_num(g, sizeof g, v->pain, 0));
-        line(f, "flags: %s%s\x1b[0m", v->flags[0] ? "\x1b[1;33m" : "",
-             v->flags[0] ? v->flags : "none");
+        line(f, "flags: %s%s\x1b[0m  %s", v->flags[0] ? "\x1b[1;33m" : "",
+             v->flags[0] ? v->flags : "none", v->iso);
     } else {
         line(f, "%s", "last trial: -");
         line(f, "%s", "");

@@ -18,6 +18,13 @@ struct nd_publisher {
     nd_status_snapshot last_status;
     char last_status_trial[ND_TRIAL_ID_MAX + 1];
     double last_status_t;
+    /* The prefixes subscribed now (XPUB reports each subscription, and an
+     * unsubscription once the last subscriber of a prefix left or went
+     * away), so that topics nobody wants cost nothing. */
+    char subs[ND_PUB_MAX_PREFIXES][ND_PUB_PREFIX_MAX + 1];
+    size_t sub_len[ND_PUB_MAX_PREFIXES];
+    int nsubs;
+    bool subs_overflow; /* more distinct prefixes than tracked: assume all wanted */
 };
 
 nd_publisher *nd_publisher_open(void *zctx, const nd_publisher_options *opt, char *err,
@@ -121,6 +128,47 @@ static cJSON *status_body(nd_publisher *p, const nd_status_snapshot *s)
     return nd_json_status(&now);
 }
 
+static int find_prefix(const nd_publisher *p, const char *prefix, size_t len)
+{
+    for (int i = 0; i < p->nsubs; i++)
+        if (p->sub_len[i] == len && !memcmp(p->subs[i], prefix, len)) return i;
+    return -1;
+}
+
+/* A (un)subscription: only prefixes no longer than a topic name can match. */
+static void track_subscription(nd_publisher *p, bool subscribe, const char *prefix, size_t len)
+{
+    if (len > ND_PUB_PREFIX_MAX) return;
+    int i = find_prefix(p, prefix, len);
+    if (subscribe && i < 0) {
+        if (p->nsubs == ND_PUB_MAX_PREFIXES) {
+            p->subs_overflow = true;
+            return;
+        }
+        memcpy(p->subs[p->nsubs], prefix, len);
+        p->sub_len[p->nsubs++] = len;
+    } else if (!subscribe && i >= 0) {
+        p->nsubs--;
+        memcpy(p->subs[i], p->subs[p->nsubs], p->sub_len[p->nsubs]);
+        p->sub_len[i] = p->sub_len[p->nsubs];
+    }
+}
+
+bool nd_publisher_wanted(const nd_publisher *p, nd_topic topic)
+{
+    if (p->subs_overflow) return true;
+    const char *name = nd_topic_name(topic);
+    size_t n = strlen(name);
+    for (int i = 0; i < p->nsubs; i++)
+        if (p->sub_len[i] <= n && !memcmp(p->subs[i], name, p->sub_len[i])) return true;
+    return false;
+}
+
+bool nd_publisher_has_subscribers(const nd_publisher *p)
+{
+    return p->subs_overflow || p->nsubs > 0;
+}
+
 void nd_publisher_service(nd_publisher *p)
 {
     char buf[64];
@@ -128,9 +176,11 @@ void nd_publisher_service(nd_publisher *p)
     for (;;) {
         int n = zmq_recv(p->sock, buf, sizeof buf, ZMQ_DONTWAIT);
         if (n < 0) break;
-        if (n >= 1 && buf[0] == 1) {
+        if (n < 1 || (buf[0] != 0 && buf[0] != 1)) continue;
+        size_t len = (size_t)n - 1 > sizeof buf - 1 ? sizeof buf - 1 : (size_t)n - 1;
+        track_subscription(p, buf[0] == 1, buf + 1, len);
+        if (buf[0] == 1) {
             p->stats.subscriptions++;
-            size_t len = (size_t)n - 1 > sizeof buf - 1 ? sizeof buf - 1 : (size_t)n - 1;
             /* Prefix match, as ZeroMQ does: "" and "s".."status" get status. */
             if (len <= 6 && !memcmp(buf + 1, "status", len)) resend = true;
         }

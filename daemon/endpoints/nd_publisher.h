@@ -19,6 +19,7 @@
 #ifndef ND_PUBLISHER_H
 #define ND_PUBLISHER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nd_endpoints.h"
@@ -65,6 +66,15 @@ int nd_publish_json(nd_publisher *p, nd_topic topic, const char *trial_id, doubl
  * last status to new status subscribers. Called by every publish function;
  * call it yourself when idle at least a few times a second. */
 void nd_publisher_service(nd_publisher *p);
+
+/* Whether any subscriber's prefix matches the topic now, as of the last
+ * nd_publisher_service (a message nobody would receive need not be built).
+ * Up to ND_PUB_MAX_PREFIXES distinct prefixes are tracked; beyond that every
+ * topic counts as wanted. */
+#define ND_PUB_MAX_PREFIXES 32
+#define ND_PUB_PREFIX_MAX   15 /* longer prefixes match no topic name */
+bool nd_publisher_wanted(const nd_publisher *p, nd_topic topic);
+bool nd_publisher_has_subscribers(const nd_publisher *p);
 
 /* The underlying socket, e.g. to wait in zmq_poll for subscriptions. */
 void *nd_publisher_socket(nd_publisher *p);

@@ -85,6 +85,17 @@ typedef struct nd_rep_result {
     double impulse_Ns[2];
 } nd_rep_result;
 
+/* Isometric test (METRICS.md 5.7): the best hold per leg at one knee angle
+ * and the asymmetry of those bests, 100 (L - R)/max(L, R). At most 8
+ * distinct angles per session (the daemon refuses a ninth): the summary
+ * travels by value on the message bus, so it stays small. */
+#define ND_ISO_MAX_ANGLES 8
+typedef struct nd_iso_angle_result {
+    double angle_deg;
+    double best_N[2];     /* NaN when no set at this angle worked that leg */
+    double asymmetry_pct; /* NaN unless both legs have a best and max > 0 */
+} nd_iso_angle_result;
+
 typedef struct nd_trial_summary {
     uint32_t reps;
     uint32_t discarded_reps; /* shorter than min_rep_s */
@@ -108,6 +119,9 @@ typedef struct nd_trial_summary {
     uint32_t suggestion_sets, suggestion_reps;
     char suggestion[160];       /* one line naming the rule and its reason */
     double block_asymmetry_pct; /* single-leg blocks (METRICS.md 5.7), NaN without both */
+    bool isometric;             /* an isometric test session (METRICS.md 5.7) */
+    uint32_t iso_angles;        /* entries of iso, in order of first appearance */
+    nd_iso_angle_result iso[ND_ISO_MAX_ANGLES];
 } nd_trial_summary;
 
 /* What a live view needs, cheap to read often. */

@@ -38,6 +38,10 @@ typedef struct nd_session_outcome {
      * reps of the left-leg and right-leg sets. */
     double block_sum_N[2];
     uint32_t block_reps[2];
+    /* Isometric tests (METRICS.md 5.7): best hold per leg per knee angle,
+     * in order of first appearance (asymmetry_pct filled by the summary). */
+    uint32_t iso_angles;
+    nd_iso_angle_result iso[ND_ISO_MAX_ANGLES];
 } nd_session_outcome;
 
 typedef enum nd_progression_rule {

@@ -15,12 +15,30 @@ void nd_set_plan_default(nd_set_plan *p)
     p->leg = ND_SIDE_NONE;
     p->leg_on_N = 50;
     p->leg_off_N = 25;
+    p->test = ND_TEST_NORDIC;
+    p->angle_deg = NAN;
     for (int leg = 0; leg < 2; leg++) p->zone_lo_N[leg] = p->zone_hi_N[leg] = NAN;
 }
 
 void nd_set_plan_normalise(nd_set_plan *p)
 {
     if (p->sets == 0) nd_set_plan_default(p);
+}
+
+const char *nd_set_test_name(nd_set_test t)
+{
+    return t == ND_TEST_ISOMETRIC ? "isometric" : "nordic";
+}
+
+int nd_set_test_parse(const char *text, nd_set_test *out)
+{
+    if (!strcmp(text, "nordic"))
+        *out = ND_TEST_NORDIC;
+    else if (!strcmp(text, "isometric"))
+        *out = ND_TEST_ISOMETRIC;
+    else
+        return -1;
+    return 0;
 }
 
 bool nd_set_plan_has_zone(const nd_set_plan *p)
@@ -46,6 +64,17 @@ int nd_set_plan_validate(const nd_set_plan *p, char *err, size_t errlen)
                         "single-leg thresholds need 0 <= leg_off_N <= leg_on_N <= 1e5, "
                         "got on %g, off %g",
                         p->leg_on_N, p->leg_off_N),
+               -1;
+    if (p->test != ND_TEST_NORDIC && p->test != ND_TEST_ISOMETRIC)
+        return snprintf(err, errlen, "test must be nordic or isometric"), -1;
+    if (p->test == ND_TEST_ISOMETRIC &&
+        !(p->angle_deg >= 0 && p->angle_deg <= ND_ISO_ANGLE_MAX_DEG))
+        return snprintf(err, errlen, "an isometric test needs a knee angle of 0 to %g deg, got %g",
+                        ND_ISO_ANGLE_MAX_DEG, p->angle_deg),
+               -1;
+    if (p->test == ND_TEST_NORDIC && !isnan(p->angle_deg))
+        return snprintf(err, errlen, "a knee angle (%g deg) is for isometric tests only",
+                        p->angle_deg),
                -1;
     for (int leg = 0; leg < 2; leg++) {
         double lo = p->zone_lo_N[leg], hi = p->zone_hi_N[leg];
@@ -97,10 +126,33 @@ nd_zone_verdict nd_set_zone_verdict(const nd_set_plan *p, const nd_rep_result *r
     return above ? ND_ZONE_ABOVE : ND_ZONE_IN;
 }
 
+/* The best hold per leg at the row's angle: a bilateral set gives both
+ * legs, a single-leg set its working leg only. */
+static void iso_add(nd_session_outcome *o, const nd_set_result *r)
+{
+    uint32_t k = 0;
+    while (k < o->iso_angles && o->iso[k].angle_deg != r->angle_deg) k++;
+    if (k == o->iso_angles) {
+        /* The daemon refuses a ninth angle; angles beyond the summary's
+         * room (only in a hand-made file) are not summarised. */
+        if (k == ND_ISO_MAX_ANGLES) return;
+        o->iso_angles++;
+        o->iso[k] = (nd_iso_angle_result){r->angle_deg, {NAN, NAN}, NAN};
+    }
+    for (int leg = 0; leg < 2; leg++) {
+        bool works =
+            r->leg == ND_SIDE_NONE || r->leg == (leg == ND_LEFT ? ND_SIDE_LEFT : ND_SIDE_RIGHT);
+        double p = r->max_peak_N[leg];
+        if (works && (isnan(o->iso[k].best_N[leg]) || p > o->iso[k].best_N[leg]))
+            o->iso[k].best_N[leg] = p;
+    }
+}
+
 static void outcome_add(nd_session_outcome *o, const nd_set_result *r)
 {
     if (r->reps_done == 0) return; /* an empty set counts as not done */
-    if (r->leg == ND_SIDE_LEFT || r->leg == ND_SIDE_RIGHT) {
+    if (r->test == ND_TEST_ISOMETRIC) iso_add(o, r);
+    if (r->test == ND_TEST_NORDIC && (r->leg == ND_SIDE_LEFT || r->leg == ND_SIDE_RIGHT)) {
         int w = r->leg == ND_SIDE_LEFT ? ND_LEFT : ND_RIGHT;
         o->block_sum_N[w] += r->mean_peak_N[w] * r->reps_done;
         o->block_reps[w] += r->reps_done;
@@ -142,6 +194,7 @@ void nd_sets_init(nd_sets *t, const nd_set_plan *plan, double fs)
     t->outcome.reps_planned = plan->reps;
     t->outcome.max_pain = -1;
     t->leg = plan->leg;
+    t->angle_deg = plan->angle_deg;
     reset_current(t);
 }
 
@@ -165,7 +218,21 @@ void nd_sets_summarise_outcome(const nd_set_plan *plan, const nd_session_outcome
 {
     if (plan->sets == 0) return;
     nd_suggestion sug;
-    nd_progression_suggest(&plan->rules, o, next_day_pain, &sug);
+    if (plan->test == ND_TEST_ISOMETRIC) {
+        /* A test, not a dose: the progression ladder does not apply. */
+        sug = (nd_suggestion){.rule = ND_RULE_NONE, .sets = plan->sets, .reps = plan->reps};
+        snprintf(sug.text, sizeof sug.text, "isometric test: no progression rule applies");
+    } else {
+        nd_progression_suggest(&plan->rules, o, next_day_pain, &sug);
+    }
+    s->isometric = plan->test == ND_TEST_ISOMETRIC;
+    s->iso_angles = o->iso_angles;
+    for (uint32_t k = 0; k < o->iso_angles; k++) {
+        s->iso[k] = o->iso[k];
+        double l = o->iso[k].best_N[ND_LEFT], r = o->iso[k].best_N[ND_RIGHT];
+        double mx = l > r ? l : r;
+        s->iso[k].asymmetry_pct = !isnan(l) && !isnan(r) && mx > 0 ? 100.0 * (l - r) / mx : NAN;
+    }
     s->sets_planned = o->sets_planned;
     s->sets_done = o->sets_done;
     s->max_set_pain = o->max_pain;
@@ -212,6 +279,8 @@ static void end_current(nd_sets *t, uint64_t i_end_empty, nd_set_end how)
     }
     r->mean_asymmetry_pct = t->n_asym && t->leg == ND_SIDE_NONE ? t->sum_asym / t->n_asym : NAN;
     r->leg = t->leg;
+    r->test = t->plan.test;
+    r->angle_deg = t->angle_deg;
     /* A = 100 (L - R) / max: positive means the right leg is the weaker one. */
     r->weaker_side = isnan(r->mean_asymmetry_pct) || r->mean_asymmetry_pct == 0 ? ND_SIDE_NONE
                      : r->mean_asymmetry_pct > 0                                ? ND_SIDE_RIGHT
@@ -278,6 +347,11 @@ void nd_sets_switch_leg(nd_sets *t, nd_side leg)
     if (nd_sets_active(t)) t->leg = leg;
 }
 
+void nd_sets_set_angle(nd_sets *t, double angle_deg)
+{
+    if (nd_sets_active(t) && t->plan.test == ND_TEST_ISOMETRIC) t->angle_deg = angle_deg;
+}
+
 double nd_sets_block_asymmetry(const nd_session_outcome *o)
 {
     if (!o->block_reps[ND_LEFT] || !o->block_reps[ND_RIGHT]) return NAN;
@@ -323,6 +397,7 @@ void nd_sets_live(const nd_sets *t, uint64_t i, nd_set_live *out)
 {
     memset(out, 0, sizeof *out);
     out->last_rep_zone = t->last_zone;
+    out->angle_deg = NAN;
     if (!nd_sets_active(t)) return;
     out->sets_planned = t->plan.sets;
     out->reps_planned = t->plan.reps;
@@ -330,6 +405,8 @@ void nd_sets_live(const nd_sets *t, uint64_t i, nd_set_live *out)
     out->set = t->ended + 1;
     out->rep = t->reps;
     out->leg = t->leg;
+    out->test = t->plan.test;
+    out->angle_deg = t->angle_deg;
     if (t->reps > 0) {
         out->phase = ND_SET_PHASE_ACTIVE;
     } else if (t->pending) {
@@ -398,6 +475,7 @@ int nd_session_recompute(const nd_metric_settings *s, double fs, const nd_subjec
                     nd_sets_switch_leg(&t, in->leg);
                     nd_metrics_set_leg(m, in->leg, plan->leg_on_N, plan->leg_off_N);
                 }
+                if (in->set_angle) nd_sets_set_angle(&t, in->angle_deg);
             } else {
                 nd_sets_pain(&t, in->pain);
             }

@@ -26,6 +26,16 @@
 #define ND_SETS_GAP_DEFAULT_S  60.0
 #define ND_SETS_MAX_SETS       20
 #define ND_SETS_MAX_REPS       50
+#define ND_ISO_ANGLE_MAX_DEG   90.0
+
+/* What the session tests (METRICS.md 5.7): eccentric Nordic reps, or
+ * isometric holds at a knee angle entered by the operator. */
+typedef enum nd_set_test {
+    ND_TEST_NORDIC = 0,
+    ND_TEST_ISOMETRIC = 1,
+} nd_set_test;
+const char *nd_set_test_name(nd_set_test t);               /* "nordic", "isometric" */
+int nd_set_test_parse(const char *text, nd_set_test *out); /* 0 ok, -1 unknown */
 
 #define ND_SETS_BEST_SOURCE_MAX 255 /* bytes of nd_set_plan.best_source */
 
@@ -41,6 +51,10 @@ typedef struct nd_set_plan {
      * sets (NONE: both legs) and its rep thresholds on that leg's force. */
     nd_side leg;
     double leg_on_N, leg_off_N; /* defaults 50 and 25 N; 0 <= off <= on <= 1e5 */
+    /* Isometric test (5.7): every rep is a hold; angle_deg is the knee angle
+     * of the first sets, [0, 90]; NaN for a Nordic session. */
+    nd_set_test test;
+    double angle_deg;
     /* Where the best a target_pct was taken of came from ("" = not said),
      * stored with the zone; no effect on the metrics. */
     char best_source[ND_SETS_BEST_SOURCE_MAX + 1];
@@ -50,7 +64,8 @@ typedef struct nd_set_plan {
 void nd_set_plan_default(nd_set_plan *p);
 /* A plan without sets (e.g. a zeroed request) becomes the default plan. */
 void nd_set_plan_normalise(nd_set_plan *p);
-/* Ranges above; zone bounds finite, 0 <= lo <= hi, or both NaN. */
+/* Ranges above; zone bounds finite, 0 <= lo <= hi, or both NaN; an
+ * isometric plan has an angle in [0, 90], a Nordic one none (NaN). */
 int nd_set_plan_validate(const nd_set_plan *p, char *err, size_t errlen);
 bool nd_set_plan_has_zone(const nd_set_plan *p);
 
@@ -78,6 +93,8 @@ typedef struct nd_set_result {
     int pain;              /* 0..10, -1 none entered (the last entered wins) */
     nd_set_end ended_by;
     nd_side leg; /* working leg (NONE: both); single-leg sets have no asymmetry */
+    nd_set_test test;
+    double angle_deg; /* isometric: knee angle of the holds; NaN for Nordic sets */
 } nd_set_result;
 
 typedef enum nd_set_phase {
@@ -106,7 +123,9 @@ typedef struct nd_set_live {
     uint32_t set, sets_planned; /* the set being done or next (rest: the next one) */
     uint32_t rep, reps_planned; /* reps in that set so far */
     uint32_t sets_ended;
-    nd_side leg;             /* working leg of the set being done or next */
+    nd_side leg; /* working leg of the set being done or next */
+    nd_set_test test;
+    double angle_deg;        /* isometric: knee angle of that set; NaN for Nordic */
     double rest_elapsed_s;   /* since the last set ended (rest phase), else 0 */
     double rest_remaining_s; /* max(0, rest_s - elapsed) in the rest phase, else 0 */
     nd_zone_verdict last_rep_zone;
@@ -132,6 +151,7 @@ typedef struct nd_sets {
     nd_zone_verdict last_zone;
     nd_session_outcome outcome; /* over the rows emitted so far */
     nd_side leg;                /* working leg of the set in progress */
+    double angle_deg;           /* isometric: knee angle of the set in progress */
 } nd_sets;
 
 /* plan copied; fs > 0. An inactive tracker (plan->sets == 0) ignores input. */
@@ -147,8 +167,11 @@ int nd_sets_next(nd_sets *t, uint64_t i, nd_set_result *out);
  * right after nd_sets_next. The caller switches the engine's detection
  * (nd_metrics_set_leg) with the plan's leg thresholds. */
 void nd_sets_switch_leg(nd_sets *t, nd_side leg);
+/* The knee angle from the coming set on (isometric tests, 5.7); call right
+ * after nd_sets_next. Ignored for a Nordic session. */
+void nd_sets_set_angle(nd_sets *t, double angle_deg);
 /* Block asymmetry 100 (L - R)/max(L, R) of the mean working-leg peaks of
- * the left and right blocks; NaN unless both blocks have reps. */
+ * the left and right Nordic blocks; NaN unless both blocks have reps. */
 double nd_sets_block_asymmetry(const nd_session_outcome *o);
 /* A pain rating 0..10: to the set with reps in progress, else the last
  * ended set still open for it, else the coming set. */
@@ -178,6 +201,8 @@ typedef struct nd_set_input {
     int pain;
     bool switch_leg; /* NEXT: the following sets are for leg */
     nd_side leg;
+    bool set_angle; /* NEXT: the following sets are at angle_deg (isometric) */
+    double angle_deg;
 } nd_set_input;
 
 /* Offline: replays the metrics engine and the tracker over stored force and

@@ -84,6 +84,8 @@ typedef struct nd_msg {
         struct {
             bool switch_leg; /* the following sets are for leg (single-leg blocks) */
             nd_side leg;
+            bool set_angle; /* the following sets are at angle_deg (isometric tests) */
+            double angle_deg;
         } set_next;
         struct {
             char trial_id[65]; /* the writer finds its file in the data directory */

@@ -92,6 +92,7 @@ struct nd_ring {
     /* Producer-private state; overrun is read by stats only. */
     _Alignas(ND_RING_LINE) struct {
         uint64_t head;       /* == published between reserve/publish pairs */
+        uint64_t staged;     /* end of the sets nd_ring_stage wrote (>= head) */
         uint64_t claim;      /* private mirror of `claimed` */
         uint64_t cached_min; /* lowest lossless cursor last time we looked */
         _Atomic uint64_t overrun;
@@ -235,22 +236,22 @@ static uint64_t nd_ring_min_lossless(nd_ring *r)
     return min;
 }
 
-size_t nd_ring_reserve(nd_ring *r, size_t want, uint64_t *pos)
+/* Room for up to want sets from position `from` (>= head): lossless
+ * consumers' cursors bound it; the claim covers what is handed out. */
+static size_t reserve_from(nd_ring *r, uint64_t from, size_t want)
 {
-    uint64_t head = r->prod.head;
     size_t capacity = nd_ring_capacity(r);
-    *pos = head;
     if (want > capacity) want = capacity;
     if (r->nlossless > 0) {
-        uint64_t free_slots = r->prod.cached_min + capacity - head;
+        uint64_t free_slots = r->prod.cached_min + capacity - from;
         if (free_slots < want) {
             r->prod.cached_min = nd_ring_min_lossless(r);
-            free_slots = r->prod.cached_min + capacity - head;
+            free_slots = r->prod.cached_min + capacity - from;
         }
         if (free_slots < want) want = (size_t)free_slots;
     }
     if (want == 0) return 0;
-    uint64_t end = head + want;
+    uint64_t end = from + want;
     if (end > r->prod.claim) {
         r->prod.claim = end;
         atomic_store_explicit(&r->claimed, end, memory_order_relaxed);
@@ -259,6 +260,12 @@ size_t nd_ring_reserve(nd_ring *r, size_t want, uint64_t *pos)
         nd_fence(memory_order_release);
     }
     return want;
+}
+
+size_t nd_ring_reserve(nd_ring *r, size_t want, uint64_t *pos)
+{
+    *pos = r->prod.head;
+    return reserve_from(r, r->prod.head, want);
 }
 
 static void nd_ring_futex_wake(struct nd_ring_consumer *c)
@@ -304,24 +311,54 @@ void nd_ring_publish(nd_ring *r, uint64_t end)
     if (atomic_load_explicit(&r->sleepers, memory_order_seq_cst) != 0) nd_ring_wake_due(r, end);
 }
 
+/* Copies sets into the slots from `from`; returns how many found room. */
+static size_t copy_in(nd_ring *r, uint64_t from, const nd_sample *sets, size_t n)
+{
+    size_t got = reserve_from(r, from, n);
+    if (got == 0) return 0;
+    size_t capacity = nd_ring_capacity(r);
+    uint64_t slot = from & atomic_load_explicit(&r->base.mask, memory_order_relaxed);
+    size_t first = got;
+    if (slot + first > capacity) first = (size_t)(capacity - slot);
+    memcpy(&r->base.slots[slot], sets, first * sizeof(nd_sample));
+    if (got > first) memcpy(r->base.slots, sets + first, (got - first) * sizeof(nd_sample));
+    return got;
+}
+
+size_t nd_ring_stage(nd_ring *r, const nd_sample *sets, size_t n)
+{
+    if (r->prod.staged < r->prod.head) r->prod.staged = r->prod.head;
+    size_t placed = copy_in(r, r->prod.staged, sets, n);
+    r->prod.staged += placed;
+    if (placed < n && r->prod.staged > r->prod.head) {
+        /* Full: let the consumers see (and release) what waits, then retry
+         * once, as nd_ring_push would have published it already. */
+        nd_ring_commit(r);
+        size_t more = copy_in(r, r->prod.staged, sets + placed, n - placed);
+        r->prod.staged += more;
+        placed += more;
+    }
+    if (placed < n) atomic_fetch_add_explicit(&r->prod.overrun, n - placed, memory_order_relaxed);
+    return placed;
+}
+
+void nd_ring_commit(nd_ring *r)
+{
+    if (r->prod.staged > r->prod.head) nd_ring_publish(r, r->prod.staged);
+}
+
 size_t nd_ring_push(nd_ring *r, const nd_sample *sets, size_t n)
 {
+    nd_ring_commit(r); /* never reorder: sets staged earlier go first */
     size_t placed = 0;
     /* More than one capacity may be offered; loop so long as space remains. */
     while (placed < n) {
-        uint64_t pos;
-        size_t got = nd_ring_reserve(r, n - placed, &pos);
+        size_t got = copy_in(r, r->prod.head, sets + placed, n - placed);
         if (got == 0) break;
-        size_t capacity = nd_ring_capacity(r);
-        uint64_t slot = pos & atomic_load_explicit(&r->base.mask, memory_order_relaxed);
-        size_t first = got;
-        if (slot + first > capacity) first = (size_t)(capacity - slot);
-        memcpy(&r->base.slots[slot], sets + placed, first * sizeof(nd_sample));
-        if (got > first)
-            memcpy(r->base.slots, sets + placed + first, (got - first) * sizeof(nd_sample));
-        nd_ring_publish(r, pos + got);
+        nd_ring_publish(r, r->prod.head + got);
         placed += got;
     }
+    r->prod.staged = r->prod.head;
     if (placed < n) atomic_fetch_add_explicit(&r->prod.overrun, n - placed, memory_order_relaxed);
     return placed;
 }
@@ -445,6 +482,16 @@ size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, 
     if (pos_out) *pos_out = pos;
     atomic_store_explicit(&c->pos, pos + n, memory_order_relaxed);
     return n;
+}
+
+uint64_t nd_ring_pass_over(nd_ring *r, int consumer)
+{
+    struct nd_ring_consumer *c = nd_ring_cons(r, consumer, ND_RING_LOSSY, "pass_over");
+    if (!c) return 0;
+    uint64_t pos = atomic_load_explicit(&c->pos, memory_order_relaxed);
+    uint64_t pub = atomic_load_explicit(&r->published, memory_order_acquire);
+    atomic_store_explicit(&c->pos, pub, memory_order_relaxed);
+    return pub - pos;
 }
 
 /* --- waiting --- */

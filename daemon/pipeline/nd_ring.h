@@ -65,6 +65,13 @@ void nd_ring_publish(nd_ring *r, uint64_t end);
 /* Convenience: reserve+copy+publish; sets it could not place are counted as
  * overrun. Returns how many were placed. */
 size_t nd_ring_push(nd_ring *r, const nd_sample *sets, size_t n);
+/* Batching by read: stage copies sets in (counting what finds no room as
+ * overrun, like push) without making them visible; commit publishes all
+ * staged sets at once, so consumers wake once per device read, not once per
+ * frame (RING.md, "Wake-ups"). A stage that finds the ring full commits what
+ * waits and retries once. push commits first, so order is kept. */
+size_t nd_ring_stage(nd_ring *r, const nd_sample *sets, size_t n);
+void nd_ring_commit(nd_ring *r);
 uint64_t nd_ring_published(const nd_ring *r);
 
 /* --- lossless consumer --- */
@@ -75,6 +82,10 @@ void nd_ring_release(nd_ring *r, int consumer, uint64_t end);
 /* Copies up to max sets into out; *pos_out (may be NULL) gets the ring
  * position of out[0]. Sets lapped by the producer are skipped and counted. */
 size_t nd_ring_copy_lossy(nd_ring *r, int consumer, nd_sample *out, size_t max, uint64_t *pos_out);
+/* Moves the cursor to the newest published set without reading: the sets
+ * passed over are not counted as skipped (nobody wanted them, e.g. no live
+ * subscriber). Returns how many were passed over. */
+uint64_t nd_ring_pass_over(nd_ring *r, int consumer);
 
 /* --- both --- */
 /* Block until the consumer has data, timeout_ms passes, or nd_ring_wake_all. */

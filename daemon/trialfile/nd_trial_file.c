@@ -41,6 +41,11 @@ struct nd_trial_file {
     /* Clock pairs: host time of the last row, and the device clock unwrapped
      * (NFP/1 and text devices send 32-bit microseconds that wrap every 71.6 min). */
     uint64_t next_clock_ns;
+    /* The previous set, a periodic pair's candidate once the set after it
+     * shows that it was the last of its read (its arrival stamp is then the
+     * freshest: sets read together share the read's time). */
+    nd_trial_clock_row prev;
+    bool have_prev, prev_has_row;
     uint32_t last_dev_us;
     int64_t dev_us_epoch;
     bool have_dev_us;
@@ -245,11 +250,23 @@ static int64_t realtime_of(uint64_t mono_ns)
     return (int64_t)mono_ns + offset;
 }
 
-/* A clock row for set s (stored at sample row index) when one is due. */
+/* Clock rows (TRIAL_FORMAT.md, /clock): for the first set and the first set
+ * after a gap, restart or reconnect at once; periodically for the last set of
+ * a read, once host time has advanced ND_TRIAL_CLOCK_PERIOD_NS since the
+ * previous row. Sets read together (a coalesced read, a multi-set frame)
+ * share the read's host_ns, which is late for all but the newest of them. */
 static int maybe_clock(nd_trial_file *tf, const nd_sample *s, uint64_t index, char *err,
                        size_t errlen)
 {
-    uint8_t reason;
+    if (tf->have_prev && !tf->prev_has_row && s->host_ns != tf->prev.host_monotonic_ns &&
+        tf->prev.host_monotonic_ns >= tf->next_clock_ns) {
+        nd_trial_clock_row row = tf->prev;
+        row.host_realtime_ns = realtime_of(row.host_monotonic_ns);
+        row.reason = ND_CLOCK_PERIODIC;
+        tf->next_clock_ns = row.host_monotonic_ns + ND_TRIAL_CLOCK_PERIOD_NS;
+        if (nd_trial_file_add_clock(tf, &row, err, errlen) < 0) return -1;
+    }
+    uint8_t reason = 0xff;
     if (tf->st.clock_rows == 0)
         reason = ND_CLOCK_FIRST;
     else if (s->flags & ND_SAMPLE_AFTER_RECONNECT)
@@ -258,20 +275,18 @@ static int maybe_clock(nd_trial_file *tf, const nd_sample *s, uint64_t index, ch
         reason = ND_CLOCK_RESTART;
     else if (s->flags & ND_SAMPLE_AFTER_GAP)
         reason = ND_CLOCK_GAP;
-    else if (s->host_ns >= tf->next_clock_ns)
-        reason = ND_CLOCK_PERIODIC;
-    else {
-        if (s->dev_t_us) unwrap_device_us(tf, s); /* follow every wrap */
-        return 0;
-    }
-    nd_trial_clock_row row = {
+    tf->prev = (nd_trial_clock_row){
         .sample_index = index,
         .seq = s->seq,
         .host_monotonic_ns = s->host_ns,
-        .host_realtime_ns = realtime_of(s->host_ns),
-        .device_time_us = unwrap_device_us(tf, s),
-        .reason = reason,
+        .device_time_us = unwrap_device_us(tf, s), /* every set: follows each wrap */
     };
+    tf->have_prev = true;
+    tf->prev_has_row = reason != 0xff;
+    if (!tf->prev_has_row) return 0;
+    nd_trial_clock_row row = tf->prev;
+    row.host_realtime_ns = realtime_of(s->host_ns);
+    row.reason = reason;
     tf->next_clock_ns = s->host_ns + ND_TRIAL_CLOCK_PERIOD_NS;
     return nd_trial_file_add_clock(tf, &row, err, errlen);
 }

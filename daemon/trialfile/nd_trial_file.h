@@ -47,8 +47,10 @@
 #define ND_TRIAL_SCHEMA         "nordic-trial"
 #define ND_TRIAL_SCHEMA_VERSION 1
 /* Additions within version 1 (root attribute schema_minor_version; absent = 0).
- * 1: the /clock dataset of clock pairs and the /sets table of sessions. */
-#define ND_TRIAL_SCHEMA_MINOR 1
+ * 1: the /clock dataset of clock pairs and the /sets table of sessions.
+ * 2: /sets fields test and angle_deg, attributes test and angle_deg
+ *    (isometric tests), the iso_* summary attributes of /reps. */
+#define ND_TRIAL_SCHEMA_MINOR 2
 /* A periodic /clock row at least this often (host time between rows). */
 #define ND_TRIAL_CLOCK_PERIOD_NS 250000000ull
 /* device_time_us of a /clock row whose device sends no timestamp. */
@@ -148,8 +150,9 @@ int nd_trial_file_storage_sizes(nd_trial_file *tf, uint64_t out[3]);
 /* Sample sets from the ring: raw[0..nch-1] and seq are stored; force_N holds
  * n*nch calibrated forces, set-major (set0 ch0, set0 ch1, ...). force_N may
  * be NULL: the file's calibration is applied. A /clock row is added for the
- * first set, for sets flagged ND_SAMPLE_AFTER_GAP/RESTART/RECONNECT, and
- * whenever host_ns has advanced ND_TRIAL_CLOCK_PERIOD_NS since the last row.
+ * first set, for sets flagged ND_SAMPLE_AFTER_GAP/RESTART/RECONNECT, and for
+ * the last set of a read (host_ns differs from the next set's) once host_ns
+ * has advanced ND_TRIAL_CLOCK_PERIOD_NS since the last row.
  * Returns 0 or -1 (failed). */
 int nd_trial_file_append(nd_trial_file *tf, const nd_sample *sets, const double *force_N, size_t n,
                          char *err, size_t errlen);

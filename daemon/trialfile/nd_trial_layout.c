@@ -153,6 +153,21 @@ int nd_trial_write_summary_attrs(hid_t r, const nd_trial_summary *s)
         rc |= nd_h5_attr_str(r, "suggestion", s->suggestion);
         rc |= nd_h5_attr_f64(r, "block_asymmetry_pct", s->block_asymmetry_pct);
     }
+    /* schema 1.2: per knee angle of an isometric test (METRICS.md 5.7) */
+    if (s->sets_planned > 0 && s->isometric && s->iso_angles > 0) {
+        double v[4][ND_ISO_MAX_ANGLES];
+        size_t n = s->iso_angles < ND_ISO_MAX_ANGLES ? s->iso_angles : ND_ISO_MAX_ANGLES;
+        for (size_t k = 0; k < n; k++) {
+            v[0][k] = s->iso[k].angle_deg;
+            v[1][k] = s->iso[k].best_N[ND_LEFT];
+            v[2][k] = s->iso[k].best_N[ND_RIGHT];
+            v[3][k] = s->iso[k].asymmetry_pct;
+        }
+        rc |= nd_h5_attr_f64_array(r, "iso_angle_deg", v[0], n);
+        rc |= nd_h5_attr_f64_array(r, "iso_best_left_N", v[1], n);
+        rc |= nd_h5_attr_f64_array(r, "iso_best_right_N", v[2], n);
+        rc |= nd_h5_attr_f64_array(r, "iso_asymmetry_pct", v[3], n);
+    }
     return rc ? -1 : 0;
 }
 
@@ -225,6 +240,22 @@ int nd_trial_read_root_attrs(hid_t f, nd_trial_meta *m, char *err, size_t errlen
     return 0;
 }
 
+/* The iso_* arrays of an isometric test (schema 1.2), all of one length. */
+static void read_iso_summary(hid_t r, nd_trial_summary *s)
+{
+    double v[4][ND_ISO_MAX_ANGLES];
+    static const char *const names[4] = {"iso_angle_deg", "iso_best_left_N", "iso_best_right_N",
+                                         "iso_asymmetry_pct"};
+    size_t n[4];
+    for (int j = 0; j < 4; j++)
+        if (nd_h5_read_f64_array(r, names[j], v[j], ND_ISO_MAX_ANGLES, &n[j]) || n[j] != n[0])
+            return;
+    s->isometric = true;
+    s->iso_angles = (uint32_t)n[0];
+    for (size_t k = 0; k < n[0]; k++)
+        s->iso[k] = (nd_iso_angle_result){v[0][k], {v[1][k], v[2][k]}, v[3][k]};
+}
+
 static bool read_flag(hid_t r, const char *name)
 {
     int64_t v = 0;
@@ -277,6 +308,7 @@ int nd_trial_read_summary_attrs(hid_t r, nd_trial_summary *s)
             s->suggestion_sets = ss;
             s->suggestion_reps = rr;
         }
+        read_iso_summary(r, s);
     }
     return 1;
 }

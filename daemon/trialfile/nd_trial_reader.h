@@ -25,7 +25,7 @@ typedef struct nd_trial_event {
 typedef struct nd_trial_info {
     nd_trial_meta meta;
     int schema_version;
-    int schema_minor; /* 0: a 1.0 file; 1: 1.1 (/clock and /sets) */
+    int schema_minor; /* 0: a 1.0 file; 1: 1.1 (/clock and /sets); 2: 1.2 (isometric) */
     char status[32];  /* "recording", "complete", "interrupted" */
     char created_utc[32], closed_utc[32], recovered_utc[32]; /* "" when absent */
     double flush_interval_s;

@@ -33,6 +33,8 @@ void nd_h5_set_to_row(const nd_set_result *r, nd_h5_set_row *row)
     row->pain = r->pain;
     row->ended_by = (uint8_t)r->ended_by;
     row->leg = (uint8_t)r->leg;
+    row->test = (uint8_t)r->test;
+    row->angle_deg = r->angle_deg;
 }
 
 void nd_h5_row_to_set(const nd_h5_set_row *row, nd_set_result *r)
@@ -61,6 +63,9 @@ void nd_h5_row_to_set(const nd_h5_set_row *row, nd_set_result *r)
     r->pain = row->pain;
     r->ended_by = row->ended_by <= ND_SET_END_STOP ? (nd_set_end)row->ended_by : ND_SET_END_STOP;
     r->leg = row->leg <= ND_SIDE_RIGHT ? (nd_side)row->leg : ND_SIDE_NONE;
+    /* A row of a file older than 1.2 has no test field: read as 0, Nordic. */
+    r->test = row->test == ND_TEST_ISOMETRIC ? ND_TEST_ISOMETRIC : ND_TEST_NORDIC;
+    r->angle_deg = r->test == ND_TEST_ISOMETRIC ? row->angle_deg : NAN;
 }
 
 static hid_t leg_enum_type(void)
@@ -72,6 +77,14 @@ static hid_t leg_enum_type(void)
     H5Tenum_insert(t, "left", &v);
     v = ND_SIDE_RIGHT;
     H5Tenum_insert(t, "right", &v);
+    return t;
+}
+
+static hid_t test_enum_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_UINT8);
+    for (uint8_t v = ND_TEST_NORDIC; v <= ND_TEST_ISOMETRIC; v++)
+        H5Tenum_insert(t, nd_set_test_name((nd_set_test)v), &v);
     return t;
 }
 
@@ -117,6 +130,10 @@ hid_t nd_h5_set_mem_type(void)
     hid_t leg = leg_enum_type();
     H5Tinsert(t, "leg", HOFFSET(nd_h5_set_row, leg), leg);
     H5Tclose(leg);
+    hid_t test = test_enum_type();
+    H5Tinsert(t, "test", HOFFSET(nd_h5_set_row, test), test);
+    H5Tclose(test);
+    F64(angle_deg);
 #undef F64
 #undef U64
 #undef U32
@@ -156,6 +173,8 @@ hid_t nd_trial_sets_create(hid_t file, const nd_set_plan *p)
     rc |= nd_h5_attr_str(d, "leg", p->leg == ND_SIDE_NONE ? "both" : nd_side_name(p->leg));
     rc |= nd_h5_attr_f64(d, "leg_on_N", p->leg_on_N);
     rc |= nd_h5_attr_f64(d, "leg_off_N", p->leg_off_N);
+    rc |= nd_h5_attr_str(d, "test", nd_set_test_name(p->test));
+    rc |= nd_h5_attr_f64(d, "angle_deg", p->angle_deg);
     rc |= nd_h5_attr_str(d, "best_source", p->best_source);
     const nd_progression_rules *r = &p->rules;
     rc |= nd_h5_attr_f64(d, "progression_acceptable_pain", r->acceptable_pain);
@@ -194,6 +213,10 @@ int nd_trial_sets_read_plan(hid_t file, nd_set_plan *p)
                                          : ND_SIDE_NONE;
     nd_h5_read_f64(d, "leg_on_N", &p->leg_on_N);
     nd_h5_read_f64(d, "leg_off_N", &p->leg_off_N);
+    char test[16] = "";
+    if (nd_h5_read_str(d, "test", test, sizeof test) == 0 && nd_set_test_parse(test, &p->test))
+        p->test = ND_TEST_NORDIC;
+    nd_h5_read_f64(d, "angle_deg", &p->angle_deg);
     /* Absent before best_source existed: "" (not said). */
     if (nd_h5_read_str(d, "best_source", p->best_source, sizeof p->best_source) != 0)
         p->best_source[0] = '\0';

@@ -26,6 +26,9 @@ typedef struct nd_h5_set_row {
     int32_t zone_reps, pain;
     uint8_t ended_by; /* enum next=0 gap=1 stop=2 */
     uint8_t leg;      /* enum both=0 left=1 right=2: the working leg */
+    /* Schema 1.2 (absent in older files: read as 0 = nordic). */
+    uint8_t test;     /* enum nordic=0 isometric=1 */
+    double angle_deg; /* isometric: knee angle; NaN for Nordic sets */
 } nd_h5_set_row;
 
 void nd_h5_set_to_row(const nd_set_result *r, nd_h5_set_row *row);

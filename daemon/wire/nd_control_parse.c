@@ -58,11 +58,13 @@ static const char *const fields_start[] = {"athlete_id",
                                            "leg",
                                            "leg_on_N",
                                            "leg_off_N",
+                                           "test",
+                                           "angle_deg",
                                            "best_source",
                                            NULL};
 static const char *const fields_mark[] = {"kind", "detail", "value", NULL};
 static const char *const fields_config[] = {"set", NULL};
-static const char *const fields_set[] = {"action", "leg", NULL};
+static const char *const fields_set[] = {"action", "leg", "angle_deg", NULL};
 static const char *const fields_next_day[] = {"trial_id", "value", "detail", NULL};
 
 static const char *const *const cmd_fields[ND_CMD_COUNT] = {
@@ -411,6 +413,29 @@ static int parse_calibrate(const cJSON *root, nd_calibrate_request *c, char *err
     return 0;
 }
 
+/* An isometric test (METRICS.md 5.7): "test" and the knee angle of the first
+ * sets, which it requires; a Nordic session takes no angle. */
+static int parse_test(const cJSON *root, nd_set_plan *p, char *err, size_t errlen)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "test");
+    if (it) {
+        char t[16];
+        if (get_string(it, "test", sizeof t - 1, false, t, sizeof t, err, errlen)) return -1;
+        if (nd_set_test_parse(t, &p->test))
+            return fail(err, errlen, "unknown test \"%s\" (valid: nordic, isometric)", t);
+    }
+    it = cJSON_GetObjectItemCaseSensitive(root, "angle_deg");
+    if (it && p->test != ND_TEST_ISOMETRIC)
+        return fail(err, errlen, "\"angle_deg\" is for \"test\": \"isometric\" only");
+    if (p->test == ND_TEST_ISOMETRIC && !it)
+        return fail(err, errlen,
+                    "\"test\": \"isometric\" needs \"angle_deg\" (knee angle 0-90, e.g. 30)");
+    if (it && get_number(it, "angle_deg", 0, ND_ISO_ANGLE_MAX_DEG, false, false, &p->angle_deg, err,
+                         errlen))
+        return -1;
+    return 0;
+}
+
 /* rest, gap and target zone of a protocol (METRICS.md section 5). */
 static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t errlen)
 {
@@ -418,11 +443,21 @@ static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t
     nd_set_plan_default(p);
     p->sets = (uint32_t)st->protocol_sets;
     p->reps = (uint32_t)st->protocol_reps;
-    static const char *const needs_protocol[] = {
-        "rest_s",     "set_gap_s",   "target_left_N", "target_right_N",
-        "target_pct", "best_left_N", "best_right_N",  "target_tolerance_pct",
-        "leg",        "leg_on_N",    "leg_off_N",     "best_source",
-        NULL};
+    static const char *const needs_protocol[] = {"rest_s",
+                                                 "set_gap_s",
+                                                 "target_left_N",
+                                                 "target_right_N",
+                                                 "target_pct",
+                                                 "best_left_N",
+                                                 "best_right_N",
+                                                 "target_tolerance_pct",
+                                                 "leg",
+                                                 "leg_on_N",
+                                                 "leg_off_N",
+                                                 "test",
+                                                 "angle_deg",
+                                                 "best_source",
+                                                 NULL};
     for (size_t i = 0; needs_protocol[i]; i++)
         if (!st->protocol[0] && cJSON_GetObjectItemCaseSensitive(root, needs_protocol[i]))
             return fail(err, errlen, "\"%s\" needs a \"protocol\" (e.g. \"3x6\")",
@@ -465,6 +500,7 @@ static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t
     if (p->leg_off_N > p->leg_on_N)
         return fail(err, errlen, "\"leg_off_N\" (%g) must not exceed \"leg_on_N\" (%g)",
                     p->leg_off_N, p->leg_on_N);
+    if (parse_test(root, p, err, errlen)) return -1;
     bool have_n = !isnan(target[0]) || !isnan(target[1]);
     bool have_best = !isnan(best[0]) || !isnan(best[1]);
     if (have_n && (!isnan(pct) || have_best))
@@ -559,6 +595,13 @@ static int parse_set(const cJSON *root, nd_set_request *s, char *err, size_t err
         if (get_side(leg, "leg", true, false, &v, err, errlen)) return -1;
         s->switch_leg = true;
         s->leg = v == 3 ? ND_SIDE_NONE : (nd_side)v;
+    }
+    const cJSON *angle = cJSON_GetObjectItemCaseSensitive(root, "angle_deg");
+    if (angle) {
+        if (get_number(angle, "angle_deg", 0, ND_ISO_ANGLE_MAX_DEG, false, false, &s->angle_deg,
+                       err, errlen))
+            return -1;
+        s->set_angle = true;
     }
     return 0;
 }

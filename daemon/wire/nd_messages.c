@@ -162,6 +162,8 @@ cJSON *nd_json_set_live(const nd_set_live *s)
     nd_json_add_number(o, "rest_remaining_s", s->rest_remaining_s);
     cJSON_AddStringToObject(o, "last_rep_zone", nd_zone_verdict_name(s->last_rep_zone));
     cJSON_AddStringToObject(o, "leg", s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
+    cJSON_AddStringToObject(o, "test", nd_set_test_name(s->test));
+    nd_json_add_number(o, "angle_deg", s->angle_deg);
     return o;
 }
 
@@ -195,6 +197,8 @@ cJSON *nd_json_set_result(const nd_set_result *r)
         cJSON_AddNullToObject(o, "pain");
     cJSON_AddStringToObject(o, "ended_by", nd_set_end_name(r->ended_by));
     cJSON_AddStringToObject(o, "leg", r->leg == ND_SIDE_NONE ? "both" : nd_side_name(r->leg));
+    cJSON_AddStringToObject(o, "test", nd_set_test_name(r->test));
+    nd_json_add_number(o, "angle_deg", r->angle_deg);
     return o;
 }
 
@@ -269,6 +273,17 @@ cJSON *nd_json_summary(const nd_trial_summary *s)
         cJSON_AddStringToObject(sug, "protocol", protocol);
         cJSON_AddStringToObject(sug, "text", s->suggestion);
         nd_json_add_number(o, "block_asymmetry_pct", s->block_asymmetry_pct);
+    }
+    if (s->sets_planned > 0 && s->isometric) { /* per knee angle (METRICS.md 5.7) */
+        cJSON *iso = cJSON_AddArrayToObject(o, "isometric");
+        for (uint32_t k = 0; iso && k < s->iso_angles && k < ND_ISO_MAX_ANGLES; k++) {
+            cJSON *a = cJSON_CreateObject();
+            if (!a) break;
+            nd_json_add_number(a, "angle_deg", s->iso[k].angle_deg);
+            add_pair(a, "best", "_N", s->iso[k].best_N);
+            nd_json_add_number(a, "asymmetry_pct", s->iso[k].asymmetry_pct);
+            cJSON_AddItemToArray(iso, a);
+        }
     }
     return o;
 }

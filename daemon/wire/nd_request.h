@@ -56,8 +56,9 @@ typedef struct nd_calibrate_request {
  *          | "target_pct":(0,200] with "best_left_N"/"best_right_N":(0,100000]
  *            [, "best_source":str (<= 255 bytes, one line)]]
  *         [, "target_tolerance_pct":[0,100]]
- *         [, "leg":"left"|"right"|"both"][, "leg_on_N":[0,1e5]][, "leg_off_N":[0,1e5]]}
- * rest_s, set_gap_s and the target need "protocol". The target zone of a
+ *         [, "leg":"left"|"right"|"both"][, "leg_on_N":[0,1e5]][, "leg_off_N":[0,1e5]]
+ *         [, "test":"nordic"|"isometric"][, "angle_deg":[0,90] (isometric, required)]}
+ * rest_s, set_gap_s, the target, leg and test need "protocol". The target zone of a
  * leg is target * (1 -/+ tolerance/100) (default tolerance 10 %). */
 typedef struct nd_start_request {
     char athlete_id[ND_ATHLETE_ID_MAX + 1]; /* [A-Za-z0-9._-]{1,64}, not starting with '.' */
@@ -68,14 +69,18 @@ typedef struct nd_start_request {
     nd_set_plan plan;                       /* from protocol, rest, gap and target */
 } nd_start_request;
 
-/* set: {"cmd":"set","action":"next"[, "leg":"left"|"right"|"both"]} ends the
- * current set of the recording trial's protocol; with "leg" the following
- * sets are for that leg (single-leg blocks, METRICS.md 5.7). */
+/* set: {"cmd":"set","action":"next"[, "leg":"left"|"right"|"both"][, "angle_deg":[0,90]]}
+ * ends the current set of the recording trial's protocol; with "leg" the
+ * following sets are for that leg (single-leg blocks, METRICS.md 5.7); with
+ * "angle_deg" (isometric tests only, checked by the daemon) at that knee
+ * angle. */
 typedef enum nd_set_action { ND_SET_ACTION_NEXT } nd_set_action;
 typedef struct nd_set_request {
     nd_set_action action;
     bool switch_leg; /* "leg": "left"|"right"|"both": the following sets' working leg */
     nd_side leg;
+    bool set_angle; /* "angle_deg": [0, 90], the following sets' knee angle (isometric) */
+    double angle_deg;
 } nd_set_request;
 
 /* next_day_pain: {"cmd":"next_day_pain","trial_id":ID,"value":0..10[, "detail":str]}

@@ -114,9 +114,15 @@ void nd_device_emit_samples(nd_device *dev, const nd_sample *sets, size_t n)
             dev->sink.samples(dev->sink.ctx, &first, 1);
             if (n > 1) dev->sink.samples(dev->sink.ctx, sets + 1, n - 1);
         }
-        return;
+    } else if (dev->sink.samples) {
+        dev->sink.samples(dev->sink.ctx, sets, n);
     }
-    if (dev->sink.samples) dev->sink.samples(dev->sink.ctx, sets, n);
+    if (!dev->batches_reads) nd_device_end_read(dev);
+}
+
+void nd_device_end_read(nd_device *dev)
+{
+    if (dev->sink.end_of_read) dev->sink.end_of_read(dev->sink.ctx);
 }
 
 static _Atomic uint64_t *counter_of(nd_device *dev, nd_counter which)

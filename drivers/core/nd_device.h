@@ -84,6 +84,12 @@ typedef struct nd_sink {
     void (*event)(void *ctx, const nd_device_event *ev);
     /* The device description is known or changed. May be NULL. */
     void (*info)(void *ctx, const nd_device_info *info);
+    /* The sets delivered since the last call came from one read of the
+     * device: a sink may hold them until now and pass them on together (the
+     * daemon publishes once per read, RING.md "Wake-ups"). Drivers that read
+     * in batches call it after each read (nd_device_end_read); for the
+     * others every `samples` call is followed by one. May be NULL. */
+    void (*end_of_read)(void *ctx);
 } nd_sink;
 
 /* Opaque to the daemon and tools: drivers see its fields in nd_driver.h. */

@@ -33,6 +33,9 @@ struct nd_device {
      * must not measure the device's rate from them. Set before decoders are
      * created. */
     bool replayed;
+    /* The driver calls nd_device_end_read after each read (stream devices);
+     * otherwise every emit ends a read. */
+    bool batches_reads;
     void *priv;
 };
 
@@ -64,6 +67,9 @@ void nd_device_sum_counters(nd_device *dev, nd_device *const *parts, size_t npar
  * after a reconnection is flagged ND_SAMPLE_AFTER_RECONNECT and completes the
  * reconnection (nd_reconnect.h). */
 void nd_device_emit_samples(nd_device *dev, const nd_sample *sets, size_t n);
+/* The sets emitted since the last call arrived in one read (drivers that set
+ * batches_reads): the sink may pass them on now (nd_sink.end_of_read). */
+void nd_device_end_read(nd_device *dev);
 /* lost sets vanished before seq (a device seq jump or an unpaired set):
  * counts gaps and gap_sets, emits ND_EV_GAP. The caller flags the next set
  * ND_SAMPLE_AFTER_GAP with gap_sets = lost. */

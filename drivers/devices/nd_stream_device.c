@@ -25,7 +25,7 @@ typedef struct stream_priv {
     nd_device *dev;
     bool pending_lost; /* the decoder's start-up dialogue saw the link drop */
     nd_decoder_link link;
-    int coalesce_ms; /* read coalescing (coalesce_ms=, off by default) */
+    int coalesce_ms; /* read coalescing (coalesce_ms=, nd_stream_device.h) */
     uint8_t buf[STREAM_READ_BUF];
 } stream_priv;
 
@@ -94,10 +94,11 @@ int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen)
     p->tr.ops = tops;
     p->tr.dev = dev;
     dev->replayed = tops->replays;
+    dev->batches_reads = true; /* nd_stream_run ends each read */
     dev->priv = p;
     long coalesce_ms;
-    if (nd_uri_get_long(uri, "coalesce_ms", 0, 0, ND_STREAM_COALESCE_MAX_MS, &coalesce_ms, err,
-                        errlen) < 0)
+    if (nd_uri_get_long(uri, "coalesce_ms", ND_STREAM_COALESCE_DEFAULT_MS, 0,
+                        ND_STREAM_COALESCE_MAX_MS, &coalesce_ms, err, errlen) < 0)
         goto fail_free;
     p->coalesce_ms = (int)coalesce_ms;
     if (tops->open(&p->tr, uri, err, errlen) < 0) goto fail_free;
@@ -190,6 +191,7 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
             uint64_t now = nd_monotonic_ns();
             nd_device_count(dev, ND_COUNT_BYTES, (uint64_t)n);
             p->dec->feed(p->dec_state, p->buf, (size_t)n, now);
+            nd_device_end_read(dev);
             report_progress(p);
             small_reads = n < ND_STREAM_COALESCE_BYTES ? small_reads + 1 : 0;
             /* A replay paces itself set by set (nd_tr_file.c): never pause it. */

@@ -10,17 +10,19 @@
 
 /* Read timeout per loop: bounds how long a stop request waits. */
 #define ND_STREAM_READ_TIMEOUT_MS 100
-/* Read coalescing at low byte rates (nd_stream_device.c, coalesce_pause),
- * off unless a device URI asks for it with coalesce_ms=N: after
+/* Read coalescing at low byte rates (nd_stream_device.c, coalesce_pause), on
+ * by default (coalesce_ms=N in the device URI, 0 = off): after
  * ND_STREAM_COALESCE_AFTER reads in a row of fewer than
  * ND_STREAM_COALESCE_BYTES each, the next read waits until N ms after the
- * last one. It trades wake-ups for timing: a set then reaches the driver up
- * to N ms after the device sent it, and its host_ns (the arrival time the
- * trial file's /clock pairs record) is late by as much, so a board whose
- * samples must be aligned with other devices to a millisecond keeps it off. */
-#define ND_STREAM_COALESCE_MAX_MS 100
-#define ND_STREAM_COALESCE_BYTES  1024
-#define ND_STREAM_COALESCE_AFTER  8
+ * last one, so a board sending a frame a millisecond wakes the daemon 1000/N
+ * times a second instead of 1000 (issue 18). The sets of one read share its
+ * host_ns: the newest is stamped as promptly as without coalescing, the
+ * oldest up to N ms late, so the trial file's periodic /clock pairs take the
+ * last set of a read (nd_trial_file.c) and keep their accuracy. */
+#define ND_STREAM_COALESCE_DEFAULT_MS 25
+#define ND_STREAM_COALESCE_MAX_MS     100
+#define ND_STREAM_COALESCE_BYTES      1024
+#define ND_STREAM_COALESCE_AFTER      8
 
 int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen);
 int nd_stream_run(nd_device *dev, const atomic_bool *stop);

@@ -8,7 +8,8 @@
 
 #include "report.h"
 
-/* "set_next" and "pain" events as tracker inputs at their sample index. */
+/* "set_next" and "pain" events as tracker inputs at their sample index
+ * ("set_next" detail: "...[; angle=<deg>][; leg=<side>]", METRICS.md 5.7). */
 static long inputs_from_events(const nd_trial_event *ev, long n, double fs, nd_set_input *out)
 {
     long k = 0;
@@ -16,6 +17,12 @@ static long inputs_from_events(const nd_trial_event *ev, long n, double fs, nd_s
         nd_set_input in = {.i = (uint64_t)llround(ev[i].t_s * fs), .pain = -1};
         if (!strcmp(ev[i].kind, "set_next")) {
             in.kind = ND_SET_INPUT_NEXT;
+            const char *angle = strstr(ev[i].detail, "angle=");
+            if (angle) {
+                char *end;
+                in.angle_deg = strtod(angle + 6, &end);
+                in.set_angle = end != angle + 6;
+            }
             const char *leg = strstr(ev[i].detail, "leg=");
             if (leg) {
                 in.switch_leg = true;
@@ -140,7 +147,7 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
           "reps_planned,completed,i_start,i_end,t_start_s,t_end_s,duration_s,rest_after_s,"
           "mean_peak_left_N,mean_peak_right_N,max_peak_left_N,max_peak_right_N,"
           "mean_asymmetry_pct,weaker_side,same_weaker_reps,decline_left_pct,decline_right_pct,"
-          "zone_reps,pain,ended_by,leg\n",
+          "zone_reps,pain,ended_by,leg,test,angle_deg\n",
           f);
     for (size_t i = 0; i < n; i++) {
         const nd_report_trial *p = &t[i];
@@ -174,6 +181,8 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
                 fputs(",", f);
             text(f, nd_set_end_name(s->ended_by));
             text(f, s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
+            text(f, nd_set_test_name(s->test));
+            num(f, s->angle_deg);
             fputc('\n', f);
         }
     }
@@ -214,6 +223,8 @@ size_t nd_report_compare_sets(FILE *f, const nd_report_trial *p,
         FIELD("pain", pain);
         FIELD("ended_by", ended_by);
         FIELD("leg", leg);
+        FIELD("test", test);
+        FIELD("angle_deg", angle_deg);
 #undef FIELD
     }
     return bad;

@@ -115,8 +115,10 @@
     const card = $("card-session");
     if (!x) { if (!st.recording) card.classList.toggle("hidden", !st.setRows); return; }
     card.classList.remove("hidden");
-    $("set-pos").textContent = "Set " + x.set + " of " + x.sets_planned + " · rep " + x.rep + " of " + x.reps_planned +
-      (x.leg && x.leg !== "both" ? " · " + x.leg + " leg" : "");
+    const iso = x.test === "isometric"; /* holds at a knee angle (METRICS.md 5.7) */
+    $("set-pos").textContent = "Set " + x.set + " of " + x.sets_planned + (iso ? " · hold " : " · rep ") + x.rep + " of " + x.reps_planned +
+      (x.leg && x.leg !== "both" ? " · " + x.leg + " leg" : "") + (iso ? " · " + x.angle_deg + "°" : "");
+    $("next-angle-box").classList.toggle("hidden", !iso);
     $("set-phase").textContent = PHASES[x.phase] || x.phase;
     $("set-phase").dataset.phase = x.phase;
     $("set-zone").textContent = x.last_rep_zone && x.last_rep_zone !== "none" ? "last rep: " + x.last_rep_zone + " zone" : "";
@@ -136,7 +138,8 @@
     if (empty) empty.remove();
     const old = body.querySelector("tr[data-set='" + r.index + "']");
     const row = nd.el("tr", { "data-set": String(r.index) },
-      nd.el("td", {}, String(r.index) + (r.leg && r.leg !== "both" ? " (" + r.leg + ")" : "")),
+      nd.el("td", {}, String(r.index) + (r.leg && r.leg !== "both" ? " (" + r.leg + ")" : "") +
+        (r.test === "isometric" ? " " + r.angle_deg + "°" : "")),
       nd.el("td", { class: "reps-done" }, r.reps_done + " / " + r.reps_planned),
       nd.el("td", { class: "max-left" }, nd.fmt(r.max_peak_left_N, 1)),
       nd.el("td", { class: "max-right" }, nd.fmt(r.max_peak_right_N, 1)),
@@ -362,7 +365,8 @@
       if (!put("target-pct", "target_pct") || !put("best-left", "best_left_N") || !put("best-right", "best_right_N")) return false;
     }
     if (kind && !put("tolerance", "target_tolerance_pct")) return false;
-    return true;
+    if (num("iso-angle") !== null) cmd.test = "isometric";
+    return put("iso-angle", "angle_deg");
   }
 
   function showTargetFields() {
@@ -401,8 +405,13 @@
       st.bestNote = null;
       if (cmd) run($("start"), cmd, (r) => "Recording trial " + r.trial_id + "." + (st.bestNote ? " " + st.bestNote + "." : "")).then((r) => { if (r.ok) st.recording = true, updateButtons(); });
     });
-    $("next-set").addEventListener("click", () => run($("next-set"), { cmd: "set", action: "next" },
-      () => "Set " + (st.set ? st.set.set : "") + " ended; rest started."));
+    $("next-set").addEventListener("click", () => {
+      const cmd = { cmd: "set", action: "next" };
+      const angle = $("next-angle").value.trim();
+      if (angle !== "") cmd.angle_deg = Number(angle); /* the daemon checks it */
+      run($("next-set"), cmd, () => "Set " + (st.set ? st.set.set : "") + " ended; rest started." +
+        (angle !== "" ? " Next sets at " + angle + "°." : ""));
+    });
     $("target-kind").addEventListener("change", showTargetFields);
     showTargetFields();
     $("stop").addEventListener("click", () => run($("stop"), { cmd: "stop" }, (r) => "Stopped; trial " + r.trial_id + " saved."));
