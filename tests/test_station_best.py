@@ -5,9 +5,10 @@ tools/index/INDEX.md, tools/station/STATION.md) end to end.
 Earlier trials of athlete ATH are put in the data directory:
 * three complete trials written by nordic-report-gen with known intended
   peaks (L/R 300/380, 420/260, 350/330 N, one day apart);
-* a single-leg session (leg=left) and a bilateral trial killed mid-way
-  (SIGKILL, then `nordic-trial recover`: interrupted), both recorded by a real
-  nordicd on a simulator with 700/680 N peaks;
+* a single-leg session (leg=left), a bilateral isometric test (holds at
+  30 degrees) and a bilateral trial killed mid-way (SIGKILL, then
+  `nordic-trial recover`: interrupted), recorded by a real nordicd on a
+  simulator with 700/680 N peaks;
 * a trial left "recording" (nordic-report-gen --incomplete, 800 N), and a
   complete 900 N trial of another athlete.
 Each excluded one would win if it counted, so each exclusion is tested.
@@ -36,6 +37,7 @@ import station_testlib as S  # noqa: E402
 from nordic_testlib import check, finish  # noqa: E402
 
 import h5py  # noqa: E402
+import zmq  # noqa: E402
 
 S.prerequisite(os.path.exists(S.STATION), "nordic-station not built (libwebsockets-dev, libsodium-dev)")
 GEN = os.path.join(S.BUILD, "tools", "nordic-report-gen")
@@ -57,33 +59,55 @@ def gen(*args):
     return p.stdout.split()[0]
 
 
-def wait_reps(d, n, timeout=40):
+def wait_reps(sub, started, n, timeout=40):
+    """Until n `rep` messages of the trial just started (its trial_id) came
+    on the live socket (the status's counters may still describe the
+    previous trial for a moment after a start)."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = d.ask({"cmd": "status"}).get("status", {})
-        if (st.get("trial_reps") or 0) >= n:
-            return True
-        time.sleep(0.3)
-    return False
+    seen = []
+    while time.time() < deadline and len(seen) < n:
+        if sub.poll(500):
+            _, body = sub.recv_multipart()[:2]
+            msg = json.loads(body)
+            if msg.get("trial_id") == started.get("trial_id"):
+                seen.append(msg)
+    return seen[-1] if len(seen) >= n else None
 
 
 def record_excluded():
-    """A single-leg session and an interrupted trial, both stronger than any
-    generated trial, recorded by a real nordicd."""
+    """A single-leg session, an isometric test and an interrupted trial, all
+    stronger than any generated trial, recorded by a real nordicd."""
     d = S.Daemon(tmp, STRONG)
+    sub = d.zctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"rep")
+    sub.connect(d.pub)
     try:
         time.sleep(0.5)
         check(d.ask({"cmd": "tare"})["ok"], "tare (strong sim)")
         r = d.ask({"cmd": "start", "athlete_id": "ATH", "protocol": "1x3", "leg": "left"})
         check(r["ok"], "single-leg start: %s" % r)
-        check(wait_reps(d, 2), "single-leg session has reps")
+        check(wait_reps(sub, r, 2) is not None, "single-leg session has reps")
         check(d.ask({"cmd": "stop"})["ok"], "single-leg stop")
+        r = d.ask({"cmd": "start", "athlete_id": "ATH", "protocol": "1x3", "test": "isometric",
+                   "angle_deg": 30})
+        check(r["ok"], "isometric start: %s" % r)
+        check(wait_reps(sub, r, 2) is not None, "isometric test has holds")
+        check(d.ask({"cmd": "stop"})["ok"], "isometric stop")
+        written0 = d.ask({"cmd": "status"})["status"]["counters"]["file_sets_written"]
         r = d.ask({"cmd": "start", "athlete_id": "ATH"})
         check(r["ok"], "bilateral start to be killed: %s" % r)
         killed = r["file"]
-        check(wait_reps(d, 2), "trial to be killed has reps")
-        time.sleep(1.0)  # flushed (flush interval <= 0.5 s)
+        last = wait_reps(sub, r, 2)
+        check(last is not None, "trial to be killed has reps")
+        # Killed once the file durably holds the samples of those reps
+        # (file_sets_written counts flushed sets, ZMQ_PROTOCOL.md).
+        upto = (last or {}).get("i_end", 0) + 500
+        deadline = time.time() + 30
+        while (time.time() < deadline and d.ask({"cmd": "status"})["status"]["counters"]
+               ["file_sets_written"] - written0 < upto):
+            time.sleep(0.2)
     finally:
+        sub.close(linger=0)
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         d.zctx.term()
@@ -92,27 +116,30 @@ def record_excluded():
     return killed
 
 
-def rep_legs(f):
-    """Each rep's working leg by the documented rule: the /sets row whose
-    reps span it (i_start <= i_open, i_end <= i_end), else the plan's leg."""
+def rep_kinds(f):
+    """Each rep's working leg and test by the documented rule: those of the
+    /sets row whose reps span it (i_start <= i_open, i_end <= i_end), else
+    the plan's (both, nordic without a protocol)."""
     reps = f["reps"][:]
-    plan_leg = "both"
+    plan = ("both", "nordic")
     rows = []
     if "sets" in f:
-        a = f["sets"].attrs.get("leg", b"both")
-        plan_leg = a.decode() if isinstance(a, bytes) else str(a)
-        names = {v: k for k, v in h5py.check_enum_dtype(f["sets"].dtype["leg"]).items()}
-        rows = [(int(s["i_start"]), int(s["i_end"]), names[s["leg"]])
+        a = f["sets"].attrs
+        plan = (attr_str(a, "leg") if "leg" in a else "both",
+                attr_str(a, "test") if "test" in a else "nordic")
+        legs = {v: k for k, v in h5py.check_enum_dtype(f["sets"].dtype["leg"]).items()}
+        tests = {v: k for k, v in h5py.check_enum_dtype(f["sets"].dtype["test"]).items()}
+        rows = [(int(s["i_start"]), int(s["i_end"]), (legs[s["leg"]], tests[s["test"]]))
                 for s in f["sets"][:] if s["reps_done"] > 0]
-    legs = []
+    kinds = []
     for r in reps:
-        leg = plan_leg
-        for lo, hi, sleg in rows:
+        kind = plan
+        for lo, hi, k in rows:
             if lo <= r["i_open"] and r["i_end"] <= hi:
-                leg = sleg
+                kind = k
                 break
-        legs.append(leg)
-    return reps, legs
+        kinds.append(kind)
+    return reps, kinds
 
 
 def attr_str(a, k):
@@ -132,7 +159,7 @@ def expected_best(athlete, from_s=None):
             a = f.attrs
             if attr_str(a, "athlete_id") != athlete:
                 continue
-            reps, legs = rep_legs(f)
+            reps, kinds = rep_kinds(f)
             for r in reps:
                 unfiltered[0] = max(unfiltered[0], r["peak_left_N"])
                 unfiltered[1] = max(unfiltered[1], r["peak_right_N"])
@@ -141,8 +168,8 @@ def expected_best(athlete, from_s=None):
             if from_s is not None and int(a["created_unix_s"]) < from_s:
                 continue
             counted = False
-            for r, leg in zip(reps, legs):
-                if leg != "both":
+            for r, kind in zip(reps, kinds):
+                if kind != ("both", "nordic"):
                     continue
                 counted = True
                 for k, field in ((0, "peak_left_N"), (1, "peak_right_N")):
@@ -203,7 +230,8 @@ def main():
     gen("--athlete", "OTHER", "--date", T0, "--left", 900, "--right", 900)
     gen("--athlete", "ONLYBAD", "--date", T0, "--left", 300, "--right", 300, "--incomplete")
     with h5py.File(killed, "r") as f:
-        check(attr_str(f.attrs, "status") == "interrupted", "killed trial recovered as interrupted")
+        check(attr_str(f.attrs, "status") == "interrupted" and len(f["reps"]) >= 1,
+              "killed trial recovered as interrupted, with reps: %d" % len(f["reps"]))
 
     best, ntrials, unfiltered = expected_best("ATH")
     check(best[0] is not None and best[1] is not None, "expected best found in the files")
@@ -217,6 +245,17 @@ def main():
     check(ntrials == 3, "three trials count: %d" % ntrials)
     check(unfiltered[0] > best[0][0] + 100 and unfiltered[1] > best[1][0] + 100,
           "the excluded trials would win if counted: %r vs %r" % (unfiltered, best))
+    kinds_seen = set()
+    for path in glob.glob(data + "/ATH_*.h5"):
+        with h5py.File(path, "r") as f:
+            reps, kinds = rep_kinds(f)
+            if len(reps) and max(float(r["peak_left_N"]) for r in reps) > best[0][0] + 100:
+                kinds_seen.add((attr_str(f.attrs, "status"),) + tuple(sorted(set(kinds))))
+    check(("complete", ("both", "isometric")) in kinds_seen and
+          ("complete", ("left", "nordic")) in kinds_seen and
+          ("interrupted", ("both", "nordic")) in kinds_seen and
+          ("recording", ("both", "nordic")) in kinds_seen,
+          "each excluded kind holds a stronger rep: %r" % kinds_seen)
 
     d = S.Daemon(tmp, NORMAL)
     st = S.Station(tmp, [("b1", d)])

@@ -318,7 +318,8 @@ typedef struct trial_data {
     long nreps;
     nd_trial_event *events;
     long nevents;
-    nd_side *rep_leg; /* per rep: the working leg of its set (NONE: both legs) */
+    nd_side *rep_leg;      /* per rep: the working leg of its set (NONE: both legs) */
+    nd_set_test *rep_test; /* per rep: its set's test (Nordic rep or isometric hold) */
 } trial_data;
 
 static void trial_data_free(trial_data *d)
@@ -327,17 +328,19 @@ static void trial_data_free(trial_data *d)
     free(d->reps);
     free(d->events);
     free(d->rep_leg);
+    free(d->rep_test);
 }
 
-/* Each rep's working leg: that of the /sets row whose reps span it (a rep
- * belongs to one set: i_start is its first rep's i_open, i_end its last
- * rep's i_end); a rep in no row (a set not final yet) gets the plan's
- * leg, the one in force at the start. */
+/* Each rep's working leg and test: those of the /sets row whose reps span
+ * it (a rep belongs to one set: i_start is its first rep's i_open, i_end
+ * its last rep's i_end); a rep in no row (a set not final yet) gets the
+ * plan's, the ones in force at the start. */
 static int assign_rep_legs(trial_data *d, char *err, size_t errlen)
 {
     d->rep_leg = calloc(d->nreps ? (size_t)d->nreps : 1, sizeof *d->rep_leg);
+    d->rep_test = calloc(d->nreps ? (size_t)d->nreps : 1, sizeof *d->rep_test);
     nd_set_result *sets = calloc(d->in->sets ? d->in->sets : 1, sizeof *sets);
-    if (!d->rep_leg || !sets) {
+    if (!d->rep_leg || !d->rep_test || !sets) {
         free(sets);
         snprintf(err, errlen, "out of memory for %llu sets", (unsigned long long)d->in->sets);
         return -1;
@@ -349,10 +352,12 @@ static int assign_rep_legs(trial_data *d, char *err, size_t errlen)
     }
     for (long i = 0; i < d->nreps; i++) {
         d->rep_leg[i] = d->in->meta.plan.leg;
+        d->rep_test[i] = d->in->meta.plan.test;
         for (long k = 0; k < nsets; k++)
             if (sets[k].reps_done > 0 && sets[k].i_start <= d->reps[i].i_open &&
                 d->reps[i].i_end <= sets[k].i_end) {
                 d->rep_leg[i] = sets[k].leg;
+                d->rep_test[i] = sets[k].test;
                 break;
             }
     }
@@ -594,8 +599,8 @@ static int store_trial(nd_index *ix, const char *name, const struct stat *fst, c
     if (rc == 0 && d && d->nreps > 0) {
         rc = prepare(ix,
                      "INSERT INTO reps (file_name, row, " ND_INDEX_REP_COLUMNS
-                     ", leg) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-                     "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+                     ", leg, test) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+                     "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
                      &rep, err, errlen);
         for (long i = 0; rc == 0 && i < d->nreps; i++) {
             binder b = {rep, 0};
@@ -603,6 +608,7 @@ static int store_trial(nd_index *ix, const char *name, const struct stat *fst, c
             b_int(&b, i);
             bind_rep(&b, &d->reps[i]);
             b_text(&b, d->rep_leg[i] == ND_SIDE_NONE ? "both" : nd_side_name(d->rep_leg[i]));
+            b_text(&b, nd_set_test_name(d->rep_test[i]));
             rc = step_done(ix, rep, err, errlen);
         }
     }

@@ -115,8 +115,9 @@ typedef struct nd_athlete_best {
 #define ND_BEST_NO_FROM INT64_MIN
 
 /* The highest per-leg rep peak over the athlete's complete trials created at
- * or after from_unix_s, bilateral reps only (reps.leg = both: single-leg
- * sets, recording, interrupted, damaged and foreign trials do not count).
+ * or after from_unix_s, bilateral Nordic reps only (reps.leg = both,
+ * reps.test = nordic: single-leg sets, isometric holds, recording,
+ * interrupted, damaged and foreign trials do not count).
  * Ties: the newest trial, then the lowest rep. Returns 0 with *out filled
  * (a leg without a rep stays !found), or -1 with a message. */
 int nd_index_athlete_best(nd_index *ix, const char *athlete_id, int64_t from_unix_s,

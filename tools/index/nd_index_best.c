@@ -11,6 +11,7 @@
 #define BEST_FROM                                                                                  \
     " FROM reps r JOIN trials t ON t.file_name = r.file_name"                                      \
     " WHERE t.athlete_id = ?1 AND t.status = 'complete' AND r.leg = 'both'"                        \
+    " AND r.test = 'nordic'"                                                                       \
     " AND t.created_unix_s >= ?2"
 
 static int db_error(nd_index *ix, sqlite3_stmt *st, char *err, size_t errlen)

@@ -332,11 +332,12 @@ int station_api_fill_best(station_api *a, cJSON *start, char *note, size_t notel
     }
     for (int leg = 0; leg < 2; leg++)
         if (missing[leg] && !best.leg[leg].found) {
-            snprintf(note, notelen,
-                     "the index holds no complete bilateral trial of athlete '%.64s' with a rep "
-                     "of the %s leg, so target_pct has no best to refer to: enter %s (%s) or "
-                     "give the target in N; nothing was started",
-                     id->valuestring, leg ? "right" : "left", field_name[leg], key[leg]);
+            snprintf(
+                note, notelen,
+                "the index holds no complete bilateral Nordic trial of athlete '%.64s' with a rep "
+                "of the %s leg, so target_pct has no best to refer to: enter %s (%s) or "
+                "give the target in N; nothing was started",
+                id->valuestring, leg ? "right" : "left", field_name[leg], key[leg]);
             return -1;
         }
     char part[2][200];
