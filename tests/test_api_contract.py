@@ -7,6 +7,7 @@ files read by h5py, pagination walks every trial exactly once, a file copied
 into the data directory appears without a restart, and bad parameters
 (SQL-looking strings, huge limits, unknown parameters and fields) get a 400
 naming the parameter while the index stays unchanged."""
+import glob
 import json
 import os
 import shutil
@@ -292,6 +293,20 @@ def run_checks(d, st_proc, port, gen_paths, tmp):
     call(port, "GET", "/api/v1/athletes/nobody", want=404)
     call(port, "PUT", "/api/v1/athletes/nobody", body={"notes": "x"}, want=404)
     call(port, "GET", "/api/v1/athletes/nobody/history", want=404)
+    # The best per leg (METRICS.md 5.4): generated trials have no sets, so
+    # every rep is bilateral; the highest peak of the athlete's files (h5py).
+    _, b, _ = call(port, "GET", "/api/v1/athletes/ath-g2/best")
+    for leg in ("left", "right"):
+        peaks = []
+        for path in glob.glob(os.path.join(d.data, "ath-g2_*.h5")):
+            with h5py.File(path, "r") as f:
+                peaks += [(float(r["peak_%s_N" % leg]), f.attrs["trial_id"], int(r["index"]))
+                          for r in f["reps"][:]]
+        top = max(peaks)
+        check((b[leg]["peak_N"], b[leg]["trial_id"], b[leg]["rep"]) == top,
+              "best %s equals the highest rep peak in the files: %r vs %r" % (leg, b[leg], top))
+    check(b["trials"] == 3, "best: three trials of ath-g2 count")
+    call(port, "GET", "/api/v1/athletes/nobody/best", want=404)
 
     # Station-owned endpoints are documented too.
     call(port, "GET", "/api/v1/status")
@@ -324,6 +339,8 @@ def run_checks(d, st_proc, port, gen_paths, tmp):
     bad(port, "GET", "/api/v1/trials/.hidden/file", parameter="trial_id")
     bad(port, "GET", "/api/v1/athletes/x'%20OR%20'1'='1", parameter="id")
     bad(port, "GET", "/api/v1/athletes/%s/history" % ("a" * 65), parameter="id")
+    bad(port, "GET", "/api/v1/athletes/ath-g2/best", {"from": "last week"}, parameter="from")
+    bad(port, "GET", "/api/v1/athletes/ath-g2/best", {"leg": "left"}, parameter="leg")
     bad(port, "GET", "/api/v1/athletes", {"q": "'; DROP TABLE athletes; --"}, parameter="q")
     bad(port, "GET", "/api/v1/athletes", {"limit": 10 ** 9}, parameter="limit")
     for body, param in (

@@ -389,6 +389,31 @@ static void test_session_requests(void)
     CHECK_NEAR(req.start.plan.zone_hi_N[0], 336, 1e-9);
     CHECK_NEAR(req.start.plan.zone_lo_N[1], 266, 1e-9);
     CHECK_NEAR(req.start.plan.zone_hi_N[1], 294, 1e-9);
+    CHECK(req.start.plan.best_source[0] == '\0');
+    /* Where the best came from is kept verbatim (stored with the zone). */
+    CHECK_EQ_INT(parse("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"2x8\","
+                       "\"target_pct\":80,\"best_left_N\":400,\"best_right_N\":350,"
+                       "\"best_source\":\"index: L 400 N (trial t1, rep 2)\"}"),
+                 0);
+    CHECK(strcmp(req.start.plan.best_source, "index: L 400 N (trial t1, rep 2)") == 0);
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"target_left_N\":300,\"best_source\":\"index\"}",
+                 "\"best_source\" needs \"target_pct\"");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"best_source\":\"index\"}",
+                 "\"best_source\" needs a \"protocol\"");
+    expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"target_pct\":80,\"best_left_N\":400,\"best_source\":\"a\\nb\"}",
+                 "control character");
+    {
+        char big[600], msg[800];
+        memset(big, 'x', 256);
+        big[256] = '\0';
+        snprintf(msg, sizeof msg,
+                 "{\"cmd\":\"start\",\"athlete_id\":\"A\",\"protocol\":\"3x6\","
+                 "\"target_pct\":80,\"best_left_N\":400,\"best_source\":\"%s\"}",
+                 big);
+        expect_error(msg, "\"best_source\" is too long");
+    }
 
     expect_error("{\"cmd\":\"start\",\"athlete_id\":\"A\",\"rest_s\":60}",
                  "\"rest_s\" needs a \"protocol\"");

@@ -128,6 +128,25 @@ def run(root, pg):
     total, distinct = cur.fetchone()
     check(total == distinct == 13, "13 trials, no duplicates (%d, %d)" % (total, distinct))
 
+    # A central table made by an older station, before reps.leg and
+    # reps.test: the next push adds the columns and fills them (generated
+    # trials have no sets, so every rep is a bilateral Nordic rep:
+    # tools/index/INDEX.md).
+    cur.execute("ALTER TABLE nordic_reps DROP COLUMN leg, DROP COLUMN test")
+    local = sqlite3.connect(db_a)
+    local.execute("INSERT INTO central_outbox (file_name) SELECT file_name FROM trials")
+    local.commit()
+    local.close()
+    p = index("clinic-a", data_a, db_a, pg.url)
+    check(p.returncode == 0 and "8 file(s) sent" in p.stdout,
+          "push to a table without leg: %r %r" % (p.stdout, p.stderr))
+    cur.execute("SELECT count(*), count(leg), bool_and(leg = 'both'), count(test),"
+                " bool_and(test = 'nordic') FROM nordic_reps WHERE station_id = 'clinic-a'")
+    n, with_leg, all_both, with_test, all_nordic = cur.fetchone()
+    check(n > 0 and with_leg == n and all_both and with_test == n and all_nordic,
+          "leg and test added and filled: %r" % ((n, with_leg, all_both, with_test, all_nordic),))
+    check(compare(cur, "clinic-a", data_a) == 8, "rows still equal their files")
+
     # A watching station (the watcher thread nordic-station runs): trials
     # arriving during a 20 s outage reach the server once it is back.
     data_c = os.path.join(root, "clinic-c", "trials")

@@ -34,6 +34,9 @@ expect(["frobnicate"], 2, "unknown command", "unknown command")
 expect(["--timeout"], 2, "needs a value", "option without value")
 expect(["--timeout", "0", "status"], 2, "--timeout", "timeout out of range")
 expect(["start", "--mass", "80"], 2, "--athlete", "start without athlete")
+# A target as % of the best needs the best: nordicd has no index (METRICS.md 5.4).
+expect(["start", "--athlete", "A1", "--protocol", "3x6", "--target-pct", "80"], 2,
+       "nordic-station", "target-pct without best points to the station")
 expect(["--ctl", "ipc://%s/absent" % TMP, "status"], 3, "no control socket", "ipc socket missing")
 
 # A TCP port nobody answers on: no answer within the timeout.

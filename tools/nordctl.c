@@ -173,6 +173,16 @@ static cJSON *build_request(int argc, char **argv)
             usage_error("%s", "start needs --athlete ID");
             goto fail;
         }
+        /* nordicd has no trial index to take the best from (METRICS.md 5.4). */
+        if (cJSON_GetObjectItemCaseSensitive(r, "target_pct") &&
+            !cJSON_GetObjectItemCaseSensitive(r, "best_left_N") &&
+            !cJSON_GetObjectItemCaseSensitive(r, "best_right_N")) {
+            usage_error("%s", "start: --target-pct needs --best-left and/or --best-right (N): "
+                              "nordctl talks to nordicd only, which has no trial index; give "
+                              "the athlete's best, or start the session from nordic-station, "
+                              "which takes it from its index");
+            goto fail;
+        }
     } else if (!strcmp(cmd, "mark")) {
         if (argc < 2) {
             usage_error("%s", "mark needs KIND, e.g. `nordctl mark pain 2` or `nordctl mark note "

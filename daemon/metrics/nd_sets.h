@@ -37,6 +37,8 @@ typedef enum nd_set_test {
 const char *nd_set_test_name(nd_set_test t);               /* "nordic", "isometric" */
 int nd_set_test_parse(const char *text, nd_set_test *out); /* 0 ok, -1 unknown */
 
+#define ND_SETS_BEST_SOURCE_MAX 255 /* bytes of nd_set_plan.best_source */
+
 typedef struct nd_set_plan {
     uint32_t sets, reps; /* planned; sets == 0: no protocol, the tracker stays inactive */
     double rest_s;       /* planned rest between sets, [0, 3600] */
@@ -53,6 +55,9 @@ typedef struct nd_set_plan {
      * of the first sets, [0, 90]; NaN for a Nordic session. */
     nd_set_test test;
     double angle_deg;
+    /* Where the best a target_pct was taken of came from ("" = not said),
+     * stored with the zone; no effect on the metrics. */
+    char best_source[ND_SETS_BEST_SOURCE_MAX + 1];
 } nd_set_plan;
 
 /* No protocol, default rest and gap, no zone. */

@@ -175,6 +175,7 @@ hid_t nd_trial_sets_create(hid_t file, const nd_set_plan *p)
     rc |= nd_h5_attr_f64(d, "leg_off_N", p->leg_off_N);
     rc |= nd_h5_attr_str(d, "test", nd_set_test_name(p->test));
     rc |= nd_h5_attr_f64(d, "angle_deg", p->angle_deg);
+    rc |= nd_h5_attr_str(d, "best_source", p->best_source);
     const nd_progression_rules *r = &p->rules;
     rc |= nd_h5_attr_f64(d, "progression_acceptable_pain", r->acceptable_pain);
     rc |= nd_h5_attr_f64(d, "progression_step_back_above", r->step_back_above);
@@ -216,6 +217,9 @@ int nd_trial_sets_read_plan(hid_t file, nd_set_plan *p)
     if (nd_h5_read_str(d, "test", test, sizeof test) == 0 && nd_set_test_parse(test, &p->test))
         p->test = ND_TEST_NORDIC;
     nd_h5_read_f64(d, "angle_deg", &p->angle_deg);
+    /* Absent before best_source existed: "" (not said). */
+    if (nd_h5_read_str(d, "best_source", p->best_source, sizeof p->best_source) != 0)
+        p->best_source[0] = '\0';
     nd_progression_rules *r = &p->rules;
     nd_h5_read_f64(d, "progression_acceptable_pain", &r->acceptable_pain);
     nd_h5_read_f64(d, "progression_step_back_above", &r->step_back_above);

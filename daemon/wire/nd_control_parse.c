@@ -41,16 +41,27 @@ static const struct {
 static const char *const fields_none[] = {NULL};
 static const char *const fields_tare[] = {"side", "window_s", "force", NULL};
 static const char *const fields_calibrate[] = {"side", "mass_kg", "window_s", NULL};
-static const char *const fields_start[] = {"athlete_id",    "body_mass_kg",
-                                           "lever_m",       "injured_side",
-                                           "notes",         "protocol",
-                                           "rest_s",        "set_gap_s",
-                                           "target_left_N", "target_right_N",
-                                           "target_pct",    "best_left_N",
-                                           "best_right_N",  "target_tolerance_pct",
-                                           "leg",           "leg_on_N",
-                                           "leg_off_N",     "test",
-                                           "angle_deg",     NULL};
+static const char *const fields_start[] = {"athlete_id",
+                                           "body_mass_kg",
+                                           "lever_m",
+                                           "injured_side",
+                                           "notes",
+                                           "protocol",
+                                           "rest_s",
+                                           "set_gap_s",
+                                           "target_left_N",
+                                           "target_right_N",
+                                           "target_pct",
+                                           "best_left_N",
+                                           "best_right_N",
+                                           "target_tolerance_pct",
+                                           "leg",
+                                           "leg_on_N",
+                                           "leg_off_N",
+                                           "test",
+                                           "angle_deg",
+                                           "best_source",
+                                           NULL};
 static const char *const fields_mark[] = {"kind", "detail", "value", NULL};
 static const char *const fields_config[] = {"set", NULL};
 static const char *const fields_set[] = {"action", "leg", "angle_deg", NULL};
@@ -432,11 +443,21 @@ static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t
     nd_set_plan_default(p);
     p->sets = (uint32_t)st->protocol_sets;
     p->reps = (uint32_t)st->protocol_reps;
-    static const char *const needs_protocol[] = {
-        "rest_s",     "set_gap_s",   "target_left_N", "target_right_N",
-        "target_pct", "best_left_N", "best_right_N",  "target_tolerance_pct",
-        "leg",        "leg_on_N",    "leg_off_N",     "test",
-        "angle_deg",  NULL};
+    static const char *const needs_protocol[] = {"rest_s",
+                                                 "set_gap_s",
+                                                 "target_left_N",
+                                                 "target_right_N",
+                                                 "target_pct",
+                                                 "best_left_N",
+                                                 "best_right_N",
+                                                 "target_tolerance_pct",
+                                                 "leg",
+                                                 "leg_on_N",
+                                                 "leg_off_N",
+                                                 "test",
+                                                 "angle_deg",
+                                                 "best_source",
+                                                 NULL};
     for (size_t i = 0; needs_protocol[i]; i++)
         if (!st->protocol[0] && cJSON_GetObjectItemCaseSensitive(root, needs_protocol[i]))
             return fail(err, errlen, "\"%s\" needs a \"protocol\" (e.g. \"3x6\")",
@@ -490,6 +511,14 @@ static int parse_plan(const cJSON *root, nd_start_request *st, char *err, size_t
         return fail(err, errlen, "\"target_pct\" needs best_left_N and/or best_right_N");
     if (isnan(pct) && have_best)
         return fail(err, errlen, "best_left_N/best_right_N need \"target_pct\"");
+    /* Where best_*_N came from (e.g. the station's index look-up), kept with
+     * the zone in the trial file. */
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "best_source"))) {
+        if (isnan(pct)) return fail(err, errlen, "\"best_source\" needs \"target_pct\"");
+        if (get_string(it, "best_source", ND_SETS_BEST_SOURCE_MAX, false, p->best_source,
+                       sizeof p->best_source, err, errlen))
+            return -1;
+    }
     if (!have_n && isnan(pct) && cJSON_GetObjectItemCaseSensitive(root, "target_tolerance_pct"))
         return fail(err, errlen, "\"target_tolerance_pct\" needs a target");
     for (int leg = 0; leg < 2; leg++) {

@@ -53,7 +53,8 @@ typedef struct nd_calibrate_request {
  *         [, "injured_side":"left"|"right"|"none"][, "notes":str][, "protocol":"3x6"]
  *         [, "rest_s":[0,3600]][, "set_gap_s":[1,3600]]
  *         [, "target_left_N"/"target_right_N":(0,100000]
- *          | "target_pct":(0,200] with "best_left_N"/"best_right_N":(0,100000]]
+ *          | "target_pct":(0,200] with "best_left_N"/"best_right_N":(0,100000]
+ *            [, "best_source":str (<= 255 bytes, one line)]]
  *         [, "target_tolerance_pct":[0,100]]
  *         [, "leg":"left"|"right"|"both"][, "leg_on_N":[0,1e5]][, "leg_off_N":[0,1e5]]
  *         [, "test":"nordic"|"isometric"][, "angle_deg":[0,90] (isometric, required)]}

@@ -16,6 +16,7 @@
  *   GET  /api/v1/athletes/{id}
  *   PUT  /api/v1/athletes/{id}           JSON body: the athlete's fields
  *   GET  /api/v1/athletes/{id}/history   the athlete's trials with summaries
+ *   GET  /api/v1/athletes/{id}/best      from: the best bilateral rep peak per leg
  * Errors: JSON {"error": "...", "parameter": "name"} with 400 (bad or
  * unknown parameter or field; "parameter" names it), 404 (no such trial or
  * athlete), 405 (method), 409 (athlete exists; settings or trace of a

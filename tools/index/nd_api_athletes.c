@@ -262,6 +262,62 @@ static int history(nd_index *ix, const char *id, nd_api_response *out)
     return api_json(out, 200, root);
 }
 
+static cJSON *best_rep_json(const nd_best_rep *b)
+{
+    if (!b->found) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "peak_N", nd_index_json_number(b->peak_N));
+    cJSON_AddStringToObject(o, "trial_id", b->trial_id);
+    cJSON_AddNumberToObject(o, "rep", (double)b->rep);
+    cJSON_AddStringToObject(o, "created_utc", b->created_utc);
+    cJSON_AddStringToObject(o, "file_name", b->file_name);
+    return o;
+}
+
+/* GET /api/v1/athletes/{id}/best[?from=T]: the highest bilateral rep peak
+ * per leg over the athlete's complete trials (METRICS.md 5.4). A leg
+ * without such a rep is null; 404 only when the athlete is neither in the
+ * registry nor in any trial (as the history). */
+static int best(nd_index *ix, const char *id, const api_query *q, nd_api_response *out)
+{
+    bool from_given = false;
+    int64_t from = ND_BEST_NO_FROM;
+    if (api_parse_time(q, "from", &from_given, &from, out)) return 0;
+    if (!from_given) from = ND_BEST_NO_FROM;
+    nd_athlete a;
+    char err[512];
+    int found = nd_index_athlete_get(ix, id, &a, err, sizeof err);
+    if (found < 0) return api_error(out, 500, NULL, "%s", err);
+    if (found == 1) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ix->db, "SELECT 1 FROM trials WHERE athlete_id = ?1 LIMIT 1", -1,
+                               &st, NULL) != SQLITE_OK)
+            return db_fail(ix, out);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return api_error(out, 404, "id", "no athlete '%s' and no trials of it", id);
+        if (rc != SQLITE_ROW) return db_fail(ix, out);
+    }
+    nd_athlete_best b;
+    if (nd_index_athlete_best(ix, id, from, &b, err, sizeof err))
+        return api_error(out, 500, NULL, "%s", err);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "athlete_id", id);
+    if (from_given) {
+        char iso[32];
+        nd_index_iso_utc(from, iso, sizeof iso);
+        cJSON_AddStringToObject(root, "from", iso);
+    } else {
+        cJSON_AddNullToObject(root, "from");
+    }
+    cJSON_AddNumberToObject(root, "trials", (double)b.trials);
+    cJSON_AddItemToObject(root, "left", best_rep_json(&b.leg[0]));
+    cJSON_AddItemToObject(root, "right", best_rep_json(&b.leg[1]));
+    return api_json(out, 200, root);
+}
+
 int api_athletes(nd_index *ix, const char *method, const char *rest, const char *query,
                  const char *body, size_t body_len, nd_api_response *out)
 {
@@ -285,8 +341,13 @@ int api_athletes(nd_index *ix, const char *method, const char *rest, const char 
         return api_error(out, 400, "id", "athlete id is malformed or too long");
     if (api_check_id(id, "id", out)) return 0;
     api_query q;
-    static const char *const none[] = {NULL};
-    if (api_query_parse(query, none, &q, out)) return 0;
+    static const char *const none[] = {NULL}, *const best_params[] = {"from", NULL};
+    bool is_best = strcmp(what, "best") == 0;
+    if (api_query_parse(query, is_best ? best_params : none, &q, out)) return 0;
+    if (is_best) {
+        if (!get) return api_error(out, 405, NULL, "method %.16s not allowed (GET)", method);
+        return best(ix, id, &q, out);
+    }
     if (strcmp(what, "history") == 0) {
         if (!get) return api_error(out, 405, NULL, "method %.16s not allowed (GET)", method);
         return history(ix, id, out);

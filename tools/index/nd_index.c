@@ -318,6 +318,8 @@ typedef struct trial_data {
     long nreps;
     nd_trial_event *events;
     long nevents;
+    nd_side *rep_leg;      /* per rep: the working leg of its set (NONE: both legs) */
+    nd_set_test *rep_test; /* per rep: its set's test (Nordic rep or isometric hold) */
 } trial_data;
 
 static void trial_data_free(trial_data *d)
@@ -325,6 +327,42 @@ static void trial_data_free(trial_data *d)
     nd_trial_reader_close(d->r);
     free(d->reps);
     free(d->events);
+    free(d->rep_leg);
+    free(d->rep_test);
+}
+
+/* Each rep's working leg and test: those of the /sets row whose reps span
+ * it (a rep belongs to one set: i_start is its first rep's i_open, i_end
+ * its last rep's i_end); a rep in no row (a set not final yet) gets the
+ * plan's, the ones in force at the start. */
+static int assign_rep_legs(trial_data *d, char *err, size_t errlen)
+{
+    d->rep_leg = calloc(d->nreps ? (size_t)d->nreps : 1, sizeof *d->rep_leg);
+    d->rep_test = calloc(d->nreps ? (size_t)d->nreps : 1, sizeof *d->rep_test);
+    nd_set_result *sets = calloc(d->in->sets ? d->in->sets : 1, sizeof *sets);
+    if (!d->rep_leg || !d->rep_test || !sets) {
+        free(sets);
+        snprintf(err, errlen, "out of memory for %llu sets", (unsigned long long)d->in->sets);
+        return -1;
+    }
+    long nsets = d->in->sets ? nd_trial_reader_read_sets(d->r, sets, d->in->sets, err, errlen) : 0;
+    if (nsets < 0) {
+        free(sets);
+        return -1;
+    }
+    for (long i = 0; i < d->nreps; i++) {
+        d->rep_leg[i] = d->in->meta.plan.leg;
+        d->rep_test[i] = d->in->meta.plan.test;
+        for (long k = 0; k < nsets; k++)
+            if (sets[k].reps_done > 0 && sets[k].i_start <= d->reps[i].i_open &&
+                d->reps[i].i_end <= sets[k].i_end) {
+                d->rep_leg[i] = sets[k].leg;
+                d->rep_test[i] = sets[k].test;
+                break;
+            }
+    }
+    free(sets);
+    return 0;
 }
 
 /* Opens and reads everything the index keeps. On failure fills status and
@@ -355,7 +393,7 @@ static int read_trial(const char *full, off_t size, trial_data *d, const char **
     d->nevents = d->nreps >= 0 && d->in->events
                      ? nd_trial_reader_read_events(d->r, d->events, d->in->events, err, sizeof err)
                      : 0;
-    if (d->nreps < 0 || d->nevents < 0) {
+    if (d->nreps < 0 || d->nevents < 0 || assign_rep_legs(d, err, sizeof err) != 0) {
         *status = "damaged";
         snprintf(why, whylen, "%s", strip_path(err, full));
         trial_data_free(d);
@@ -561,14 +599,16 @@ static int store_trial(nd_index *ix, const char *name, const struct stat *fst, c
     if (rc == 0 && d && d->nreps > 0) {
         rc = prepare(ix,
                      "INSERT INTO reps (file_name, row, " ND_INDEX_REP_COLUMNS
-                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                     "?19,?20,?21,?22,?23,?24,?25,?26,?27)",
+                     ", leg, test) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+                     "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
                      &rep, err, errlen);
         for (long i = 0; rc == 0 && i < d->nreps; i++) {
             binder b = {rep, 0};
             b_text(&b, name);
             b_int(&b, i);
             bind_rep(&b, &d->reps[i]);
+            b_text(&b, d->rep_leg[i] == ND_SIDE_NONE ? "both" : nd_side_name(d->rep_leg[i]));
+            b_text(&b, nd_set_test_name(d->rep_test[i]));
             rc = step_done(ix, rep, err, errlen);
         }
     }

@@ -18,6 +18,7 @@
 #ifndef ND_INDEX_H
 #define ND_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,6 +94,34 @@ int nd_index_athlete_update(nd_index *ix, nd_athlete *a, char *err, size_t errle
 int nd_index_athlete_get(nd_index *ix, const char *id, nd_athlete *out, char *err, size_t errlen);
 /* Returns 0, 1 when not found, -1 on error. Trials of the athlete stay. */
 int nd_index_athlete_delete(nd_index *ix, const char *id, char *err, size_t errlen);
+
+/* ---- the athlete's best per leg (daemon/metrics/METRICS.md 5.4) -------- */
+
+typedef struct nd_best_rep {
+    bool found;
+    double peak_N;       /* the rep's peak_left_N or peak_right_N */
+    char trial_id[160];  /* on a hub "<station>:<trial>" */
+    char file_name[320]; /* as in the trials table */
+    long rep;            /* the rep's "index" in /reps (1-based) */
+    char created_utc[32];
+} nd_best_rep;
+
+typedef struct nd_athlete_best {
+    nd_best_rep leg[2]; /* 0 left, 1 right */
+    long trials;        /* complete trials with at least one bilateral rep considered */
+} nd_athlete_best;
+
+/* No lower bound on the creation time for nd_index_athlete_best(). */
+#define ND_BEST_NO_FROM INT64_MIN
+
+/* The highest per-leg rep peak over the athlete's complete trials created at
+ * or after from_unix_s, bilateral Nordic reps only (reps.leg = both,
+ * reps.test = nordic: single-leg sets, isometric holds, recording,
+ * interrupted, damaged and foreign trials do not count).
+ * Ties: the newest trial, then the lowest rep. Returns 0 with *out filled
+ * (a leg without a rep stays !found), or -1 with a message. */
+int nd_index_athlete_best(nd_index *ix, const char *athlete_id, int64_t from_unix_s,
+                          nd_athlete_best *out, char *err, size_t errlen);
 
 /* The underlying SQLite connection (sqlite3 *) for the API layer's
  * read-only queries; owned by ix. */

@@ -168,6 +168,13 @@ static int create_central(nd_index_central *c, const columns cols[3], char *err,
                           cols[t].type[i]);
         snprintf(sql + o, sizeof sql - (size_t)o, ", PRIMARY KEY (%s))", keys[t]);
         if (pg_ok(c, PQexec(c->pg, sql), "creating tables", err, errlen)) return -1;
+        /* Central tables made by an older station get the columns added
+         * since (e.g. reps.leg), so its upserts keep naming every column. */
+        o = snprintf(sql, sizeof sql, "ALTER TABLE nordic_%s", tables[t]);
+        for (int i = 0; i < cols[t].n; i++)
+            o += snprintf(sql + o, sizeof sql - (size_t)o, "%s ADD COLUMN IF NOT EXISTS \"%s\" %s",
+                          i ? "," : "", cols[t].name[i], cols[t].type[i]);
+        if (pg_ok(c, PQexec(c->pg, sql), "adding columns", err, errlen)) return -1;
     }
     /* What a hub pulls (nd_index_hub.h): every upsert and delete takes the
      * next number of one sequence; deletes leave a tombstone; each station

@@ -50,6 +50,11 @@ const char nd_index_schema_sql[] =
     " rfd_left_N_per_s REAL, rfd_right_N_per_s REAL,"
     " impulse_left_Ns REAL, impulse_right_Ns REAL,"
     " row INTEGER NOT NULL," /* position in the file's /reps */
+    /* Derived: the working leg and test of the rep's set (/sets), both and
+     * nordic without one; NULL only in a hub's mirror for rows an older
+     * station sent. */
+    " leg TEXT CHECK (leg IN ('both','left','right')),"
+    " test TEXT CHECK (test IN ('nordic','isometric')),"
     " PRIMARY KEY (file_name, row));"
     "CREATE TABLE IF NOT EXISTS events ("
     " file_name TEXT NOT NULL REFERENCES trials (file_name) ON DELETE CASCADE,"

@@ -4,7 +4,7 @@
 
 /* Bumped when a table changes; an index of another version is rebuilt from
  * the files (trial rows are derived data; the athletes table is kept). */
-#define ND_INDEX_SCHEMA_VERSION 1
+#define ND_INDEX_SCHEMA_VERSION 2 /* 2: reps.leg, reps.test */
 
 /* Columns of "trials" in insertion order (nd_index.c binds them in this order). */
 #define ND_INDEX_TRIAL_COLUMNS                                                                     \

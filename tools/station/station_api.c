@@ -282,6 +282,84 @@ void station_api_response_free(station_api_response *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The shortest text that reads back to the same double: cJSON's own
+ * printing accepts 15 digits that are only approximately equal, which
+ * moved the zone nordicd computed from a best by one bit. */
+static cJSON *exact_number(double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+/* "L 512.3 N (trial 3f2a9c1d0b7e, rep 2, 2026-03-01T10:00:00Z)" */
+static void describe_best(const nd_best_rep *b, const char *leg, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s %.1f N (trial %.64s, rep %ld, %s)", leg, b->peak_N, b->trial_id,
+             b->rep, b->created_utc);
+}
+
+int station_api_fill_best(station_api *a, cJSON *start, char *note, size_t notelen)
+{
+    note[0] = '\0';
+    static const char *const key[2] = {"best_left_N", "best_right_N"};
+    static const char *const leg_name[2] = {"L", "R"};
+    static const char *const field_name[2] = {"Best L", "Best R"};
+    const cJSON *pct = cJSON_GetObjectItemCaseSensitive(start, "target_pct");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(start, "athlete_id");
+    bool missing[2];
+    for (int leg = 0; leg < 2; leg++)
+        missing[leg] = !cJSON_GetObjectItemCaseSensitive(start, key[leg]);
+    /* Nothing to look up, or a request nordicd refuses itself with its own
+     * message (bad athlete id, a best_source given by the caller). */
+    if (!pct || (!missing[0] && !missing[1]) || !cJSON_IsString(id) ||
+        cJSON_GetObjectItemCaseSensitive(start, "best_source"))
+        return 0;
+    char err[512];
+    nd_athlete_best best;
+    if (!a || !a->ix || a->hub) {
+        snprintf(note, notelen,
+                 "no trial index on this station to take the athlete's best from: enter "
+                 "best_left_N and best_right_N");
+        return -1;
+    }
+    if (nd_index_athlete_best(a->ix, id->valuestring, ND_BEST_NO_FROM, &best, err, sizeof err)) {
+        snprintf(note, notelen, "cannot look up the athlete's best: %s", err);
+        return -1;
+    }
+    for (int leg = 0; leg < 2; leg++)
+        if (missing[leg] && !best.leg[leg].found) {
+            snprintf(
+                note, notelen,
+                "the index holds no complete bilateral Nordic trial of athlete '%.64s' with a rep "
+                "of the %s leg, so target_pct has no best to refer to: enter %s (%s) or "
+                "give the target in N; nothing was started",
+                id->valuestring, leg ? "right" : "left", field_name[leg], key[leg]);
+            return -1;
+        }
+    char part[2][200];
+    for (int leg = 0; leg < 2; leg++) {
+        if (missing[leg]) {
+            cJSON_AddItemToObject(start, key[leg], exact_number(best.leg[leg].peak_N));
+            describe_best(&best.leg[leg], leg_name[leg], part[leg], sizeof part[leg]);
+        } else {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(start, key[leg]);
+            snprintf(part[leg], sizeof part[leg], "%s %.1f N (entered)", leg_name[leg],
+                     cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+        }
+    }
+    /* best_source is one line of at most 255 bytes (ZMQ_PROTOCOL.md); the
+     * text is ASCII, so cutting it keeps it valid. */
+    char source[256];
+    snprintf(source, sizeof source, "index: %s; %s", part[0], part[1]);
+    cJSON_AddStringToObject(start, "best_source", source);
+    snprintf(note, notelen, "best from index: %s; %s", part[0], part[1]);
+    return 1;
+}
+
 int station_api_watch_fd(station_api *a)
 {
     return a->hub ? -1 : nd_index_watch_fd(a->ix);

@@ -45,6 +45,15 @@ void station_api_fetch_run(const station_api_fetch *fetch, const atomic_bool *ca
                            station_api_response *out);
 void station_api_fetch_free(station_api_fetch *f);
 void station_api_response_free(station_api_response *r);
+/* A start command (cJSON) with "target_pct" and a leg's best_*_N left out:
+ * fills it with the athlete's best from the index (nd_index_athlete_best,
+ * METRICS.md 5.4) and sets "best_source"; a best the operator gave is kept.
+ * Returns 1 when something was filled (*note: the text for the page, also
+ * the best_source), 0 when nothing was to be done, -1 when the start must
+ * be refused (*note says why: no such best in the index, or the index is
+ * not available). */
+struct cJSON;
+int station_api_fill_best(station_api *a, struct cJSON *start, char *note, size_t notelen);
 /* Whether this is a hub (config hub_url): /api/v1 over the central index. */
 bool station_api_is_hub(const station_api *a);
 /* The index's inotify descriptor (-1 without it) and what to call when it is readable. */

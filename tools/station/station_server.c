@@ -708,6 +708,38 @@ static void ws_hello(station_server *s, ws_pss *w, cJSON *o)
     free(snap);
 }
 
+/* A start with target_pct but without the best: taken from the index
+ * (METRICS.md 5.4). The page is told where it came from before the reply;
+ * without a best in the index the start is refused here, nothing sent.
+ * Returns false when refused. */
+static bool fill_best(station_server *s, ws_pss *w, int idx, long rid, cJSON *cmd)
+{
+    char note[600];
+    int rc = station_api_fill_best(s->api, cmd, note, sizeof note);
+    if (rc < 0) {
+        char why[700];
+        snprintf(why, sizeof why, "station: %s", note);
+        station_hub_reply_error(s->hub, idx, w->client, rid, why);
+        return false;
+    }
+    if (rc == 1) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "best");
+        cJSON_AddNumberToObject(o, "id", (double)rid);
+        cJSON_AddStringToObject(o, "daemon", station_hub_daemon_name(s->hub, idx));
+        cJSON_AddItemReferenceToObject(o, "best_left_N",
+                                       cJSON_GetObjectItemCaseSensitive(cmd, "best_left_N"));
+        cJSON_AddItemReferenceToObject(o, "best_right_N",
+                                       cJSON_GetObjectItemCaseSensitive(cmd, "best_right_N"));
+        cJSON_AddStringToObject(o, "text", note);
+        char *t = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        ws_queue(w, t ? strdup(t) : NULL);
+        cJSON_free(t);
+    }
+    return true;
+}
+
 static void ws_command(station_server *s, ws_pss *w, cJSON *o)
 {
     cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -738,6 +770,7 @@ static void ws_command(station_server *s, ws_pss *w, cJSON *o)
                                 "tare, start, stop, mark, set, next_day_pain");
         return;
     }
+    if (!strcmp(name->valuestring, "start") && !fill_best(s, w, idx, rid, cmd)) return;
     char *txt = cJSON_PrintUnformatted(cmd);
     if (!txt || station_link_submit(s->links[idx], w->client, rid, txt) != 0)
         station_hub_reply_error(s->hub, idx, w->client, rid,

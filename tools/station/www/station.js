@@ -9,6 +9,7 @@
     board: null, ws: null, openedAt: 0, nextId: 1, pending: new Map(), status: null, statusAt: 0,
     live: null, recording: false, trial: null, settings: null, reps: 0,
     wave: [], lastWaveT: -Infinity, tareArmedUntil: 0, painSel: null, set: null, setRows: 0,
+    bestNote: null,
   };
   window.ndFrames = 0;        /* frames drawn: the browser test reads the drawing rate */
 
@@ -49,6 +50,8 @@
       if (p) { st.pending.delete(m.id); p.resolve(m.reply); }
       return;
     }
+    /* The station took the best of a "% of best" target from its index (STATION.md). */
+    if (m.type === "best") { st.bestNote = m.text; return; }
     if (m.type === "error") { setMsg("Station: " + m.error, "bad"); return; }
     if (m.type === "hello") { st.wave = []; st.lastWaveT = -Infinity; return; }
     if (m.type !== "msg") return;
@@ -399,7 +402,8 @@
     });
     $("start").addEventListener("click", () => {
       const cmd = startCommand();
-      if (cmd) run($("start"), cmd, (r) => "Recording trial " + r.trial_id + ".").then((r) => { if (r.ok) st.recording = true, updateButtons(); });
+      st.bestNote = null;
+      if (cmd) run($("start"), cmd, (r) => "Recording trial " + r.trial_id + "." + (st.bestNote ? " " + st.bestNote + "." : "")).then((r) => { if (r.ok) st.recording = true, updateButtons(); });
     });
     $("next-set").addEventListener("click", () => {
       const cmd = { cmd: "set", action: "next" };
