@@ -6,6 +6,10 @@
 
 #include "nd_log.h"
 
+/* How long a read waits for room in a full ring before its sets are
+ * refused (RING.md, "Wake-ups"). */
+#define RING_FULL_WAIT_MS 100
+
 /* Fit the ring to the device's rate (RING.md, "Sizing") once the stream has
  * shown for a second that it really runs at that rate: a replayed file or an
  * unpaced simulator declares a rate but delivers as fast as it can, and then
@@ -39,10 +43,12 @@ static void on_samples(void *ctx, const nd_sample *sets, size_t n)
     nd_acquisition *a = ctx;
     if (!a->ring_fitted) fit_ring(a, n);
     /* Held back until the read ends (on_end_of_read): consumers then wake
-     * once per read, not once per frame. A refusal (ring full because the
-     * file writer is stuck) is counted by the ring itself and shown on
-     * status as ring_overruns. */
-    nd_ring_stage(a->ring, sets, n);
+     * once per read, not once per frame. A full ring is waited on briefly
+     * (a burst, or a source faster than the consumers: the transport's
+     * buffer holds the rest meanwhile); a refusal after that (the file
+     * writer is stuck) is counted by the ring itself and shown on status as
+     * ring_overruns. */
+    nd_ring_stage(a->ring, sets, n, RING_FULL_WAIT_MS);
 }
 
 static void on_end_of_read(void *ctx)

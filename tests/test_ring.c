@@ -250,8 +250,8 @@ static void test_stage_commit(void)
     nd_sample s[20];
     for (int i = 0; i < 20; i++) fill_set(&s[i], (uint64_t)i);
     uint64_t pos;
-    CHECK_EQ_INT(nd_ring_stage(r, s, 2), 2);
-    CHECK_EQ_INT(nd_ring_stage(r, s + 2, 3), 3);
+    CHECK_EQ_INT(nd_ring_stage(r, s, 2, 0), 2);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 2, 3, 0), 3);
     CHECK_EQ_INT(nd_ring_published(r), 0);
     CHECK_EQ_INT(nd_ring_available(r, c, &pos), 0);
     nd_ring_commit(r);
@@ -264,8 +264,8 @@ static void test_stage_commit(void)
 
     /* 3 slots free: 2 staged, then a stage of 4 places 1, commits the 3
      * and refuses the rest (the consumer has not released yet). */
-    CHECK_EQ_INT(nd_ring_stage(r, s + 5, 2), 2);
-    CHECK_EQ_INT(nd_ring_stage(r, s + 7, 4), 1);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 5, 2, 0), 2);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 7, 4, 5), 1);
     nd_ring_stats st;
     nd_ring_get_stats(r, &st);
     CHECK_EQ_INT(st.published, 8); /* committed by the full stage */
@@ -277,7 +277,7 @@ static void test_stage_commit(void)
     /* Released room is used again; push commits what was staged first. */
     CHECK_EQ_INT(nd_ring_available(r, c, &pos), 8);
     nd_ring_release(r, c, 8);
-    CHECK_EQ_INT(nd_ring_stage(r, s + 11, 2), 2);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 11, 2, 0), 2);
     CHECK_EQ_INT(nd_ring_push(r, s + 13, 1), 1);
     CHECK_EQ_INT(nd_ring_published(r), 11);
     CHECK_EQ_INT(nd_ring_available(r, c, &pos), 3);
@@ -305,6 +305,53 @@ static void test_pass_over(void)
     uint64_t pos;
     CHECK_EQ_INT(nd_ring_copy_lossy(r, c, out, 8, &pos), 2);
     CHECK_EQ_INT(pos, 20);
+    nd_ring_destroy(r);
+}
+
+/* A stage into a full ring waits (up to its bound) for a consumer to make
+ * room, then places everything: a source faster than the consumers is slowed,
+ * not cut. */
+struct release_later {
+    nd_ring *r;
+    int consumer;
+};
+
+static void *release_later_main(void *p)
+{
+    struct release_later *a = p;
+    struct timespec ms5 = {0, 5000000L};
+    nanosleep(&ms5, NULL);
+    uint64_t pos;
+    size_t n = nd_ring_available(a->r, a->consumer, &pos);
+    nd_ring_release(a->r, a->consumer, pos + n);
+    return NULL;
+}
+
+static void test_stage_waits_for_room(void)
+{
+    nd_ring *r = nd_ring_create(8);
+    int c = nd_ring_add_consumer(r, ND_RING_LOSSLESS, "writer");
+    nd_sample s[12];
+    for (int i = 0; i < 12; i++) fill_set(&s[i], (uint64_t)i);
+    CHECK_EQ_INT(nd_ring_stage(r, s, 8, 0), 8);
+    struct release_later a = {r, c};
+    pthread_t th;
+    pthread_create(&th, NULL, release_later_main, &a);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ_INT(nd_ring_stage(r, s + 8, 4, 2000), 4);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(th, NULL);
+    nd_ring_commit(r);
+    nd_ring_stats st;
+    nd_ring_get_stats(r, &st);
+    CHECK_EQ_INT(st.overrun_sets, 0);
+    CHECK_EQ_INT(st.published, 12);
+    CHECK(elapsed_ms(&t0, &t1) >= 4.0); /* it waited for the release */
+    uint64_t pos;
+    CHECK_EQ_INT(nd_ring_available(r, c, &pos), 4);
+    for (uint64_t p = pos; p < pos + 4; p++)
+        CHECK(nd_ring_slot(r, p)->seq == p && set_is_whole(nd_ring_slot(r, p)));
     nd_ring_destroy(r);
 }
 
@@ -864,6 +911,7 @@ int main(void)
     test_lossy_skip_exact();
     test_stage_commit();
     test_pass_over();
+    test_stage_waits_for_room();
     test_wait_and_wake();
     test_wait_for_count();
     test_fit_to_rate();

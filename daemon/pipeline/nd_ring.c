@@ -63,6 +63,9 @@ static inline void nd_cpu_relax(void)
 #endif
 }
 
+/* How often a producer waiting for room looks again (nd_ring_stage). */
+#define STAGE_WAIT_STEP_NS 100000L
+
 struct nd_ring_consumer {
     /* Written by the owner (release), read by the producer (acquire) and by
      * stats. Everything else on this line belongs to the owner. */
@@ -325,18 +328,26 @@ static size_t copy_in(nd_ring *r, uint64_t from, const nd_sample *sets, size_t n
     return got;
 }
 
-size_t nd_ring_stage(nd_ring *r, const nd_sample *sets, size_t n)
+size_t nd_ring_stage(nd_ring *r, const nd_sample *sets, size_t n, int wait_ms)
 {
     if (r->prod.staged < r->prod.head) r->prod.staged = r->prod.head;
-    size_t placed = copy_in(r, r->prod.staged, sets, n);
-    r->prod.staged += placed;
-    if (placed < n && r->prod.staged > r->prod.head) {
-        /* Full: let the consumers see (and release) what waits, then retry
-         * once, as nd_ring_push would have published it already. */
+    size_t placed = 0;
+    uint64_t deadline = 0;
+    for (;;) {
+        size_t got = copy_in(r, r->prod.staged, sets + placed, n - placed);
+        r->prod.staged += got;
+        placed += got;
+        if (placed == n) break;
+        /* Full: let the consumers see (and release) what waits, and give
+         * them up to wait_ms to make room before refusing the rest. */
         nd_ring_commit(r);
-        size_t more = copy_in(r, r->prod.staged, sets + placed, n - placed);
-        r->prod.staged += more;
-        placed += more;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        if (!deadline) deadline = now_ns + (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000u;
+        if (now_ns >= deadline) break;
+        struct timespec pause = {0, STAGE_WAIT_STEP_NS};
+        nanosleep(&pause, NULL);
     }
     if (placed < n) atomic_fetch_add_explicit(&r->prod.overrun, n - placed, memory_order_relaxed);
     return placed;

@@ -65,12 +65,15 @@ void nd_ring_publish(nd_ring *r, uint64_t end);
 /* Convenience: reserve+copy+publish; sets it could not place are counted as
  * overrun. Returns how many were placed. */
 size_t nd_ring_push(nd_ring *r, const nd_sample *sets, size_t n);
-/* Batching by read: stage copies sets in (counting what finds no room as
- * overrun, like push) without making them visible; commit publishes all
- * staged sets at once, so consumers wake once per device read, not once per
- * frame (RING.md, "Wake-ups"). A stage that finds the ring full commits what
- * waits and retries once. push commits first, so order is kept. */
-size_t nd_ring_stage(nd_ring *r, const nd_sample *sets, size_t n);
+/* Batching by read: stage copies sets in without making them visible;
+ * commit publishes all staged sets at once, so consumers wake once per
+ * device read, not once per frame (RING.md, "Wake-ups"). A stage that finds
+ * the ring full commits what waits and gives the lossless consumers up to
+ * wait_ms to make room (a source faster than the consumers is then slowed
+ * to their pace instead of losing sets); what still finds no room is
+ * refused and counted as overrun, like push. push commits first, so order
+ * is kept. */
+size_t nd_ring_stage(nd_ring *r, const nd_sample *sets, size_t n, int wait_ms);
 void nd_ring_commit(nd_ring *r);
 uint64_t nd_ring_published(const nd_ring *r);
 
