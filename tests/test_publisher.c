@@ -375,6 +375,8 @@ static void test_hot_messages(void *zctx)
     live.sets.sets_ended = 1, live.sets.rest_elapsed_s = 12.5, live.sets.rest_remaining_s = 47.5;
     live.sets.last_rep_zone = ND_ZONE_IN;
     live.sets.leg = ND_SIDE_LEFT;
+    live.sets.test = ND_TEST_ISOMETRIC;
+    live.sets.angle_deg = 30;
     char topic[32];
     static char text[32768];
     int n = -1;
@@ -419,7 +421,8 @@ static void test_hot_messages(void *zctx)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "rep_open")));
     CHECK(num(j, "reps") == 4);
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(j, "set");
-    CHECK(cJSON_IsObject(set) && cJSON_GetArraySize(set) == 10);
+    CHECK(cJSON_IsObject(set) && cJSON_GetArraySize(set) == 12);
+    CHECK(!strcmp(str(set, "test"), "isometric") && num(set, "angle_deg") == 30);
     CHECK(!strcmp(str(set, "phase"), "rest") && !strcmp(str(set, "last_rep_zone"), "in"));
     CHECK(!strcmp(str(set, "leg"), "left"));
     CHECK(num(set, "set") == 2 && num(set, "sets_planned") == 3 && num(set, "rep") == 6);

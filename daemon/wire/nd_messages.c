@@ -1,6 +1,9 @@
 /* JSON bodies of the live topics, and the wave decimator. */
 #include "nd_messages.h"
 
+#include "nd_json_writer.h"
+#include "nd_messages_text.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,21 +135,13 @@ cJSON *nd_json_status(const nd_status_snapshot *s)
 
 cJSON *nd_json_set_live(const nd_set_live *s)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddStringToObject(o, "phase", nd_set_phase_name(s->phase));
-    cJSON_AddNumberToObject(o, "set", s->set);
-    cJSON_AddNumberToObject(o, "sets_planned", s->sets_planned);
-    cJSON_AddNumberToObject(o, "rep", s->rep);
-    cJSON_AddNumberToObject(o, "reps_planned", s->reps_planned);
-    cJSON_AddNumberToObject(o, "sets_ended", s->sets_ended);
-    nd_json_add_number(o, "rest_elapsed_s", s->rest_elapsed_s);
-    nd_json_add_number(o, "rest_remaining_s", s->rest_remaining_s);
-    cJSON_AddStringToObject(o, "last_rep_zone", nd_zone_verdict_name(s->last_rep_zone));
-    cJSON_AddStringToObject(o, "leg", s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
-    cJSON_AddStringToObject(o, "test", nd_set_test_name(s->test));
-    nd_json_add_number(o, "angle_deg", s->angle_deg);
-    return o;
+    /* One definition of the object for `live` (text) and `status` (cJSON):
+     * written once, parsed back here (status is sent once a second). */
+    char text[1024];
+    nd_json_writer w;
+    nd_jw_init(&w, text, sizeof text);
+    nd_text_set_live(&w, s);
+    return nd_jw_finish(&w) < 0 ? NULL : cJSON_Parse(text);
 }
 
 cJSON *nd_json_set_result(const nd_set_result *r)

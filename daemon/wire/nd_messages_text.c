@@ -32,6 +32,8 @@ void nd_text_set_live(nd_json_writer *w, const nd_set_live *s)
     member_double(w, "rest_remaining_s", s->rest_remaining_s);
     member_string(w, "last_rep_zone", nd_zone_verdict_name(s->last_rep_zone));
     member_string(w, "leg", s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
+    member_string(w, "test", nd_set_test_name(s->test));
+    member_double(w, "angle_deg", s->angle_deg);
     nd_jw_end_object(w);
 }
 
