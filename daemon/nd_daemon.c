@@ -19,7 +19,7 @@
 /* Consumers' wake-up batches (RING.md, "Wake-ups"): the metrics thread takes
  * each read as the acquisition publishes it (reads are batched by time at the
  * source), the file writer whole chunks. */
-#define METRICS_BATCH_MS   100 /* a silent device: the pass_done and beat period */
+#define METRICS_BATCH_MS   250 /* a silent device: the pass_done and beat period */
 #define METRICS_BATCH_SETS 1   /* every read (the device batches by time, coalesce_ms) */
 #define WRITER_BATCH_MS    250
 #define WRITER_BATCH_SETS  8192
@@ -196,6 +196,7 @@ nd_daemon *nd_daemon_start(const nd_config *cfg, bool held, char *err, size_t er
     nd_acquisition_sink(&d->acq, &sink);
     if (nd_device_open(cfg->device, &sink, &d->dev, err, errlen)) goto fail_zmq;
     d->acq.dev = d->dev;
+    d->publisher.dev = d->dev;
 
     /* Threads inherit a mask with the termination signals blocked, so that
      * only the main thread (sigtimedwait) ever sees them. */

@@ -232,9 +232,13 @@ void *nd_publisher_main(void *arg)
         while (nd_bus_next_any(t->bus, t->bus_reader, &m)) handle_msg(&pc, &m);
         nd_publisher_service(t->pub); /* who subscribes to what, now */
         bool want_wave = nd_publisher_wanted(t->pub, ND_TOPIC_WAVE);
+        bool want_live = nd_publisher_wanted(t->pub, ND_TOPIC_LIVE);
+        /* Nobody watching live: the device may gather its reads for longer
+         * (drivers/DRIVERS.md); a new watcher cuts that short at once. */
+        if (t->dev) nd_device_set_unwatched(t->dev, !want_wave && !want_live);
         take_sets(&pc, want_wave);
         uint64_t now = nd_monotonic_ns();
-        send_live(&pc, now, nd_publisher_wanted(t->pub, ND_TOPIC_LIVE), want_wave);
+        send_live(&pc, now, want_live, want_wave);
         send_status(&pc, now);
         atomic_store(&t->live_dropped_msgs, nd_publisher_drops(t->pub));
         /* Woken by the metrics thread's next pass (each device read), not

@@ -22,6 +22,9 @@ typedef struct nd_publisher_thread {
     int bus_reader;
     nd_publisher *pub; /* used by this thread only */
     nd_device_board *device;
+    /* Only to say whether anyone watches live (nd_device_set_unwatched):
+     * the acquisition thread owns the device. */
+    nd_device *dev;
     nd_metrics_board *metrics;
     nd_live_board *live;
     /* The daemon's status snapshot (nd_daemon_status). */

@@ -4,6 +4,7 @@
  * numbers; bad options must fail with a message naming the option. */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +284,61 @@ static void test_coalesced(void)
     nd_test_expect_open_error("sim:?coalesce_ms=500", "coalesce_ms", "100");
 }
 
+/* Nobody watching live (nd_device_set_unwatched): reads gather for
+ * ND_STREAM_IDLE_COALESCE_MS (100 ms) instead of 25; turning watching back on
+ * ends a pause at once, so the next read follows within a frame or two, not
+ * at the end of the 100 ms. */
+typedef struct watch_run {
+    nd_device *dev;
+    atomic_bool stop;
+} watch_run;
+
+static void *watch_run_main(void *arg)
+{
+    watch_run *w = arg;
+    nd_device_run(w->dev, &w->stop);
+    return NULL;
+}
+
+static void test_unwatched(void)
+{
+    collected c;
+    memset(&c, 0, sizeof c);
+    nd_sink sink = {.ctx = &c, .samples = on_samples, .event = on_event, .info = on_info};
+    nd_device *dev = NULL;
+    char err[256] = "";
+    CHECK(nd_device_open("sim:?rate=1000&duration=1.6&seed=2", &sink, &dev, err, sizeof err) == 0);
+    if (!dev) return;
+    nd_device_set_unwatched(dev, true);
+    watch_run w = {.dev = dev};
+    atomic_init(&w.stop, false);
+    pthread_t th;
+    pthread_create(&th, NULL, watch_run_main, &w);
+    struct timespec ms1150 = {1, 150000000L}; /* mid-pause: reads fall near each 100 ms */
+    nanosleep(&ms1150, NULL);
+    uint64_t switched = nd_monotonic_ns();
+    nd_device_set_unwatched(dev, false);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(c.n, 1600);
+    /* Reads (distinct arrival stamps) before the switch: 8 uncoalesced, then
+     * one per 100 ms (about 11 in 1.15 s, not ~45 as at 25 ms). */
+    size_t reads_before = 0, first_after = c.n;
+    for (size_t i = 0; i < c.n; i++) {
+        bool new_read = i == 0 || c.sets[i].host_ns != c.sets[i - 1].host_ns;
+        if (c.sets[i].host_ns < switched) {
+            reads_before += new_read;
+        } else if (first_after == c.n) {
+            first_after = i;
+        }
+    }
+    CHECK(reads_before >= 8 + 5 && reads_before <= 8 + 1150 / 100 + 3);
+    /* The pause in progress ended at the switch: the first read after it
+     * came promptly (a 100 ms pause would leave up to 100 ms). */
+    CHECK(first_after < c.n && c.sets[first_after].host_ns - switched < 30000000ull);
+    nd_device_close(dev);
+    free(c.sets);
+}
+
 /* The byte stream does not depend on how the reader slices it. */
 static void test_read_slicing(void)
 {
@@ -413,6 +469,7 @@ int main(void)
     test_corruption();
     test_paced();
     test_coalesced();
+    test_unwatched();
     test_read_slicing();
     test_bad_options();
     test_peak_asym();

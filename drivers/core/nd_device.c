@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <limits.h>
 
 #include "nd_log.h"
 
@@ -200,6 +204,13 @@ int nd_device_run(nd_device *dev, const atomic_bool *stop)
 const nd_counters *nd_device_counters(const nd_device *dev)
 {
     return &dev->counters;
+}
+
+void nd_device_set_unwatched(nd_device *dev, bool unwatched)
+{
+    uint32_t v = unwatched ? 1 : 0;
+    if (atomic_exchange(&dev->unwatched, v) != v)
+        syscall(SYS_futex, &dev->unwatched, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 bool nd_device_connected(const nd_device *dev)

@@ -125,6 +125,12 @@ int nd_device_open(const char *uri_text, const nd_sink *sink, nd_device **out, c
 int nd_device_run(nd_device *dev, const atomic_bool *stop);
 void nd_device_close(nd_device *dev);
 
+/* Nobody watches the stream live (no live subscriber): a stream device may
+ * then gather its reads for longer (ND_STREAM_IDLE_COALESCE_MS, drivers/
+ * DRIVERS.md), unless its URI turned coalescing off. Safe from any thread; a
+ * change cuts a read's pause short, so a new watcher gets data at once. */
+void nd_device_set_unwatched(nd_device *dev, bool unwatched);
+
 /* Read-only views, safe from any thread. */
 const nd_counters *nd_device_counters(const nd_device *dev);
 bool nd_device_connected(const nd_device *dev);

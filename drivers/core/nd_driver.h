@@ -36,6 +36,9 @@ struct nd_device {
     /* The driver calls nd_device_end_read after each read (stream devices);
      * otherwise every emit ends a read. */
     bool batches_reads;
+    /* 1 while nobody watches live (nd_device_set_unwatched); a futex word,
+     * so that a change wakes a stream device's read pause. */
+    _Atomic uint32_t unwatched;
     void *priv;
 };
 

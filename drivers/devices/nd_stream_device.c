@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "nd_decoder.h"
 #include "nd_log.h"
@@ -143,17 +146,27 @@ static int reconnect_attempt(void *ctx, char *err, size_t errlen)
 }
 
 /* A slow stream trickles in a frame at a time (1 kHz boards send one frame a
- * millisecond): let the bytes gather in the transport's buffer for a moment
- * instead of waking for each frame. Only after several small reads in a row,
- * so that a fast stream (whose reads are large) never pauses and the kernel
- * buffer (4 KiB for a tty) holds at most ~ND_STREAM_COALESCE_BYTES/read. */
-static void coalesce_pause(uint64_t read_ns, int coalesce_ms)
+ * millisecond): let the bytes gather in the transport's buffer instead of
+ * waking for each frame. The pause lasts until about one read buffer's worth
+ * has gathered at the stream's byte rate, at most coalesce_ms (at least
+ * ND_STREAM_IDLE_COALESCE_MS while nobody watches live), so a fast stream
+ * never pauses and no kernel buffer fills. It sleeps on the device's
+ * `unwatched` word, so a new watcher ends it at once. */
+static void coalesce_pause(stream_priv *p, uint64_t read_ns, double bytes_per_s)
 {
-    uint64_t until = read_ns + (uint64_t)coalesce_ms * 1000000u;
+    uint32_t unwatched = atomic_load(&p->dev->unwatched);
+    int cap_ms = p->coalesce_ms;
+    if (unwatched && cap_ms < ND_STREAM_IDLE_COALESCE_MS) cap_ms = ND_STREAM_IDLE_COALESCE_MS;
+    double fill_ns = bytes_per_s > 0 ? (double)STREAM_READ_BUF / bytes_per_s * 1e9 : 1e18;
+    double pause_ns = (double)cap_ms * 1e6;
+    if (fill_ns < pause_ns) pause_ns = fill_ns;
+    if (pause_ns < 1e6) return; /* under a millisecond: not worth a sleep */
+    uint64_t until = read_ns + (uint64_t)pause_ns;
     struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
                           .tv_nsec = (long)(until % 1000000000u)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
+    /* Returns at the deadline, on a change of `unwatched`, or on a signal. */
+    syscall(SYS_futex, &p->dev->unwatched, FUTEX_WAIT_BITSET_PRIVATE, unwatched, &ts, NULL,
+            FUTEX_BITSET_MATCH_ANY);
 }
 
 /* The transport reported the device gone. Returns 0 when back, 1 when
@@ -184,7 +197,9 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
         if (rc < 0) return -1;
         if (rc > 0) return 0;
     }
-    unsigned small_reads = 0;
+    unsigned reads = 0;
+    uint64_t prev_ns = 0;
+    double bytes_per_s = 0; /* smoothed over reads */
     while (!atomic_load(stop)) {
         ssize_t n = p->tr.ops->read(&p->tr, p->buf, sizeof p->buf, ND_STREAM_READ_TIMEOUT_MS);
         if (n > 0) {
@@ -193,10 +208,15 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
             p->dec->feed(p->dec_state, p->buf, (size_t)n, now);
             nd_device_end_read(dev);
             report_progress(p);
-            small_reads = n < ND_STREAM_COALESCE_BYTES ? small_reads + 1 : 0;
+            if (prev_ns && now > prev_ns) {
+                double r = (double)n * 1e9 / (double)(now - prev_ns);
+                bytes_per_s = reads > 1 ? 0.75 * bytes_per_s + 0.25 * r : r;
+            }
+            prev_ns = now;
+            reads++;
             /* A replay paces itself set by set (nd_tr_file.c): never pause it. */
-            if (p->coalesce_ms && small_reads >= ND_STREAM_COALESCE_AFTER && !dev->replayed)
-                coalesce_pause(now, p->coalesce_ms);
+            if (p->coalesce_ms && reads > ND_STREAM_COALESCE_AFTER && !dev->replayed)
+                coalesce_pause(p, now, bytes_per_s);
         } else if (n == 0) {
             continue;
         } else if (n == ND_TR_EOF) {

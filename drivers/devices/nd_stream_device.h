@@ -10,18 +10,21 @@
 
 /* Read timeout per loop: bounds how long a stop request waits. */
 #define ND_STREAM_READ_TIMEOUT_MS 100
-/* Read coalescing at low byte rates (nd_stream_device.c, coalesce_pause), on
- * by default (coalesce_ms=N in the device URI, 0 = off): after
- * ND_STREAM_COALESCE_AFTER reads in a row of fewer than
- * ND_STREAM_COALESCE_BYTES each, the next read waits until N ms after the
- * last one, so a board sending a frame a millisecond wakes the daemon 1000/N
- * times a second instead of 1000 (issue 18). The sets of one read share its
+/* Read coalescing (nd_stream_device.c, coalesce_pause), on by default
+ * (coalesce_ms=N in the device URI, 0 = off): after the first
+ * ND_STREAM_COALESCE_AFTER reads, each read waits until about a read
+ * buffer's worth (16 KiB) has gathered at the stream's measured byte rate,
+ * at most N ms (at least ND_STREAM_IDLE_COALESCE_MS while nobody watches
+ * live, nd_device_set_unwatched). A board sending a frame a millisecond then
+ * wakes the daemon 1000/N times a second instead of 1000 (issue 18); a
+ * stream fast enough to fill the buffer sooner waits less, and one that
+ * fills it within a millisecond never waits. The sets of one read share its
  * host_ns: the newest is stamped as promptly as without coalescing, the
- * oldest up to N ms late, so the trial file's periodic /clock pairs take the
- * last set of a read (nd_trial_file.c) and keep their accuracy. */
+ * oldest up to the pause late, so the trial file's periodic /clock pairs
+ * take the last set of a read (nd_trial_file.c) and keep their accuracy. */
 #define ND_STREAM_COALESCE_DEFAULT_MS 25
+#define ND_STREAM_IDLE_COALESCE_MS    100
 #define ND_STREAM_COALESCE_MAX_MS     100
-#define ND_STREAM_COALESCE_BYTES      1024
 #define ND_STREAM_COALESCE_AFTER      8
 
 int nd_stream_open(nd_device *dev, const nd_uri *uri, char *err, size_t errlen);
