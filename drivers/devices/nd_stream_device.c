@@ -148,7 +148,7 @@ static int reconnect_attempt(void *ctx, char *err, size_t errlen)
 /* A slow stream trickles in a frame at a time (1 kHz boards send one frame a
  * millisecond): let the bytes gather in the transport's buffer instead of
  * waking for each frame. The pause lasts until about one read buffer's worth
- * has gathered at the stream's byte rate, at most coalesce_ms (at least
+ * (half of it) has gathered at the stream's byte rate, at most coalesce_ms (at least
  * ND_STREAM_IDLE_COALESCE_MS while nobody watches live), so a fast stream
  * never pauses and no kernel buffer fills. It sleeps on the device's
  * `unwatched` word, so a new watcher ends it at once. */
@@ -157,7 +157,9 @@ static void coalesce_pause(stream_priv *p, uint64_t read_ns, double bytes_per_s)
     uint32_t unwatched = atomic_load(&p->dev->unwatched);
     int cap_ms = p->coalesce_ms;
     if (unwatched && cap_ms < ND_STREAM_IDLE_COALESCE_MS) cap_ms = ND_STREAM_IDLE_COALESCE_MS;
-    double fill_ns = bytes_per_s > 0 ? (double)STREAM_READ_BUF / bytes_per_s * 1e9 : 1e18;
+    /* Half a buffer: a read always takes more than a pause brings, so a
+     * backlog never builds up behind the pauses. */
+    double fill_ns = bytes_per_s > 0 ? (double)STREAM_READ_BUF / 2 / bytes_per_s * 1e9 : 1e18;
     double pause_ns = (double)cap_ms * 1e6;
     if (fill_ns < pause_ns) pause_ns = fill_ns;
     if (pause_ns < 1e6) return; /* under a millisecond: not worth a sleep */
@@ -215,7 +217,9 @@ int nd_stream_run(nd_device *dev, const atomic_bool *stop)
             prev_ns = now;
             reads++;
             /* A replay paces itself set by set (nd_tr_file.c): never pause it. */
-            if (p->coalesce_ms && reads > ND_STREAM_COALESCE_AFTER && !dev->replayed)
+            /* A full buffer means more is waiting: read on at once. */
+            if (p->coalesce_ms && reads > ND_STREAM_COALESCE_AFTER && !dev->replayed &&
+                (size_t)n < sizeof p->buf)
                 coalesce_pause(p, now, bytes_per_s);
         } else if (n == 0) {
             continue;

@@ -12,8 +12,9 @@
 #define ND_STREAM_READ_TIMEOUT_MS 100
 /* Read coalescing (nd_stream_device.c, coalesce_pause), on by default
  * (coalesce_ms=N in the device URI, 0 = off): after the first
- * ND_STREAM_COALESCE_AFTER reads, each read waits until about a read
- * buffer's worth (16 KiB) has gathered at the stream's measured byte rate,
+ * ND_STREAM_COALESCE_AFTER reads, each read waits until about half a read
+ * buffer (8 KiB) has gathered at the stream's measured byte rate (a full
+ * read does not wait: more is waiting),
  * at most N ms (at least ND_STREAM_IDLE_COALESCE_MS while nobody watches
  * live, nd_device_set_unwatched). A board sending a frame a millisecond then
  * wakes the daemon 1000/N times a second instead of 1000 (issue 18); a

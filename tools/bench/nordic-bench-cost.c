@@ -112,13 +112,15 @@ static void take_snapshot(pid_t pid, snapshot *s)
 typedef struct phase_result {
     double cpu_pct, wakeups_s, preemptions_s;
     long rss_kib;
+    double thread_wakeups_s[MAX_THREADS]; /* per thread, for the floor below */
+    int nthreads;
 } phase_result;
 
 /* Per-thread rows for one phase; threads are matched by tid. */
 static phase_result report_phase(const char *title, const snapshot *a, const snapshot *b)
 {
     double secs = (double)(b->at_ns - a->at_ns) / 1e9;
-    phase_result r = {0, 0, 0, b->rss_kib};
+    phase_result r = {.rss_kib = b->rss_kib};
     printf("\n%s (%.1f s)\n%-18s %8s %10s %13s\n", title, secs, "thread", "CPU %", "wakeups/s",
            "preemptions/s");
     for (int i = 0; i < b->n; i++) {
@@ -132,6 +134,7 @@ static phase_result report_phase(const char *title, const snapshot *a, const sna
         r.cpu_pct += pct;
         r.wakeups_s += (double)wk / secs;
         r.preemptions_s += (double)pre / secs;
+        if (r.nthreads < MAX_THREADS) r.thread_wakeups_s[r.nthreads++] = (double)wk / secs;
         printf("%-18s %8.3f %10.1f %13.1f\n", tb->name, pct, (double)wk / secs, (double)pre / secs);
     }
     printf("%-18s %8.3f %10.1f %13.1f   RSS %.1f MiB (anonymous %.1f, shared libraries and files "
@@ -139,6 +142,55 @@ static phase_result report_phase(const char *title, const snapshot *a, const sna
            "total", r.cpu_pct, r.wakeups_s, r.preemptions_s, (double)r.rss_kib / 1024.0,
            (double)b->anon_kib / 1024.0, (double)b->file_kib / 1024.0);
     return r;
+}
+
+/* --- the floor: what waking alone costs on this machine. One thread per
+ * daemon thread, each waking at that thread's measured rate and doing
+ * nothing else (absolute clock_nanosleep, as a timer-driven loop would);
+ * their own CPU time (CLOCK_THREAD_CPUTIME_ID) is the kernel's and the
+ * hypervisor's share of a wake-up, which no amount of work in the daemon
+ * can remove. */
+typedef struct floor_thread {
+    double hz, seconds;
+    double cpu_s;
+} floor_thread;
+
+static void *floor_main(void *arg)
+{
+    floor_thread *f = arg;
+    uint64_t period = (uint64_t)(1e9 / f->hz), next = bench_mono_ns();
+    uint64_t end = next + (uint64_t)(f->seconds * 1e9);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    while ((next += period) < end) {
+        struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u),
+                              .tv_nsec = (long)(next % 1000000000u)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    f->cpu_s = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    return NULL;
+}
+
+static double wake_floor_pct(const phase_result *r, double seconds, double *wakeups_s)
+{
+    floor_thread f[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    int n = 0;
+    *wakeups_s = 0;
+    for (int i = 0; i < r->nthreads; i++) {
+        if (r->thread_wakeups_s[i] < 0.5) continue;
+        f[n] = (floor_thread){.hz = r->thread_wakeups_s[i], .seconds = seconds};
+        *wakeups_s += f[n].hz;
+        pthread_create(&th[n], NULL, floor_main, &f[n]);
+        n++;
+    }
+    double cpu = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        cpu += f[i].cpu_s;
+    }
+    return cpu / seconds * 100.0;
 }
 
 /* --- the subscriber: every topic, counts seq gaps and keeps the trial stop */
@@ -399,10 +451,26 @@ int main(int argc, char **argv)
            idle.rss_kib / 1024.0, rec.rss_kib / 1024.0,
            idle.rss_kib <= 16384 && rec.rss_kib <= 16384 ? "yes" : "NO");
 
-out:
+    /* The floor, with the daemon gone so that it measures only waking. */
     kill(pid, SIGTERM);
+    int st_floor;
+    waitpid(pid, &st_floor, 0);
+    pid = 0;
+    double floor_s = seconds < 20 ? seconds : 20, floor_wk;
+    double floor_idle = wake_floor_pct(&idle, floor_s, &floor_wk);
+    printf("\nfloor: threads that only wake, at each daemon thread's rate (%.0f s)\n", floor_s);
+    printf("  idle with a subscriber: %.1f wake-ups/s cost %.3f %% of one core (daemon %.3f %%)\n",
+           floor_wk, floor_idle, idle.cpu_pct);
+    double floor_rec = wake_floor_pct(&rec, floor_s, &floor_wk);
+    printf("  recording:              %.1f wake-ups/s cost %.3f %% of one core (daemon %.3f %%)\n",
+           floor_wk, floor_rec, rec.cpu_pct);
+
+out:;
     int wst;
-    waitpid(pid, &wst, 0);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, &wst, 0);
+    }
     if (src > 0) {
         kill(src, SIGTERM);
         waitpid(src, &wst, 0);
