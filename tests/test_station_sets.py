@@ -121,6 +121,9 @@ try:
     # Bad plan input: a clear message, nothing sent.
     proto.clear()
     proto.send_keys("3 sets")
+    # Start stays disabled for a moment after the tare reply: click it once it is enabled,
+    # so that the refusal seen is the page's check of the protocol.
+    wait_for(lambda: driver.find_element(By.ID, "start").is_enabled(), 10, "Start enabled")
     driver.find_element(By.ID, "start").click()
     check("Protocol" in text("control-msg") and text("state") == "idle",
           "a malformed protocol is refused on the page: %r" % text("control-msg"))
@@ -147,8 +150,9 @@ try:
     seen = []
     deadline = time.time() + REST_S + 6
     while time.time() < deadline:
-        if driver.find_element(By.ID, "set-phase").get_attribute("data-phase") == "rest" and re.fullmatch(r"\d+", text("rest-left")):
-            seen.append(int(text("rest-left")))
+        left = text("rest-left")  # read once: it may turn to "–" between two reads
+        if driver.find_element(By.ID, "set-phase").get_attribute("data-phase") == "rest" and re.fullmatch(r"\d+", left):
+            seen.append(int(left))
             if len(set(seen)) == 2 and seen[-1] != seen[-2]:  # mid-countdown
                 driver.save_screenshot(os.path.join(S.artifacts_dir(), "station-sets-rest-1280x800.png"))
         elif seen:
