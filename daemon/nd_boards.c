@@ -123,11 +123,13 @@ uint32_t nd_metrics_board_trial_no(nd_metrics_board *b)
     return no;
 }
 
-void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns)
+void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns,
+                               uint32_t *trial_no)
 {
     pthread_mutex_lock(&b->lock);
     *live = b->live;
     if (host_ns) *host_ns = b->live_host_ns;
+    if (trial_no) *trial_no = b->live_trial_no;
     pthread_mutex_unlock(&b->lock);
 }
 

@@ -30,6 +30,7 @@ typedef struct nd_metrics_board {
     bool cal_saved;     /* from the state file, a tare or a calibration */
     nd_live_state live;
     uint64_t live_host_ns;    /* arrival of the newest set behind `live` */
+    uint32_t live_trial_no;   /* the trial whose engine made `live` (0: between trials) */
     nd_set_live sets;         /* the recording trial's set/rep/rest (phase none otherwise) */
     uint32_t trial_no;        /* the trial this thread has begun (0 between trials) */
     uint64_t info_generation; /* device board generation the calibration reflects */
@@ -72,7 +73,9 @@ void nd_metrics_board_destroy(nd_metrics_board *b);
 void nd_metrics_board_get_cal(nd_metrics_board *b, nd_calibration *cal, bool *saved);
 uint64_t nd_metrics_board_info_generation(nd_metrics_board *b);
 void nd_metrics_board_get_warning(nd_metrics_board *b, char *out, size_t outlen);
-void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns);
+/* host_ns and trial_no may be NULL; trial_no = the trial `live` belongs to. */
+void nd_metrics_board_get_live(nd_metrics_board *b, nd_live_state *live, uint64_t *host_ns,
+                               uint32_t *trial_no);
 void nd_metrics_board_get_sets(nd_metrics_board *b, nd_set_live *sets);
 uint32_t nd_metrics_board_trial_no(nd_metrics_board *b);
 /* The metrics thread: new live values are on the board (wakes waiters). */

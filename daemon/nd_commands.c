@@ -459,7 +459,7 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     nd_error_board_get(&d->errors, out->last_error, sizeof out->last_error);
     nd_metrics_board_get_warning(&d->metrics_board, out->warning, sizeof out->warning);
     nd_live_state live;
-    nd_metrics_board_get_live(&d->metrics_board, &live, NULL);
+    nd_metrics_board_get_live(&d->metrics_board, &live, NULL, NULL);
 
     pthread_mutex_lock(&d->cmd.lock);
     bool recording = d->cmd.state == ND_TRIAL_RECORDING;

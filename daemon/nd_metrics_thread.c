@@ -477,6 +477,7 @@ static void on_pass_done(void *ctx, uint64_t got)
     pthread_mutex_lock(&b->lock);
     b->live = live;
     b->live_host_ns = mc->newest_host_ns;
+    b->live_trial_no = engine == mc->trial ? mc->trial_no : 0;
     pthread_mutex_unlock(&b->lock);
     if (engine == mc->trial) publish_board_sets(mc);
     nd_metrics_board_pass_done(b); /* the publisher sends them now */

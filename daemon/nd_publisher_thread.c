@@ -190,9 +190,15 @@ static void send_live(pub_ctx *pc, uint64_t now, bool want_live, bool want_wave)
     if (want_wave) flush_wave(pc);
     if (!want_live) return;
     nd_live_msg live;
-    nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns);
+    uint32_t of_trial;
+    nd_metrics_board_get_live(t->metrics, &live.state, &live.host_ns, &of_trial);
     nd_metrics_board_get_sets(t->metrics, &live.sets);
-    nd_publish_live(t->pub, pc->recording ? pc->msg.trial_id : "", live.state.t_s, &live);
+    /* A trial's live values only once the metrics thread has begun it: the
+     * file (TRIAL_OPENED) may exist before the metrics thread reached the
+     * start, and the idle engine's values are not the trial's. */
+    bool in_trial = pc->recording && of_trial == pc->trial->trial_no;
+    if (!in_trial) live.sets.phase = ND_SET_PHASE_NONE;
+    nd_publish_live(t->pub, in_trial ? pc->msg.trial_id : "", live.state.t_s, &live);
 }
 
 static void send_status(pub_ctx *pc, uint64_t now)

@@ -352,6 +352,14 @@ def run(d, tmp):
               for m in in_trial), "rep/trial messages carry trial_id and t")
     live_in_trial = [m for m in msgs["live"] if m.get("trial_id") == trial_id]
     check(len(live_in_trial) > 10, "live messages during the trial")
+    # A live message labelled with the trial carries the trial's own values: its sample
+    # count starts at the trial's start and never goes back (an idle engine's count,
+    # labelled with the trial just after the start, would be far larger and then drop).
+    counts = [m["samples"] for m in live_in_trial]
+    check(all(b >= a for a, b in zip(counts, counts[1:])),
+          "live samples never go back within the trial: %s" % counts[:8])
+    check(bool(counts) and counts[0] < 5000, "the trial's first live message counts the trial's "
+          "samples, not the daemon's (%s)" % counts[:3])
     check(all(k in live_in_trial[-1] for k in ("left_N", "right_N", "running_peak_left_N",
                                                "running_peak_right_N", "rep_open", "host_ns")),
           "live fields")
