@@ -150,7 +150,8 @@ static void process_sets(pub_ctx *pc, uint64_t pos, size_t n)
 
 /* Sends the completed points of a partial block (the open point stays), so
  * a plotted point never waits for its block to fill (0.5 s at 1 kHz and the
- * default decimation): with every live message. */
+ * default decimation): after every metrics pass that brought sets, i.e.
+ * with each device read, even when passes bunch up faster than live_hz. */
 static void flush_wave(pub_ctx *pc)
 {
     if (pc->wave.block.n == 0) return;
@@ -177,9 +178,9 @@ static void take_sets(pub_ctx *pc, bool want_wave)
     }
 }
 
-/* Live values (and the partial wave block) once per live period, sent with
- * the metrics pass that brought them; on a silent device, on time. */
-static void send_live(pub_ctx *pc, uint64_t now, bool want_live, bool want_wave)
+/* Live values once per live period, sent with the metrics pass that
+ * brought them; on a silent device, on time. */
+static void send_live(pub_ctx *pc, uint64_t now, bool want_live)
 {
     nd_publisher_thread *t = pc->t;
     if (now + LIVE_SLACK_NS < pc->next_live_ns) return;
@@ -187,7 +188,6 @@ static void send_live(pub_ctx *pc, uint64_t now, bool want_live, bool want_wave)
     nd_live_board_get(t->live, &live_hz, NULL); /* may change (config, SIGHUP) */
     pc->live_period_ns = (uint64_t)(1e9 / live_hz);
     pc->next_live_ns = now + pc->live_period_ns;
-    if (want_wave) flush_wave(pc);
     if (!want_live) return;
     nd_live_msg live;
     uint32_t of_trial;
@@ -243,8 +243,9 @@ void *nd_publisher_main(void *arg)
          * (drivers/DRIVERS.md); a new watcher cuts that short at once. */
         if (t->dev) nd_device_set_unwatched(t->dev, !want_wave && !want_live);
         take_sets(&pc, want_wave);
+        if (want_wave) flush_wave(&pc);
         uint64_t now = nd_monotonic_ns();
-        send_live(&pc, now, want_live, want_wave);
+        send_live(&pc, now, want_live);
         send_status(&pc, now);
         atomic_store(&t->live_dropped_msgs, nd_publisher_drops(t->pub));
         /* Woken by the metrics thread's next pass (each device read), not
