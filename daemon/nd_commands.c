@@ -459,7 +459,8 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
     nd_error_board_get(&d->errors, out->last_error, sizeof out->last_error);
     nd_metrics_board_get_warning(&d->metrics_board, out->warning, sizeof out->warning);
     nd_live_state live;
-    nd_metrics_board_get_live(&d->metrics_board, &live, NULL, NULL);
+    uint32_t live_of_trial;
+    nd_metrics_board_get_live(&d->metrics_board, &live, NULL, &live_of_trial);
 
     pthread_mutex_lock(&d->cmd.lock);
     bool recording = d->cmd.state == ND_TRIAL_RECORDING;
@@ -471,9 +472,12 @@ void nd_daemon_status(nd_daemon *d, nd_status_snapshot *out)
         snprintf(out->trial_id, sizeof out->trial_id, "%s", t->trial_id);
         snprintf(out->athlete_id, sizeof out->athlete_id, "%s", t->req.athlete_id);
         snprintf(out->file, sizeof out->file, "%s", t->path);
-        out->trial_t_s = live.t_s;
-        out->trial_samples = live.samples;
-        out->trial_reps = live.reps;
+        /* The trial's own counts once the metrics thread has begun it;
+         * until then (just after the start) it has none yet. */
+        bool begun = live_of_trial == t->trial_no;
+        out->trial_t_s = begun ? live.t_s : 0;
+        out->trial_samples = begun ? live.samples : 0;
+        out->trial_reps = begun ? live.reps : 0;
         nd_metrics_board_get_sets(&d->metrics_board, &out->sets);
     }
     pthread_mutex_unlock(&d->cmd.lock);

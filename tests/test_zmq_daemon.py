@@ -287,6 +287,12 @@ def run(d, tmp):
                "injured_side": "left", "protocol": "1x3", "notes": "zmq test"})
     check(r["ok"], "start: %s" % r)
     trial_id, path = r["trial_id"], r["file"]
+    # Status right after the start counts the new trial's own samples and reps, not the
+    # daemon's so far (several seconds of sets by now).
+    st = d.ask({"cmd": "status"})["status"]
+    check(st.get("trial_reps") == 0 and 0 <= st.get("trial_samples", -1) < 2000,
+          "status just after the start counts the new trial: %s / %s"
+          % (st.get("trial_samples"), st.get("trial_reps")))
 
     msgs = {t: [] for t in TOPICS}
 
