@@ -4,6 +4,7 @@ independent peer of the station's libwebsockets server; no PyPI)."""
 import base64
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -255,6 +256,31 @@ def prerequisite(ok, reason):
         raise SystemExit(1)
     print("SKIP: %s" % reason)
     raise SystemExit(0)
+
+
+def chromium(console_log=True):
+    """The station's page in a real browser: headless Debian chromium driven
+    by chromium-driver through python3-selenium, 1280 x 800. Each missing
+    piece (or nordic-station itself) is a prerequisite with its reason."""
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    prerequisite(os.path.exists(STATION), "nordic-station not built (libwebsockets-dev, libsodium-dev)")
+    prerequisite(shutil.which("chromium") is not None, "chromium missing (Debian: chromium)")
+    prerequisite(os.path.exists(driver_path), "chromedriver missing (Debian: chromium-driver)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        prerequisite(False, "python3-selenium missing")
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+              "--disable-gpu"):
+        opts.add_argument(a)
+    if console_log:
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    driver.set_page_load_timeout(60)
+    return driver
 
 
 def artifacts_dir():

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,51 +26,21 @@ import h5py
 import numpy as np
 import zmq
 
+from daemon_harness import NORDCTL, Daemon
 from nordic_testlib import BUILD, check, finish
 
-NORDICD = os.path.join(BUILD, "daemon", "nordicd")
 REPORT = os.path.join(BUILD, "tools", "nordic-report")
 TRIAL = os.path.join(BUILD, "tools", "nordic-trial")
 WATCH = os.path.join(BUILD, "tools", "nordic-watch")
-NORDCTL = os.path.join(BUILD, "tools", "nordctl")
 SIM = "sim:?rate=500&reps=0&rest=1&lead=1&rise=0.8&peak_left=400&peak_right=320&seed=7"
 BLOCKS = [(0.0, "left"), (0.0, "right"), (30.0, "both"), (60.0, "both")]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 tmp = tempfile.mkdtemp(prefix="sets-iso-", dir=os.environ.get("TMPDIR"))
-ctl_ep = "ipc://%s/ctl" % tmp
-pub_ep = "tcp://127.0.0.1:%d" % free_port()
-log = open(os.path.join(tmp, "nordicd.log"), "w")
-daemon = subprocess.Popen([NORDICD, "--device", SIM, "--data-dir", tmp + "/data", "--state-dir",
-                           tmp + "/state", "--ctl", ctl_ep, "--pub", pub_ep],
-                          stdout=log, stderr=subprocess.STDOUT)
+daemon = Daemon(tmp, SIM)
+ctl_ep, pub_ep = daemon.ctl, "ipc://%s/run/pub" % tmp
+ask = daemon.ask
 zctx = zmq.Context()
-req = None
-
-
-def connect():
-    global req
-    if req is not None:
-        req.close(linger=0)
-    req = zctx.socket(zmq.REQ)
-    req.setsockopt(zmq.RCVTIMEO, 20000)
-    req.setsockopt(zmq.LINGER, 0)
-    req.connect(ctl_ep)
-
-
-def ask(obj):
-    req.send_string(json.dumps(obj))
-    return json.loads(req.recv())
-
-
 sub = zctx.socket(zmq.SUB)
 sub.setsockopt(zmq.SUBSCRIBE, b"")
 sub.connect(pub_ep)
@@ -109,18 +78,6 @@ def wait_status(pred):
 
 
 try:
-    connect()
-    up = False
-    for _ in range(100):
-        if os.path.exists(ctl_ep[6:]):
-            try:
-                up = ask({"cmd": "status"})["ok"]
-                break
-            except zmq.Again:
-                connect()
-        time.sleep(0.1)
-    check(up, "nordicd answers status")
-
     # ---- bad input: clear errors, nothing started ----
     start = {"cmd": "start", "athlete_id": "I1", "protocol": "4x1"}
     for bad, why in [(dict(start, test="isometric"), "needs \"angle_deg\""),
@@ -209,8 +166,7 @@ try:
     # progression rule for a test, the per-angle attributes stay.
     r = ask({"cmd": "next_day_pain", "trial_id": stop.get("trial_id", ""), "value": 2})
     check(r["ok"] and r["suggestion"]["rule"] == "none", "next-day pain on the test: %s" % r)
-    daemon.terminate()
-    daemon.wait(timeout=30)
+    daemon.stop()
 
     # ---- expected values from /reps and /events ----
     with h5py.File(path, "r") as f:
@@ -337,12 +293,8 @@ try:
     r = subprocess.run([REPORT, "--compare", "-o", out + "-v11cmp", old], capture_output=True, text=True, timeout=120)
     check(r.returncode == 0, "the 1.1 layout recomputes to its stored rows: %s" % (r.stdout + r.stderr))
 finally:
-    if daemon.poll() is None:
-        daemon.kill()
-        daemon.wait()
-    log.close()
-    if req is not None:
-        req.close(linger=0)
+    if daemon.proc.poll() is None:
+        daemon.stop()
     sub.close(linger=0)
     zctx.term()
 

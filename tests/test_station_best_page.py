@@ -10,7 +10,6 @@ trials the page shows the station's refusal asking for the values and the
 daemon stays idle."""
 import glob
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,18 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import station_testlib as S  # noqa: E402
 from nordic_testlib import check, finish  # noqa: E402
 
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-S.prerequisite(os.path.exists(S.STATION), "nordic-station not built (libwebsockets-dev, libsodium-dev)")
-S.prerequisite(shutil.which("chromium") is not None, "chromium missing (Debian: chromium)")
-S.prerequisite(os.path.exists(CHROMEDRIVER), "chromedriver missing (Debian: chromium-driver)")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
-except ImportError:
-    S.prerequisite(False, "python3-selenium missing")
+driver = S.chromium(console_log=False)  # the prerequisites first: nothing below runs without them
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 import h5py  # noqa: E402
 
 GEN = os.path.join(S.BUILD, "tools", "nordic-report-gen")
@@ -59,12 +49,6 @@ for path in glob.glob(data + "/*.h5"):
 want_text = "best from index: " + "; ".join(
     "%s %.1f N (trial %s, rep %d, %s)" % (leg, *best[leg]) for leg in ("L", "R"))
 
-opts = Options()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-          "--disable-gpu"):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-driver.set_page_load_timeout(60)
 daemon = S.Daemon(tmp, SIM)
 station = S.Station(tmp, [("board1", daemon)])
 

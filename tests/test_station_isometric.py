@@ -9,7 +9,6 @@ after the second hold, stop. The page's set rows must show the angles, and
 the file's /sets (h5py) must hold 30 and 60 with test `isometric`."""
 import glob
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -18,17 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import station_testlib as S  # noqa: E402
 from nordic_testlib import check, finish  # noqa: E402
 
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-S.prerequisite(os.path.exists(S.STATION), "nordic-station not built (libwebsockets-dev, libsodium-dev)")
-S.prerequisite(shutil.which("chromium") is not None, "chromium missing (Debian: chromium)")
-S.prerequisite(os.path.exists(CHROMEDRIVER), "chromedriver missing (Debian: chromium-driver)")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-except ImportError:
-    S.prerequisite(False, "python3-selenium missing")
+driver = S.chromium()  # the prerequisites first: nothing below runs without them
+from selenium.webdriver.common.by import By  # noqa: E402
 import h5py  # noqa: E402
 
 # Empty hooks for 3 s (the tare), then a hold every ~4 s.
@@ -36,13 +26,6 @@ SIM = ("sim:?rate=500&reps=1000&unloaded=3&lead=1&rise=1&rest=2&var=2"
        "&peak_left=330&peak_right=300&seed=9")
 
 tmp = tempfile.mkdtemp(prefix="station-iso-", dir=os.environ.get("TMPDIR"))
-opts = Options()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-          "--disable-gpu"):
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-driver.set_page_load_timeout(60)
 daemon = S.Daemon(tmp, SIM)
 station = S.Station(tmp, [("board1", daemon)])
 

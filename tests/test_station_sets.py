@@ -11,7 +11,6 @@ be a `pain_next_day` event in the file."""
 import glob
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -20,18 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import station_testlib as S  # noqa: E402
 from nordic_testlib import check, finish  # noqa: E402
 
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-S.prerequisite(os.path.exists(S.STATION), "nordic-station not built (libwebsockets-dev, libsodium-dev)")
-S.prerequisite(shutil.which("chromium") is not None, "chromium missing (Debian: chromium)")
-S.prerequisite(os.path.exists(CHROMEDRIVER), "chromedriver missing (Debian: chromium-driver)")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-except ImportError:
-    S.prerequisite(False, "python3-selenium missing")
+driver = S.chromium()  # the prerequisites first: nothing below runs without them
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 import h5py  # noqa: E402
 
 REST_S = 4
@@ -41,13 +31,6 @@ SIM = ("sim:?rate=1000&reps=1000&unloaded=10&lead=1&rise=1&rest=6&var=2"
        "&peak_left=330&peak_right=300&seed=5")
 
 tmp = tempfile.mkdtemp(prefix="station-sets-", dir=os.environ.get("TMPDIR"))
-opts = Options()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-          "--disable-gpu"):
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-driver.set_page_load_timeout(60)
 daemon = S.Daemon(tmp, SIM)
 station = S.Station(tmp, [("board1", daemon)])
 
