@@ -119,6 +119,9 @@ void nd_report_plot_cleanup(void);
 /* report_util.c: shared output helpers. */
 void nd_report_put_num(FILE *f, double v);       /* shortest round trip, NaN as "NaN" */
 void nd_report_put_text(FILE *f, const char *s); /* CSV-quoted */
+/* The same as the next field of a row: a comma, then the value. */
+void nd_report_field_num(FILE *f, double v);
+void nd_report_field_text(FILE *f, const char *s);
 /* The columns every per-rep and per-set row starts with: file, trial_id,
  * athlete_id, created_utc, metrics_source (stored or recomputed). */
 void nd_report_put_row_start(FILE *f, const nd_report_trial *p);

@@ -6,18 +6,6 @@
 
 #include "report.h"
 
-static void num(FILE *f, double v)
-{
-    fputc(',', f);
-    nd_report_put_num(f, v);
-}
-
-static void text(FILE *f, const char *s)
-{
-    fputc(',', f);
-    nd_report_put_text(f, s);
-}
-
 static void uint(FILE *f, unsigned long long v)
 {
     fprintf(f, ",%llu", v);
@@ -55,44 +43,45 @@ int nd_report_write_trials_csv(const char *path, const nd_report_trial *t, size_
         date_of(p->info.created_utc, date);
         nd_report_flags(s, flags, sizeof flags);
         nd_report_put_text(f, p->path);
-        text(f, m->trial_id);
-        text(f, m->athlete_id);
-        text(f, p->info.created_utc);
-        text(f, date);
-        text(f, p->info.status);
-        text(f, p->recomputed ? "recomputed" : "stored");
-        text(f, m->software_version);
-        text(f, m->device.model);
-        text(f, m->device.serial);
-        num(f, m->sample_rate_hz);
+        nd_report_field_text(f, m->trial_id);
+        nd_report_field_text(f, m->athlete_id);
+        nd_report_field_text(f, p->info.created_utc);
+        nd_report_field_text(f, date);
+        nd_report_field_text(f, p->info.status);
+        nd_report_field_text(f, p->recomputed ? "recomputed" : "stored");
+        nd_report_field_text(f, m->software_version);
+        nd_report_field_text(f, m->device.model);
+        nd_report_field_text(f, m->device.serial);
+        nd_report_field_num(f, m->sample_rate_hz);
         uint(f, p->info.samples);
-        num(f, (double)p->info.samples / m->sample_rate_hz);
+        nd_report_field_num(f, (double)p->info.samples / m->sample_rate_hz);
         uint(f, p->lost_sets);
-        num(f, m->subject.body_mass_kg);
-        num(f, m->subject.lever_m);
-        text(f, nd_side_name(m->subject.injured_side));
+        nd_report_field_num(f, m->subject.body_mass_kg);
+        nd_report_field_num(f, m->subject.lever_m);
+        nd_report_field_text(f, nd_side_name(m->subject.injured_side));
         uint(f, s->reps);
         uint(f, s->discarded_reps);
-        num(f, s->max_N[0]);
-        num(f, s->max_N[1]);
-        num(f, s->mean_N[0]);
-        num(f, s->mean_N[1]);
-        num(f, s->asymmetry_pct);
-        num(f, s->abs_asymmetry_pct);
-        text(f, nd_side_name(s->weaker_side));
-        num(f, s->lsi_pct);
-        num(f, s->torque_max_Nm[0]);
-        num(f, s->torque_max_Nm[1]);
-        num(f, s->rel_force_max_N_per_kg[0]);
-        num(f, s->rel_force_max_N_per_kg[1]);
-        num(f, p->impulse_Ns[0]);
-        num(f, p->impulse_Ns[1]);
-        text(f, flags);
+        nd_report_field_num(f, s->max_N[0]);
+        nd_report_field_num(f, s->max_N[1]);
+        nd_report_field_num(f, s->mean_N[0]);
+        nd_report_field_num(f, s->mean_N[1]);
+        nd_report_field_num(f, s->asymmetry_pct);
+        nd_report_field_num(f, s->abs_asymmetry_pct);
+        nd_report_field_text(f, nd_side_name(s->weaker_side));
+        nd_report_field_num(f, s->lsi_pct);
+        nd_report_field_num(f, s->torque_max_Nm[0]);
+        nd_report_field_num(f, s->torque_max_Nm[1]);
+        nd_report_field_num(f, s->rel_force_max_N_per_kg[0]);
+        nd_report_field_num(f, s->rel_force_max_N_per_kg[1]);
+        nd_report_field_num(f, p->impulse_Ns[0]);
+        nd_report_field_num(f, p->impulse_Ns[1]);
+        nd_report_field_text(f, flags);
         fprintf(f, ",%d,%d,%d,%d,%d", s->weak_left, s->weak_right, s->imbalance, s->pain,
                 s->pain_rating);
         for (size_t k = 0; k < nd_metric_setting_count; k++) {
             if (strcmp(nd_metric_setting_table[k].name, "tare_window_s") == 0) continue;
-            num(f, nd_metric_setting_get(&p->settings, &nd_metric_setting_table[k]));
+            nd_report_field_num(f,
+                                nd_metric_setting_get(&p->settings, &nd_metric_setting_table[k]));
         }
         fputc('\n', f);
     }
@@ -120,23 +109,23 @@ int nd_report_write_reps_csv(const char *path, const nd_report_trial *t, size_t 
             uint(f, r->index);
             uint(f, r->i_open);
             uint(f, r->i_end);
-            num(f, r->t_open_s);
-            num(f, r->t_end_s);
-            num(f, r->peak_N[0]);
-            num(f, r->peak_N[1]);
+            nd_report_field_num(f, r->t_open_s);
+            nd_report_field_num(f, r->t_end_s);
+            nd_report_field_num(f, r->peak_N[0]);
+            nd_report_field_num(f, r->peak_N[1]);
             uint(f, r->i_peak[0]);
             uint(f, r->i_peak[1]);
-            num(f, r->t_peak_s[0]);
-            num(f, r->t_peak_s[1]);
-            num(f, r->asymmetry_pct);
-            num(f, r->abs_asymmetry_pct);
-            text(f, nd_side_name(r->weaker_side));
-            num(f, r->lsi_pct);
-            for (int s = 0; s < 2; s++) num(f, r->torque_Nm[s]);
-            for (int s = 0; s < 2; s++) num(f, r->rel_force_N_per_kg[s]);
-            for (int s = 0; s < 2; s++) num(f, r->time_to_peak_s[s]);
-            for (int s = 0; s < 2; s++) num(f, r->rfd_N_per_s[s]);
-            for (int s = 0; s < 2; s++) num(f, r->impulse_Ns[s]);
+            nd_report_field_num(f, r->t_peak_s[0]);
+            nd_report_field_num(f, r->t_peak_s[1]);
+            nd_report_field_num(f, r->asymmetry_pct);
+            nd_report_field_num(f, r->abs_asymmetry_pct);
+            nd_report_field_text(f, nd_side_name(r->weaker_side));
+            nd_report_field_num(f, r->lsi_pct);
+            for (int s = 0; s < 2; s++) nd_report_field_num(f, r->torque_Nm[s]);
+            for (int s = 0; s < 2; s++) nd_report_field_num(f, r->rel_force_N_per_kg[s]);
+            for (int s = 0; s < 2; s++) nd_report_field_num(f, r->time_to_peak_s[s]);
+            for (int s = 0; s < 2; s++) nd_report_field_num(f, r->rfd_N_per_s[s]);
+            for (int s = 0; s < 2; s++) nd_report_field_num(f, r->impulse_Ns[s]);
             fputc('\n', f);
         }
     }
@@ -196,16 +185,17 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
         date_of(p->info.created_utc, date);
         nd_report_put_text(f, p->info.meta.athlete_id);
         fprintf(f, ",%d", p->test_number);
-        text(f, p->info.created_utc);
-        text(f, date);
-        num(f, first
+        nd_report_field_text(f, p->info.created_utc);
+        nd_report_field_text(f, date);
+        nd_report_field_num(
+            f, first
                    ? (double)(p->info.meta.created_utc_s - first->info.meta.created_utc_s) / 86400.0
                    : 0.0);
-        text(f, p->info.meta.trial_id);
-        text(f, p->path);
-        num(f, s->max_N[0]);
-        num(f, s->max_N[1]);
-        num(f, s->asymmetry_pct);
+        nd_report_field_text(f, p->info.meta.trial_id);
+        nd_report_field_text(f, p->path);
+        nd_report_field_num(f, s->max_N[0]);
+        nd_report_field_num(f, s->max_N[1]);
+        nd_report_field_num(f, s->asymmetry_pct);
         double cf[3] = {NAN, NAN, NAN}, cp[3] = {NAN, NAN, NAN};
         if (first) {
             cf[0] = s->max_N[0] - first->summary.max_N[0];
@@ -215,9 +205,9 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
             cp[1] = s->max_N[1] - prev->summary.max_N[1];
             cp[2] = s->asymmetry_pct - prev->summary.asymmetry_pct;
         }
-        for (int k = 0; k < 3; k++) num(f, cf[k]);
-        for (int k = 0; k < 3; k++) num(f, cp[k]);
-        num(f, mdc_N);
+        for (int k = 0; k < 3; k++) nd_report_field_num(f, cf[k]);
+        for (int k = 0; k < 3; k++) nd_report_field_num(f, cp[k]);
+        nd_report_field_num(f, mdc_N);
         fprintf(f, ",%d,%d,%d,%d,%d,%d,%d", exceeds(cf[0], mdc_N), exceeds(cf[1], mdc_N),
                 exceeds(cp[0], mdc_N), exceeds(cp[1], mdc_N), s->weak_left, s->weak_right,
                 s->imbalance);
@@ -225,12 +215,12 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
          * is flagged when it exceeds whichever is larger, i.e. both. */
         const nd_trial_summary *b = first ? &first->summary : s;
         double applied[2];
-        num(f, mdc_pct);
-        for (int leg = 0; leg < 2; leg++) num(f, b->max_N[leg]);
+        nd_report_field_num(f, mdc_pct);
+        for (int leg = 0; leg < 2; leg++) nd_report_field_num(f, b->max_N[leg]);
         for (int leg = 0; leg < 2; leg++) {
             double pct = mdc_pct / 100.0 * b->max_N[leg];
             applied[leg] = isfinite(pct) && pct > mdc_N ? pct : mdc_N;
-            num(f, applied[leg]);
+            nd_report_field_num(f, applied[leg]);
         }
         fprintf(f, ",%d,%d,%d,%d", exceeds(cf[0], applied[0]), exceeds(cf[1], applied[1]),
                 exceeds(cp[0], applied[0]), exceeds(cp[1], applied[1]));
@@ -239,8 +229,8 @@ int nd_report_write_trends_csv(const char *path, const nd_report_trial *t, const
         double ma = mean_rep_asymmetry(p);
         nd_side w = weaker_by_mean(ma);
         weaker_count[w]++;
-        num(f, ma);
-        text(f, nd_side_name(w));
+        nd_report_field_num(f, ma);
+        nd_report_field_text(f, nd_side_name(w));
         fprintf(f, ",%u\n", w == ND_SIDE_NONE ? 0u : weaker_count[w]);
         if (!first) first = p;
         prev = p;
@@ -255,11 +245,11 @@ static size_t cmp_row(FILE *f, const nd_report_trial *p, const char *metric, dou
     double diff = recomputed - stored;
     bool match = (isnan(stored) && isnan(recomputed)) || fabs(diff) <= tol || stored == recomputed;
     nd_report_put_text(f, p->path);
-    text(f, p->info.meta.trial_id);
-    text(f, metric);
-    num(f, stored);
-    num(f, recomputed);
-    num(f, isnan(stored) && isnan(recomputed) ? 0.0 : diff);
+    nd_report_field_text(f, p->info.meta.trial_id);
+    nd_report_field_text(f, metric);
+    nd_report_field_num(f, stored);
+    nd_report_field_num(f, recomputed);
+    nd_report_field_num(f, isnan(stored) && isnan(recomputed) ? 0.0 : diff);
     fprintf(f, ",%d\n", match);
     return match ? 0 : 1;
 }

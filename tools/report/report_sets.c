@@ -126,18 +126,6 @@ int nd_report_sets_analyse(nd_report_trial *t, nd_trial_reader *r, const double 
     return 0;
 }
 
-static void num(FILE *f, double v)
-{
-    fputc(',', f);
-    nd_report_put_num(f, v);
-}
-
-static void text(FILE *f, const char *s)
-{
-    fputc(',', f);
-    nd_report_put_text(f, s);
-}
-
 int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t n)
 {
     char tmp[PATH_MAX + 8];
@@ -155,22 +143,22 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
         for (size_t k = 0; k < p->n_sets; k++) {
             const nd_set_result *s = &p->sets[k];
             nd_report_put_row_start(f, p);
-            text(f, p->info.meta.protocol);
+            nd_report_field_text(f, p->info.meta.protocol);
             fprintf(f, ",%u,%u,%u,%d,%llu,%llu", s->index, s->reps_done, s->reps_planned,
                     s->completed, (unsigned long long)s->i_start, (unsigned long long)s->i_end);
-            num(f, s->t_start_s);
-            num(f, s->t_end_s);
-            num(f, s->duration_s);
-            num(f, s->rest_after_s);
-            num(f, s->mean_peak_N[0]);
-            num(f, s->mean_peak_N[1]);
-            num(f, s->max_peak_N[0]);
-            num(f, s->max_peak_N[1]);
-            num(f, s->mean_asymmetry_pct);
-            text(f, nd_side_name(s->weaker_side));
+            nd_report_field_num(f, s->t_start_s);
+            nd_report_field_num(f, s->t_end_s);
+            nd_report_field_num(f, s->duration_s);
+            nd_report_field_num(f, s->rest_after_s);
+            nd_report_field_num(f, s->mean_peak_N[0]);
+            nd_report_field_num(f, s->mean_peak_N[1]);
+            nd_report_field_num(f, s->max_peak_N[0]);
+            nd_report_field_num(f, s->max_peak_N[1]);
+            nd_report_field_num(f, s->mean_asymmetry_pct);
+            nd_report_field_text(f, nd_side_name(s->weaker_side));
             fprintf(f, ",%u", s->same_weaker_reps);
-            num(f, s->decline_pct[0]);
-            num(f, s->decline_pct[1]);
+            nd_report_field_num(f, s->decline_pct[0]);
+            nd_report_field_num(f, s->decline_pct[1]);
             if (s->zone_reps >= 0)
                 fprintf(f, ",%d", s->zone_reps);
             else
@@ -179,10 +167,10 @@ int nd_report_write_sets_csv(const char *path, const nd_report_trial *t, size_t 
                 fprintf(f, ",%d", s->pain);
             else
                 fputs(",", f);
-            text(f, nd_set_end_name(s->ended_by));
-            text(f, s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
-            text(f, nd_set_test_name(s->test));
-            num(f, s->angle_deg);
+            nd_report_field_text(f, nd_set_end_name(s->ended_by));
+            nd_report_field_text(f, s->leg == ND_SIDE_NONE ? "both" : nd_side_name(s->leg));
+            nd_report_field_text(f, nd_set_test_name(s->test));
+            nd_report_field_num(f, s->angle_deg);
             fputc('\n', f);
         }
     }

@@ -95,3 +95,15 @@ void nd_report_put_row_start(FILE *f, const nd_report_trial *p)
         nd_report_put_text(f, cols[i]);
     }
 }
+
+void nd_report_field_num(FILE *f, double v)
+{
+    fputc(',', f);
+    nd_report_put_num(f, v);
+}
+
+void nd_report_field_text(FILE *f, const char *s)
+{
+    fputc(',', f);
+    nd_report_put_text(f, s);
+}
